@@ -1,0 +1,99 @@
+"""dingkit: a Python toolkit for the DingTalk (钉钉) Open Platform.
+
+    >>> from dingkit import Robot
+    >>> Robot(token="...", secret="SEC...").send_text("hello")
+
+Public names are imported on first use, so that ``import dingkit`` (and the CLI's start-up)
+does not pay for the HTTP stack until something needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # robot
+    "Robot": "dingkit.robot.client",
+    "AsyncRobot": "dingkit.robot.client",
+    "RobotTarget": "dingkit.robot.target",
+    "SendResult": "dingkit.robot.target",
+    "Text": "dingkit.robot.messages",
+    "Markdown": "dingkit.robot.messages",
+    "Link": "dingkit.robot.messages",
+    "ActionCard": "dingkit.robot.messages",
+    "ActionButton": "dingkit.robot.messages",
+    "FeedCard": "dingkit.robot.messages",
+    "FeedLink": "dingkit.robot.messages",
+    "At": "dingkit.robot.messages",
+    # policies
+    "RetryPolicy": "dingkit._retry",
+    "NO_RETRY": "dingkit._retry",
+    "SlidingWindow": "dingkit._ratelimit",
+    # errors
+    "DingTalkError": "dingkit._exceptions",
+    "ConfigurationError": "dingkit._exceptions",
+    "MessageValidationError": "dingkit._exceptions",
+    "APIConnectionError": "dingkit._exceptions",
+    "APITimeoutError": "dingkit._exceptions",
+    "APIError": "dingkit._exceptions",
+    "AuthenticationError": "dingkit._exceptions",
+    "SecurityCheckError": "dingkit._exceptions",
+    "PermissionDeniedError": "dingkit._exceptions",
+    "BadRequestError": "dingkit._exceptions",
+    "PayloadTooLargeError": "dingkit._exceptions",
+    "NotFoundError": "dingkit._exceptions",
+    "RobotGoneError": "dingkit._exceptions",
+    "RateLimitError": "dingkit._exceptions",
+    "ServerError": "dingkit._exceptions",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+if TYPE_CHECKING:
+    from ._exceptions import (
+        APIConnectionError,
+        APIError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConfigurationError,
+        DingTalkError,
+        MessageValidationError,
+        NotFoundError,
+        PayloadTooLargeError,
+        PermissionDeniedError,
+        RateLimitError,
+        RobotGoneError,
+        SecurityCheckError,
+        ServerError,
+    )
+    from ._ratelimit import SlidingWindow
+    from ._retry import NO_RETRY, RetryPolicy
+    from .robot.client import AsyncRobot, Robot
+    from .robot.messages import (
+        ActionButton,
+        ActionCard,
+        At,
+        FeedCard,
+        FeedLink,
+        Link,
+        Markdown,
+        Text,
+    )
+    from .robot.target import RobotTarget, SendResult
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dingkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,200 @@
+"""The one exception tree of dingkit.
+
+    DingTalkError
+    ├── ConfigurationError          missing/invalid credentials, URLs, config files
+    ├── MessageValidationError      a message that DingTalk would refuse, caught before sending
+    ├── APIConnectionError          the request did not get an answer
+    │   └── APITimeoutError
+    └── APIError                    DingTalk answered with an error (errcode / code)
+        ├── AuthenticationError     unknown or expired token, bad credentials
+        ├── SecurityCheckError      robot security settings: keyword, signature, timestamp, IP
+        ├── PermissionDeniedError
+        ├── BadRequestError         missing/malformed fields, wrong Content-Type, bad msgtype
+        │   └── PayloadTooLargeError
+        ├── NotFoundError
+        │   └── RobotGoneError      robot disabled or deleted, group dissolved
+        ├── RateLimitError          throttled (server side, or the client's own limiter)
+        └── ServerError             system busy, 5xx
+
+Every error carries what DingTalk said (``errcode``/``code``, ``message``, ``request_id``,
+``http_status``) and, for robots, the robot's *name*: never its token or secret.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from typing_extensions import Unpack
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "DingTalkError",
+    "MessageValidationError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RobotGoneError",
+    "SecurityCheckError",
+    "ServerError",
+]
+
+
+class DingTalkError(Exception):
+    """Base class of every error dingkit raises on purpose."""
+
+
+class ConfigurationError(DingTalkError):
+    """Credentials, URLs or config files are missing or invalid; fix the configuration."""
+
+
+class MessageValidationError(DingTalkError, ValueError):
+    """A message DingTalk would refuse; raised before anything is sent.
+
+    Args:
+        message: what is wrong and what to change.
+        field: the offending field in DingTalk's own naming, e.g. ``markdown.title``.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class APIConnectionError(DingTalkError):
+    """The request never got an answer (DNS, refused connection, reset, TLS)."""
+
+    def __init__(self, message: str, *, robot: str | None = None) -> None:
+        super().__init__(message)
+        self.robot = robot
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out; a robot retry reuses the same ``msgUuid`` so nothing doubles."""
+
+
+class _APIErrorFields(TypedDict, total=False):
+    errcode: int | None
+    code: str | None
+    http_status: int | None
+    request_id: str | None
+    robot: str | None
+    hint: str | None
+
+
+class APIError(DingTalkError):
+    """DingTalk answered, and the answer is an error.
+
+    Old-API family errors carry ``errcode`` (an int); new-API ones carry ``code`` (a string).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errcode: int | None = None,
+        code: str | None = None,
+        http_status: int | None = None,
+        request_id: str | None = None,
+        robot: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errcode = errcode
+        self.code = code
+        self.http_status = http_status
+        self.request_id = request_id
+        self.robot = robot
+        self.hint = hint
+
+    @property
+    def errmsg(self) -> str:
+        """The old-API name of :attr:`message`."""
+        return self.message
+
+    def __str__(self) -> str:
+        parts = []
+        if self.robot:
+            parts.append(f"robot {self.robot!r}: ")
+        if self.errcode is not None:
+            parts.append(f"errcode {self.errcode}: ")
+        elif self.code is not None:
+            parts.append(f"{self.code}: ")
+        parts.append(self.message)
+        if self.http_status not in (None, 200):
+            parts.append(f" (HTTP {self.http_status})")
+        if self.request_id:
+            parts.append(f" [request id {self.request_id}]")
+        if self.hint:
+            parts.append(f". {self.hint}")
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        ident = self.errcode if self.errcode is not None else self.code
+        return f"{type(self).__name__}({ident!r}, {self.message!r}, robot={self.robot!r})"
+
+
+class AuthenticationError(APIError):
+    """The token, app key or secret is unknown, invalid or expired."""
+
+
+class SecurityCheckError(APIError):
+    """A custom robot's security settings refused the message (errcode 310000).
+
+    ``reason`` is ``"keyword"``, ``"signature"``, ``"timestamp"``, ``"ip"`` or ``None`` when the
+    errmsg was not recognisable.
+    """
+
+    def __init__(
+        self, message: str, *, reason: str | None = None, **fields: Unpack[_APIErrorFields]
+    ) -> None:
+        super().__init__(message, **fields)
+        self.reason = reason
+
+
+class PermissionDeniedError(APIError):
+    """The app lacks a permission, or the caller's IP is not allowed."""
+
+
+class BadRequestError(APIError):
+    """A field is missing or malformed; fix the request, retrying will not help."""
+
+
+class PayloadTooLargeError(BadRequestError):
+    """The request body is over DingTalk's size limit (20000 bytes for robots)."""
+
+
+class NotFoundError(APIError):
+    """The thing addressed does not exist."""
+
+
+class RobotGoneError(NotFoundError):
+    """The robot was disabled or deleted, or its group was dissolved."""
+
+
+class RateLimitError(APIError):
+    """Throttled; ``retry_after`` says how many seconds to wait (``None`` when unknown).
+
+    Raised both for DingTalk's answers and by the client's own limiter (``wait=False``), in
+    which case ``errcode`` is ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        **fields: Unpack[_APIErrorFields],
+    ) -> None:
+        super().__init__(message, **fields)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """DingTalk is busy or failing; a retry with backoff may succeed."""

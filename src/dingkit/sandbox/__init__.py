@@ -1,0 +1,1 @@
+"""The local DingTalk: a sandbox server that behaves like the real one."""
