@@ -50,7 +50,39 @@ _EXPORTS = {
     "ServerError": "dingkit._exceptions",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [
+    "NO_RETRY",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "ActionButton",
+    "ActionCard",
+    "AsyncRobot",
+    "At",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "DingTalkError",
+    "FeedCard",
+    "FeedLink",
+    "Link",
+    "Markdown",
+    "MessageValidationError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RetryPolicy",
+    "Robot",
+    "RobotGoneError",
+    "RobotTarget",
+    "SecurityCheckError",
+    "SendResult",
+    "ServerError",
+    "SlidingWindow",
+    "Text",
+    "__version__",
+]
 
 if TYPE_CHECKING:
     from ._exceptions import (
