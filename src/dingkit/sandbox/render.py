@@ -84,11 +84,13 @@ class _Mentions:
 def render_message(payload: Mapping[str, Any]) -> str:
     """Return the bubble HTML for ``payload``; odd payloads get a JSON fallback."""
     try:
-        msgtype = payload.get("msgtype")
-        renderer = _RENDERERS.get(msgtype) if isinstance(msgtype, str) else None
+        msgtype = str(payload.get("msgtype"))
+        renderer = _RENDERERS.get(msgtype)
         if renderer is None:
-            return _fallback(payload, f"Unsupported msgtype {msgtype!r}")
+            return _fallback(payload, f"Unsupported msgtype {payload.get('msgtype')!r}")
         return renderer(_section(payload, msgtype), _Mentions.from_payload(payload))
+    except _MalformedError as error:
+        return _fallback(payload, f"Malformed message: {error}")
     except Exception:  # a bad payload must not break the page that lists all messages
         return _fallback(payload, "This message could not be displayed")
 
@@ -158,7 +160,8 @@ def _render_action_card(section: Mapping[str, Any], mentions: _Mentions) -> str:
         btns = section.get("btns", [])
         if not isinstance(btns, list):
             raise _MalformedError("actionCard.btns must be a list")
-        buttons = [(_text(_mapping(b), "title"), _text(_mapping(b), "actionURL")) for b in btns]
+        cards = [_mapping(button, "each of actionCard.btns") for button in btns]
+        buttons = [(_text(card, "title"), _text(card, "actionURL")) for card in cards]
     links = "".join(_anchor("dt-button", url, html.escape(label)) for label, url in buttons)
     parts = [
         f'<div class="dt-card-title">{title}</div>' if title else "",
@@ -227,12 +230,12 @@ def _fallback(payload: object, note: str) -> str:
 
 
 def _section(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    return _mapping(payload.get(key))
+    return _mapping(payload.get(key), key)
 
 
-def _mapping(value: object) -> Mapping[str, Any]:
+def _mapping(value: object, name: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise _MalformedError(f"expected an object, got {type(value).__name__}")
+        raise _MalformedError(f"{name} must be an object, not {type(value).__name__}")
     return value
 
 
@@ -240,7 +243,7 @@ def _feed_links(section: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     links = section.get("links")
     if not isinstance(links, list) or not links:
         raise _MalformedError("feedCard.links must be a non-empty list")
-    return [_mapping(entry) for entry in links]
+    return [_mapping(entry, "each of feedCard.links") for entry in links]
 
 
 def _text(section: Mapping[str, Any], key: str) -> str:
