@@ -903,13 +903,13 @@ _CALLBACK: tuple[ErrorCodeInfo, ...] = tuple(
             900005,
             "The signature does not match.",
             "签名不匹配",
-            "Check the token; the signature is sha1 hex of sorted token, timestamp, nonce, encrypt.",
+            "Check the token and sign sha1(sorted token, timestamp, nonce, encrypt) as in §7.2.",
         ),
         (
             900006,
             "Computing the signature failed (the Java library also raises it on a mismatch).",
             "签名计算失败",
-            "Check the token; the signature is sha1 hex of sorted token, timestamp, nonce, encrypt.",
+            "Check the token and sign sha1(sorted token, timestamp, nonce, encrypt) as in §7.2.",
         ),
         (
             900007,

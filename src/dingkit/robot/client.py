@@ -53,6 +53,7 @@ class RobotSettings(TypedDict, total=False):
     retry: RetryPolicy
     timeout: float
     environ: Mapping[str, str] | None
+    target: RobotTarget | None
 
 
 class _RobotBase(Generic[_R]):
@@ -71,8 +72,9 @@ class _RobotBase(Generic[_R]):
         retry: RetryPolicy = DEFAULT_RETRY,
         timeout: float = DEFAULT_TIMEOUT,
         environ: Mapping[str, str] | None = None,
+        target: RobotTarget | None = None,
     ) -> None:
-        self.target = RobotTarget.from_settings(
+        self.target = target or RobotTarget.from_settings(
             webhook=webhook,
             token=token,
             secret=secret,
@@ -232,6 +234,7 @@ class Robot(_RobotBase[SendResult]):
         timeout: seconds per HTTP request.
         http_client: an ``httpx.Client`` to use (its transport, proxies...).
         sleep: how to wait (tests inject a fake clock).
+        target: a ready :class:`RobotTarget`, instead of the arguments above.
     """
 
     def __init__(

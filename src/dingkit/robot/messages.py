@@ -35,7 +35,8 @@ __all__ = [
 
 class _Wire(BaseModel):
     # Accept both the Python names and DingTalk's; ignore fields DingTalk would ignore.
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    # defer_build: build each schema on first use, so the CLI pays only for what it sends.
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
 
 
 class At(_Wire):

@@ -1,0 +1,49 @@
+"""The ``dingkit`` command line: thin over the SDK.
+
+Heavy stacks (the HTTP client, the sandbox's server) are imported inside the commands that
+need them, so ``dingkit --help`` and ``dingkit send ... --dry-run`` start fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from .. import __version__
+from . import send
+from .demo import demo
+from .errors_cmd import errors
+from .sandbox_cmd import sandbox
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="dingkit",
+    help="The DingTalk toolkit: send robot messages, explain error codes, run a local sandbox.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(send.app, name="send")
+app.command("errors")(errors)
+app.command("sandbox")(sandbox)
+app.command("demo")(demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dingkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """The DingTalk toolkit."""
+
+
+def main() -> None:
+    app()

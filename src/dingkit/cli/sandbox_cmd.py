@@ -1,0 +1,82 @@
+"""``dingkit sandbox``: a local DingTalk under uvicorn. The server stack is imported here,
+inside the command, so that other commands start fast."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .._config import data_dir as default_data_dir
+from .._exceptions import ConfigurationError
+from ._output import fail
+
+
+class Errcodes(StrEnum):
+    doc = "doc"
+    observed = "observed"
+
+
+def sandbox(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(help="Port to listen on (0: any free port).", min=0, max=65535)
+    ] = 8765,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where the sandbox keeps its SQLite history. "
+            "Default: <platform data dir>/dingkit/sandbox.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML file with [[robot]] (and [[group]]) tables."),
+    ] = None,
+    errcodes: Annotated[
+        Errcodes | None,
+        typer.Option(
+            help="Answer with the documented errcodes or those observed from the live service "
+            "in 2026 (overrides the config file)."
+        ),
+    ] = None,
+    no_limits: Annotated[
+        bool, typer.Option("--no-limits", help="Switch off the 20-messages-a-minute robot limit.")
+    ] = False,
+) -> None:
+    """Run a local DingTalk: robot webhooks with DingTalk's rules, and a chat page at /."""
+    from ..sandbox.app import Sandbox
+    from ..sandbox.config import load_config
+    from ..sandbox.server import run_foreground
+
+    directory = data_dir or default_data_dir() / "sandbox"
+    try:
+        settings = load_config(config) if config else None
+        if settings is not None and (errcodes or no_limits):
+            updates: dict[str, object] = {}
+            if errcodes:
+                updates["errcodes"] = errcodes.value
+            if no_limits:
+                updates["limits"] = False
+            settings = settings.model_copy(update=updates)
+        instance = Sandbox.from_settings(config=settings, data_dir=directory)
+        if settings is None and (errcodes or no_limits):
+            updated = instance.config.model_copy(
+                update={
+                    **({"errcodes": errcodes.value} if errcodes else {}),
+                    **({"limits": False} if no_limits else {}),
+                }
+            )
+            instance = Sandbox(updated, instance.store)
+        run_foreground(instance, host=host, port=port, announce=typer.echo, data_dir=directory)
+    except ConfigurationError as error:
+        fail(error)
+    except OSError as error:
+        fail(
+            ConfigurationError(
+                f"cannot serve on {host}:{port}: {error.strerror or error}; pick another --port"
+            )
+        )

@@ -1,0 +1,135 @@
+"""Running the sandbox under uvicorn: in the foreground (``dingkit sandbox``) or in a
+background thread (``dingkit demo``, tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+
+from .app import Sandbox, create_app
+from .store import StoredRobot
+
+__all__ = ["SandboxServer", "describe_robots"]
+
+
+class SandboxServer:
+    """A sandbox served by uvicorn on a background thread.
+
+        >>> with SandboxServer(Sandbox.from_settings()) as server:
+        ...     print(server.url)
+
+    Args:
+        sandbox: what to serve.
+        host: interface to bind; loopback by default.
+        port: 0 picks a free port.
+        log_level: uvicorn's log level.
+    """
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+    ) -> None:
+        self.sandbox = sandbox
+        self.host = host
+        # Bind here so that port 0 resolves before uvicorn starts and errors surface early.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.port: int = self._socket.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(sandbox), log_level=log_level, lifespan="off", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> SandboxServer:
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            daemon=True,
+            name="dingkit-sandbox",
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the sandbox did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._socket.close()
+
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl-C stops it)."""
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(timeout=0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def describe_robots(robots: list[StoredRobot], base_url: str) -> list[str]:
+    """Lines telling a user how to reach each robot (the sandbox's secrets are fake)."""
+    lines = []
+    for robot in robots:
+        lines.append(f"robot {robot.name!r} → group {robot.group!r}")
+        lines.append(f"  webhook: {base_url}/robot/send?access_token={robot.token}")
+        if robot.secret:
+            lines.append(f"  secret:  {robot.secret}")
+        if robot.keywords:
+            lines.append(f"  keywords: {', '.join(robot.keywords)}")
+        if robot.ip_allowlist:
+            lines.append(f"  IP allow-list: {', '.join(robot.ip_allowlist)}")
+    return lines
+
+
+def run_foreground(
+    sandbox: Sandbox,
+    *,
+    host: str,
+    port: int,
+    announce: Callable[[str], None],
+    data_dir: Path | None,
+) -> None:
+    """Serve until Ctrl-C, after announcing the chat page and the robots."""
+    server = SandboxServer(sandbox, host=host, port=port, log_level="info")
+    server.start()
+    announce(f"DingTalk sandbox on {server.url}  (chat page: {server.url}/)")
+    announce(f"export DINGTALK_OAPI_BASE_URL={server.url}")
+    if data_dir is not None:
+        announce(f"history kept in {data_dir}")
+    for line in describe_robots(sandbox.store.robots(), server.url):
+        announce(line)
+    server.wait()

@@ -1,0 +1,435 @@
+// The sandbox chat page: the groups on the left, the selected group's robot messages
+// on the right, and a second panel with the requests the sandbox rejected.
+//
+// It polls the sandbox JSON API once a second. Messages and rejections are fetched
+// with an `after` cursor, so each poll only carries what is new. Message bubbles are
+// HTML rendered (and escaped) by the server; everything else is set as text.
+"use strict";
+
+(() => {
+  const POLL_MS = 1000;
+  const MAX_RETRY_MS = 5000;
+  const REQUEST_TIMEOUT_MS = 5000;
+  const PAGE_SIZE = 200;
+  // Pages fetched in one poll; a huge backlog then loads over a few seconds instead
+  // of blocking everything else.
+  const MAX_PAGES_PER_POLL = 10;
+  const NEAR_BOTTOM_PX = 80;
+
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    banner: $("unreachable-banner"),
+    groupList: $("group-list"),
+    groupsEmpty: $("groups-empty"),
+    conversationName: $("conversation-name"),
+    conversationRobots: $("conversation-robots"),
+    scroll: $("conversation-scroll"),
+    messageList: $("message-list"),
+    messagesEmpty: $("messages-empty"),
+    messagesTab: $("messages-tab"),
+    rejectionsTab: $("rejections-tab"),
+    rejectionsCount: $("rejections-count"),
+    messagesPanel: $("messages-panel"),
+    rejectionsPanel: $("rejections-panel"),
+    rejectionList: $("rejection-list"),
+    rejectionsEmpty: $("rejections-empty"),
+  };
+
+  const state = {
+    groups: [], // summaries from /_sandbox/groups, in server order
+    groupsLoaded: false,
+    selected: null, // group id
+    threads: new Map(), // group id -> { messages: [], cursor: 0 }
+    rejectionCursor: 0,
+    rejectionTotal: 0,
+  };
+
+  // ---- fetching ---------------------------------------------------------------
+
+  class UnreachableError extends Error {}
+
+  async function getJSON(path) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+    try {
+      let response;
+      try {
+        response = await fetch(path, { signal: controller.signal, cache: "no-store" });
+      } catch (error) {
+        throw new UnreachableError(String(error));
+      }
+      if (!response.ok) throw new UnreachableError(`${path}: HTTP ${response.status}`);
+      try {
+        return await response.json();
+      } catch (error) {
+        throw new UnreachableError(`${path}: not JSON`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function query(params) {
+    return new URLSearchParams(params).toString();
+  }
+
+  // ---- polling loop -----------------------------------------------------------
+
+  let timer = null;
+  let running = false;
+  let pollAgain = false;
+  let failures = 0;
+
+  // One poll at a time: a slow sandbox must not pile up overlapping requests.
+  async function poll() {
+    running = true;
+    try {
+      await pollGroups();
+      await pollMessages();
+      await pollRejections();
+      failures = 0;
+      ui.banner.hidden = true;
+    } catch (error) {
+      failures += 1;
+      if (error instanceof UnreachableError) {
+        ui.banner.hidden = false;
+      } else if (failures === 1) {
+        // A bug here would repeat every second; report it once per streak.
+        console.error("sandbox page:", error);
+      }
+    } finally {
+      running = false;
+      const delay = pollAgain ? 0 : Math.min(POLL_MS * 2 ** failures, MAX_RETRY_MS);
+      pollAgain = false;
+      schedule(delay);
+    }
+  }
+
+  function schedule(delay) {
+    clearTimeout(timer);
+    timer = setTimeout(poll, delay);
+  }
+
+  function pollSoon() {
+    if (running) pollAgain = true;
+    else schedule(0);
+  }
+
+  // ---- groups -----------------------------------------------------------------
+
+  async function pollGroups() {
+    const data = await getJSON("/_sandbox/groups");
+    const groups = Array.isArray(data.groups) ? data.groups : [];
+    forgetStaleThreads(groups);
+    state.groups = groups;
+    state.groupsLoaded = true;
+    if (state.selected === null && groups.length > 0) {
+      // No group in the URL yet: open the first one without adding a history entry.
+      history.replaceState(null, "", groupHash(groups[0].id));
+      state.selected = String(groups[0].id);
+      renderConversation();
+    }
+    renderGroupList();
+    renderConversationHeader();
+  }
+
+  // The sandbox keeps its records in memory: after a restart or reset the ids start
+  // again from 1 and our cursors would skip every new message. A group whose last
+  // message is older than the one we hold is the sign; start over from scratch.
+  function forgetStaleThreads(groups) {
+    let stale = false;
+    for (const group of groups) {
+      const thread = state.threads.get(String(group.id));
+      const last = group.last_message;
+      const lastId = last && typeof last.id === "number" ? last.id : 0;
+      if (thread && lastId < thread.cursor) stale = true;
+    }
+    if (!stale) return;
+    state.threads.clear();
+    renderConversation();
+    state.rejectionCursor = 0;
+    state.rejectionTotal = 0;
+    ui.rejectionList.replaceChildren();
+  }
+
+  function renderGroupList() {
+    ui.groupsEmpty.hidden = !(state.groupsLoaded && state.groups.length === 0);
+    const existing = new Map();
+    for (const item of ui.groupList.children) existing.set(item.dataset.groupId, item);
+    state.groups.forEach((group, index) => {
+      const id = String(group.id);
+      let item = existing.get(id);
+      if (!item) item = createGroupItem(id);
+      existing.delete(id);
+      updateGroupItem(item, group);
+      if (ui.groupList.children[index] !== item) {
+        ui.groupList.insertBefore(item, ui.groupList.children[index] || null);
+      }
+    });
+    for (const stale of existing.values()) stale.remove();
+  }
+
+  function createGroupItem(id) {
+    const item = el("li", "group-item");
+    item.dataset.testid = "group-item";
+    item.dataset.groupId = id;
+    const link = el("a", "group-link");
+    link.href = groupHash(id);
+    link.append(
+      el("span", "avatar group-avatar"),
+      el("span", "group-text", [
+        el("span", "group-line", [el("span", "group-name"), el("span", "group-time")]),
+        el("span", "group-line", [el("span", "group-preview"), el("span", "group-count")]),
+      ]),
+    );
+    item.append(link);
+    return item;
+  }
+
+  function updateGroupItem(item, group) {
+    const name = String(group.name || group.id);
+    const last = group.last_message;
+    const count = Number(group.message_count) || 0;
+    setText(item.querySelector(".group-avatar"), initial(name));
+    paintAvatar(item.querySelector(".group-avatar"), name);
+    setText(item.querySelector(".group-name"), name);
+    setText(item.querySelector(".group-time"), last ? shortTime(last.received_at) : "");
+    setText(
+      item.querySelector(".group-preview"),
+      last ? `${last.robot}: ${last.preview || ""}` : "No messages yet",
+    );
+    setText(item.querySelector(".group-count"), String(count));
+    item.querySelector(".group-count").title = `${count} message${count === 1 ? "" : "s"}`;
+    item.classList.toggle("selected", String(group.id) === state.selected);
+    item.querySelector(".group-link").setAttribute(
+      "aria-current",
+      String(group.id) === state.selected ? "page" : "false",
+    );
+  }
+
+  // ---- messages ---------------------------------------------------------------
+
+  function threadFor(id) {
+    if (!state.threads.has(id)) state.threads.set(id, { messages: [], cursor: 0, loaded: false });
+    return state.threads.get(id);
+  }
+
+  async function pollMessages() {
+    const id = state.selected;
+    // A group the sandbox does not know (a stale link) has no messages to ask for.
+    if (id === null || !state.groups.some((g) => String(g.id) === id)) return;
+    const thread = threadFor(id);
+    for (let page = 0; page < MAX_PAGES_PER_POLL; page += 1) {
+      const path = `/_sandbox/messages?${query({ group: id, after: thread.cursor, limit: PAGE_SIZE })}`;
+      const data = await getJSON(path);
+      if (state.threads.get(id) !== thread) return; // the thread was reset meanwhile
+      const received = Array.isArray(data.messages) ? data.messages : [];
+      const fresh = received.filter((m) => typeof m.id === "number" && m.id > thread.cursor);
+      for (const message of fresh) {
+        thread.messages.push(message);
+        thread.cursor = message.id;
+      }
+      if (state.selected === id) appendMessages(fresh, !thread.loaded);
+      if (received.length < PAGE_SIZE) break;
+    }
+    thread.loaded = true;
+    if (state.selected === id) renderEmptyState();
+  }
+
+  function renderConversation() {
+    ui.messageList.replaceChildren();
+    const thread = state.selected === null ? null : state.threads.get(state.selected);
+    if (thread) appendMessages(thread.messages, true);
+    renderConversationHeader();
+    renderEmptyState();
+  }
+
+  function renderConversationHeader() {
+    const group = state.groups.find((g) => String(g.id) === state.selected);
+    if (group) {
+      setText(ui.conversationName, String(group.name || group.id));
+      const robots = Array.isArray(group.robots) ? group.robots : [];
+      setText(ui.conversationRobots, robots.length ? `Robots: ${robots.join(", ")}` : "");
+    } else {
+      setText(ui.conversationName, state.selected === null ? "Loading…" : state.selected);
+      setText(ui.conversationRobots, state.groupsLoaded && state.selected !== null
+        ? "This group is not configured in the sandbox." : "");
+    }
+  }
+
+  function renderEmptyState() {
+    const thread = state.selected === null ? null : state.threads.get(state.selected);
+    ui.messagesEmpty.hidden = !(thread && thread.loaded && thread.messages.length === 0);
+  }
+
+  function appendMessages(messages, jumpToEnd) {
+    if (messages.length === 0) return;
+    const { scrollHeight, scrollTop, clientHeight } = ui.scroll;
+    const wasNearBottom = scrollHeight - scrollTop - clientHeight < NEAR_BOTTOM_PX;
+    const fragment = document.createDocumentFragment();
+    for (const message of messages) fragment.append(messageElement(message));
+    ui.messageList.append(fragment);
+    ui.messagesEmpty.hidden = true;
+    // Follow new messages unless the reader has scrolled up to read older ones.
+    if (jumpToEnd || wasNearBottom) ui.scroll.scrollTop = ui.scroll.scrollHeight;
+  }
+
+  function messageElement(message) {
+    const robot = String(message.robot || "robot");
+    const item = el("li", "message");
+    item.dataset.testid = "message";
+    item.dataset.messageId = String(message.id);
+    item.dataset.msgtype = String(message.msgtype || "");
+    if (hidesAvatar(message.payload)) {
+      item.classList.add("no-avatar");
+    } else {
+      const avatar = el("div", "avatar", initial(robot));
+      avatar.setAttribute("aria-hidden", "true");
+      paintAvatar(avatar, robot);
+      item.append(avatar);
+    }
+    const time = el("time", "message-time", shortTime(message.received_at));
+    time.dateTime = String(message.received_at || "");
+    time.title = String(message.received_at || "");
+    const bubble = el("div", "bubble");
+    bubble.innerHTML = String(message.html || ""); // rendered and escaped server side
+    item.append(el("div", "message-main", [
+      el("div", "message-meta", [el("span", "sender", robot), time]),
+      bubble,
+    ]));
+    return item;
+  }
+
+  function hidesAvatar(payload) {
+    const card = payload && payload.msgtype === "actionCard" ? payload.actionCard : null;
+    return Boolean(card) && String(card.hideAvatar) === "1";
+  }
+
+  // ---- rejections -------------------------------------------------------------
+
+  async function pollRejections() {
+    for (let page = 0; page < MAX_PAGES_PER_POLL; page += 1) {
+      const data = await getJSON(`/_sandbox/rejections?${query({ after: state.rejectionCursor })}`);
+      const received = Array.isArray(data.rejections) ? data.rejections : [];
+      const fresh = received.filter((r) => typeof r.id === "number" && r.id > state.rejectionCursor);
+      if (fresh.length === 0) break;
+      state.rejectionCursor = fresh[fresh.length - 1].id;
+      state.rejectionTotal += fresh.length;
+      // Newest first: each batch goes on top, its own newest entry uppermost.
+      const fragment = document.createDocumentFragment();
+      for (const rejection of fresh.reverse()) fragment.append(rejectionElement(rejection));
+      ui.rejectionList.prepend(fragment);
+    }
+    ui.rejectionsEmpty.hidden = state.rejectionTotal > 0;
+    ui.rejectionsCount.hidden = state.rejectionTotal === 0;
+    setText(ui.rejectionsCount, String(state.rejectionTotal));
+  }
+
+  function rejectionElement(rejection) {
+    const item = el("li", "rejection");
+    item.dataset.testid = "rejection";
+    item.dataset.rejectionId = String(rejection.id);
+    const who = rejection.robot
+      ? el("span", "rejection-robot", String(rejection.robot))
+      : el("span", "rejection-robot unknown", "unknown token");
+    const time = el("time", "rejection-time", shortTime(rejection.received_at));
+    time.dateTime = String(rejection.received_at || "");
+    const head = el("div", "rejection-head", [
+      time,
+      who,
+      rejection.group ? el("span", "rejection-group", `in ${rejection.group}`) : "",
+      el("span", "rejection-code", `errcode ${rejection.errcode ?? "?"}`),
+    ]);
+    item.append(
+      head,
+      el("div", "rejection-errmsg", String(rejection.errmsg || "")),
+      el("div", "rejection-reason", [
+        el("span", "label", "reason "),
+        el("span", "reason", String(rejection.reason || "")),
+      ]),
+    );
+    if (rejection.body) {
+      const details = el("details", "rejection-body", [
+        el("summary", "", "Request body"),
+        el("pre", "", String(rejection.body)),
+      ]);
+      item.append(details);
+    }
+    return item;
+  }
+
+  // ---- navigation -------------------------------------------------------------
+
+  function groupHash(id) {
+    return `#group=${encodeURIComponent(id)}`;
+  }
+
+  function groupFromHash() {
+    const value = new URLSearchParams(location.hash.slice(1)).get("group");
+    return value === null || value === "" ? null : value;
+  }
+
+  function selectGroupFromHash() {
+    const id = groupFromHash();
+    if (id === null || id === state.selected) return;
+    state.selected = id;
+    renderConversation();
+    renderGroupList();
+    pollSoon();
+  }
+
+  function showTab(name) {
+    const rejections = name === "rejections";
+    ui.messagesPanel.hidden = rejections;
+    ui.rejectionsPanel.hidden = !rejections;
+    ui.messagesTab.setAttribute("aria-selected", String(!rejections));
+    ui.rejectionsTab.setAttribute("aria-selected", String(rejections));
+  }
+
+  // ---- small DOM helpers ------------------------------------------------------
+
+  function el(tag, className, content) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (Array.isArray(content)) node.append(...content);
+    else if (content !== undefined) node.textContent = content;
+    return node;
+  }
+
+  // Writing only changed text keeps a selection or hover in the list from flickering.
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
+  function initial(name) {
+    const first = Array.from(name.trim())[0];
+    return first ? first.toUpperCase() : "?";
+  }
+
+  const AVATAR_COLOURS = ["#3296fa", "#15bc83", "#ff943e", "#7a6ff0", "#f25643", "#00b7d8"];
+
+  function paintAvatar(node, name) {
+    let hash = 0;
+    for (const char of name) hash = (hash * 31 + char.codePointAt(0)) >>> 0;
+    node.style.backgroundColor = AVATAR_COLOURS[hash % AVATAR_COLOURS.length];
+  }
+
+  function shortTime(iso) {
+    const date = new Date(iso);
+    if (!iso || Number.isNaN(date.getTime())) return String(iso || "");
+    const pad = (n) => String(n).padStart(2, "0");
+    const clock = `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+    const today = new Date();
+    if (date.toDateString() === today.toDateString()) return clock;
+    return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${clock}`;
+  }
+
+  // ---- start ------------------------------------------------------------------
+
+  ui.messagesTab.addEventListener("click", () => showTab("messages"));
+  ui.rejectionsTab.addEventListener("click", () => showTab("rejections"));
+  window.addEventListener("hashchange", selectGroupFromHash);
+  state.selected = groupFromHash();
+  renderConversation();
+  poll();
+})();
