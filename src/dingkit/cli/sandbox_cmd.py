@@ -54,23 +54,12 @@ def sandbox(
 
     directory = data_dir or default_data_dir() / "sandbox"
     try:
-        settings = load_config(config) if config else None
-        if settings is not None and (errcodes or no_limits):
-            updates: dict[str, object] = {}
-            if errcodes:
-                updates["errcodes"] = errcodes.value
-            if no_limits:
-                updates["limits"] = False
-            settings = settings.model_copy(update=updates)
-        instance = Sandbox.from_settings(config=settings, data_dir=directory)
-        if settings is None and (errcodes or no_limits):
-            updated = instance.config.model_copy(
-                update={
-                    **({"errcodes": errcodes.value} if errcodes else {}),
-                    **({"limits": False} if no_limits else {}),
-                }
-            )
-            instance = Sandbox(updated, instance.store)
+        instance = Sandbox.from_settings(
+            config=load_config(config) if config else None,
+            data_dir=directory,
+            errcodes=errcodes.value if errcodes else None,
+            limits=False if no_limits else None,
+        )
         run_foreground(instance, host=host, port=port, announce=typer.echo, data_dir=directory)
     except ConfigurationError as error:
         fail(error)

@@ -137,7 +137,7 @@ MSGTYPES = tuple(_BY_MSGTYPE)
 
 def to_payload(message: RobotMessage, *, msg_uuid: str | None = None) -> dict[str, Any]:
     """The JSON body DingTalk expects for ``message``, with empty optional fields left out."""
-    body = message.model_dump(by_alias=True, exclude={"at"}, exclude_defaults=True)
+    body = message.model_dump(mode="json", by_alias=True, exclude={"at"}, exclude_defaults=True)
     # Required-but-defaulted wire fields that DingTalk documents as always present.
     if isinstance(message, ActionCard):
         body["btnOrientation"] = message.btn_orientation
@@ -145,7 +145,7 @@ def to_payload(message: RobotMessage, *, msg_uuid: str | None = None) -> dict[st
     payload: dict[str, Any] = {"msgtype": message.msgtype, message.msgtype: body}
     at = getattr(message, "at", None)
     if at:
-        payload["at"] = at.model_dump(by_alias=True, exclude_defaults=True)
+        payload["at"] = at.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     if msg_uuid is not None:
         payload["msgUuid"] = msg_uuid
     return payload

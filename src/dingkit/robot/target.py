@@ -129,6 +129,7 @@ class RobotTarget:
             secret = environ.get("DINGTALK_ROBOT_SECRET", "").strip() or None
         if keyword is None:
             keyword = environ.get("DINGTALK_ROBOT_KEYWORD", "").strip() or None
+        secret, keyword = secret or None, keyword or None  # "" means "none" too
         label = name or "robot"
         if webhook:
             return cls.from_webhook(webhook, secret=secret, keyword=keyword, name=label)

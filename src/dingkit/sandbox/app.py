@@ -22,7 +22,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .config import RobotConfig, SandboxConfig, demo_config
+from .config import ErrcodeEra, RobotConfig, SandboxConfig, demo_config
 from .render import message_preview, render_message
 from .robot_rules import RobotJudge, robot_error
 from .store import SandboxStore, StoredMessage, StoredRobot
@@ -66,16 +66,24 @@ class Sandbox:
         config: SandboxConfig | None = None,
         data_dir: str | Path | None = None,
         clock: Callable[[], float] = time.time,
+        errcodes: ErrcodeEra | None = None,
+        limits: bool | None = None,
     ) -> Sandbox:
         """Open (or create) the store under ``data_dir`` (in memory when ``None``).
 
         Without a config, the robots already in the store are kept, so a restarted demo keeps
-        its webhook URLs; an empty store gets the demo group and robots.
+        its webhook URLs; an empty store gets the demo group and robots. ``errcodes`` and
+        ``limits``, when given, override the config's (command-line flags).
         """
         store = SandboxStore(Path(data_dir) / "sandbox.sqlite3" if data_dir else ":memory:")
         if config is None:
             config = SandboxConfig() if store.has_robots() else demo_config()
-        return cls(config, store, clock=clock)
+        overrides: dict[str, object] = {}
+        if errcodes is not None:
+            overrides["errcodes"] = errcodes
+        if limits is not None:
+            overrides["limits"] = limits
+        return cls(config.model_copy(update=overrides), store, clock=clock)
 
     def add_robot(self, robot: RobotConfig) -> None:
         self.store.upsert_robot(robot)
