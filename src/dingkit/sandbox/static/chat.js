@@ -178,7 +178,11 @@
     link.append(
       el("span", "avatar group-avatar"),
       el("span", "group-text", [
-        el("span", "group-line", [el("span", "group-name"), el("span", "group-time")]),
+        el("span", "group-line", [
+          el("span", "group-name"),
+          el("span", "group-tag", "dissolved"),
+          el("span", "group-time"),
+        ]),
         el("span", "group-line", [el("span", "group-preview"), el("span", "group-count")]),
       ]),
     );
@@ -200,6 +204,8 @@
     );
     setText(item.querySelector(".group-count"), String(count));
     item.querySelector(".group-count").title = `${count} message${count === 1 ? "" : "s"}`;
+    // The sandbox can dissolve a group to test errcode 400013; say so in the list.
+    item.querySelector(".group-tag").hidden = !group.dissolved;
     item.classList.toggle("selected", String(group.id) === state.selected);
     item.querySelector(".group-link").setAttribute(
       "aria-current",
