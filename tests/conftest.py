@@ -1,6 +1,7 @@
 """Shared fixtures: a clean environment, an in-memory sandbox, and two ways to reach it.
 
 - ``asgi_client``: an ``httpx.AsyncClient`` wired to the sandbox's ASGI app (no sockets).
+- ``robot_for``: an ``AsyncRobot`` for one of a sandbox's robots, over ASGI.
 - ``live_sandbox``: the same sandbox served by uvicorn on 127.0.0.1 in a thread, for the sync
   client, the CLI and the browser.
 """
@@ -11,12 +12,14 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from dingkit import NO_RETRY, AsyncRobot
 from dingkit.sandbox.app import Sandbox, create_app
 from dingkit.sandbox.config import SandboxConfig
 from dingkit.sandbox.server import SandboxServer
@@ -112,3 +115,43 @@ def live_sandbox(sandbox: Sandbox) -> Iterator[SandboxServer]:
     """``sandbox`` served over HTTP on 127.0.0.1; ``.url`` is its base URL."""
     with SandboxServer(sandbox) as server:
         yield server
+
+
+@pytest.fixture
+async def robot_for() -> AsyncIterator[Callable[..., AsyncRobot]]:
+    """``robot_for(sandbox, name, *, client_ip=..., wrap=None, **settings)``: an AsyncRobot.
+
+    It posts to ``sandbox`` in-process with the stored robot's token and secret, no rate
+    limit and no retries unless ``settings`` say otherwise; ``wrap`` wraps the transport.
+    """
+    async with AsyncExitStack() as stack:
+
+        def make(
+            target: Sandbox,
+            name: str,
+            *,
+            client_ip: str = ASGI_CLIENT_IP,
+            wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+            **settings: Any,
+        ) -> AsyncRobot:
+            stored = target.store.robot_by_name(name)
+            assert stored is not None, f"the sandbox has no robot {name!r}"
+            transport: httpx.AsyncBaseTransport = httpx.ASGITransport(
+                app=create_app(target), client=(client_ip, 1234)
+            )
+            if wrap is not None:
+                transport = wrap(transport)
+            http = httpx.AsyncClient(transport=transport)
+            stack.push_async_callback(http.aclose)
+            options: dict[str, Any] = {
+                "token": stored.token,
+                "secret": stored.secret,
+                "name": name,
+                "base_url": ASGI_BASE_URL,
+                "rate_limit": False,
+                "retry": NO_RETRY,
+                **settings,
+            }
+            return AsyncRobot(http_client=http, **options)
+
+        yield make

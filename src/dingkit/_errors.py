@@ -77,6 +77,8 @@ _ERRCODE_CLASSES: dict[int, type[APIError]] = {
     90020: RateLimitError,
 }
 
+_ROBOT_RATE_LIMIT_ERRCODES = frozenset({130101, 410100, 660026})
+
 _HTTP_CLASSES: dict[int, type[APIError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -88,7 +90,7 @@ _SECURITY_REASONS = (
     # (reason, patterns seen in the three errmsg eras of §2.5)
     ("keyword", re.compile(r"keyword|关键词")),
     ("timestamp", re.compile(r"timestamp|时间戳(?!必须)|过期")),
-    ("signature", re.compile(r"sign|签名")),
+    ("signature", re.compile(r"\bsign\b|signature|签名")),
     ("ip", re.compile(r"\bip\b|whitelist|白名单", re.IGNORECASE)),
 )
 
@@ -146,6 +148,16 @@ def error_from_response(
                 robot=robot,
             )
         return _make(errcode, message, http_status, request_id, robot)
+    if body.get("punish") == "deny":
+        # The per-IP ban answers with neither error shape (§9.3), whatever the HTTP status;
+        # `wait` is in minutes.
+        wait = _as_int(body.get("wait")) or 5
+        return RateLimitError(
+            f"this IP is banned for {wait} minutes (too many calls)",
+            http_status=http_status,
+            retry_after=wait * 60.0,
+            robot=robot,
+        )
     if 200 <= http_status < 300 and (errcode == 0 or "errcode" not in body):
         return None
     code = body.get("code")
@@ -154,15 +166,6 @@ def error_from_response(
     if http_status >= 500:
         return ServerError(
             f"DingTalk answered HTTP {http_status}", http_status=http_status, robot=robot
-        )
-    if body.get("punish") == "deny":
-        # The per-IP ban answers with neither error shape (§9.3); `wait` is in minutes.
-        wait = _as_int(body.get("wait")) or 5
-        return RateLimitError(
-            f"this IP is banned for {wait} minutes (too many calls)",
-            http_status=http_status,
-            retry_after=wait * 60.0,
-            robot=robot,
         )
     if http_status == 429:
         return RateLimitError("throttled (HTTP 429)", retry_after=1.0, http_status=429, robot=robot)
@@ -191,7 +194,10 @@ def _make(
             robot=robot,
         )
     if cls is RateLimitError:
-        retry_after: float | None = ROBOT_BLOCK_SECONDS if robot is not None else 1.0
+        # The custom-robot codes mean a 10-minute block whoever parses them (§2.3); the
+        # server APIs' QPS codes clear within a second.
+        robot_block = errcode in _ROBOT_RATE_LIMIT_ERRCODES or robot is not None
+        retry_after: float | None = ROBOT_BLOCK_SECONDS if robot_block else 1.0
         if errcode == 90020:
             retry_after = None  # the monthly quota: not until next month
         return RateLimitError(

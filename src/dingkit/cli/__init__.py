@@ -25,7 +25,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(send.app, name="send")
-app.command("errors")(errors)
+# Negative errcodes such as -1 are codes, not options.
+app.command("errors", context_settings={"ignore_unknown_options": True})(errors)
 app.command("sandbox")(sandbox)
 app.command("demo")(demo)
 

@@ -34,6 +34,9 @@ def print_json(data: Any) -> None:
 def _explain(error: APIError) -> str:
     from .._errcodes import lookup
 
+    if error.errcode is None and error.code is None:
+        # Refused by the client itself (its rate limiter): the message says it all.
+        return str(error.message)
     code = error.errcode if error.errcode is not None else error.code
     infos = lookup(code) if code is not None else ()
     # A number can mean different things per family (40035): prefer the robot's reading

@@ -103,7 +103,7 @@ def _at(mobiles: list[str] | None, users: list[str] | None, everyone: bool) -> A
 
 def _split_pair(value: str, option: str, parts: int) -> list[str]:
     pieces = [piece.strip() for piece in value.split("|")]
-    if not parts - 1 <= len(pieces) <= parts or not all(pieces[:2]):
+    if not 2 <= len(pieces) <= parts or not all(pieces[:2]):
         shape = "TITLE|URL" if parts == 2 else "TITLE|URL[|PICTURE_URL]"
         raise typer.BadParameter(f"{option} {value!r}: expected {shape}")
     return pieces

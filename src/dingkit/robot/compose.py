@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -89,7 +90,8 @@ def with_mention_text(message: RobotMessage) -> RobotMessage:
     missing = [
         f"@{who}"
         for who in (*message.at.at_mobiles, *message.at.at_user_ids)
-        if f"@{who}" not in body
+        # "@138000000001" does not mention 13800000000: the match must end there.
+        if not re.search(rf"@{re.escape(who)}(?![\w-])", body)
     ]
     if not missing:
         return message
@@ -241,10 +243,11 @@ def split_message(message: RobotMessage, *, reserve_bytes: int = 0) -> list[Robo
     if not isinstance(message, Text | Markdown):
         return [message]
     limit = MAX_BODY_BYTES - _SPLIT_RESERVE - reserve_bytes
-    if len(encode_body(to_payload(message))) <= limit:
+    if len(encode_body(to_payload(with_mention_text(message)))) <= limit:
         return [message]
     body = message.content if isinstance(message, Text) else message.text
-    budget = limit - len(encode_body(to_payload(_with_body(message, ""))))
+    # Room for the @mentions that with_mention_text() writes into the first part afterwards.
+    budget = limit - len(encode_body(to_payload(with_mention_text(_with_body(message, "")))))
     chunks = _pack_lines(body, budget)
     parts: list[RobotMessage] = []
     for index, chunk in enumerate(chunks):
@@ -265,18 +268,21 @@ def _with_body(message: Text | Markdown, body: str) -> Text | Markdown:
 
 
 def _pack_lines(body: str, budget: int) -> list[str]:
+    # Chunks keep their line ends, so that the parts joined back give the body exactly
+    # (stripping them lost blank lines at a cut and could not tell a cut line from two lines).
     chunks: list[str] = []
     current: list[str] = []
     size = 0
     for line in _cut_long_lines(body.splitlines(keepends=True), budget):
         cost = _json_len(line)
         if current and size + cost > budget:
-            chunks.append("".join(current).rstrip("\n"))
+            chunks.append("".join(current))
             current, size = [], 0
         current.append(line)
         size += cost
     if current:
-        chunks.append("".join(current).rstrip("\n"))
+        chunks.append("".join(current))
+    # A chunk of blank lines alone would be an empty message, which DingTalk refuses.
     return [chunk for chunk in chunks if chunk.strip()] or [""]
 
 

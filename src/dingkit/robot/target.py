@@ -145,14 +145,17 @@ class RobotTarget:
 
     def prepare(self, message: RobotMessage, *, split: bool = False) -> list[PreparedSend]:
         """Validated bodies for ``message``: one, or several when ``split`` cuts a long one."""
-        message = compose.with_mention_text(message)
         if split:
-            reserve = len(f"\n\n{self.keyword}".encode()) if self.keyword else 0
+            # ensure_keyword() adds at most "\n\n<keyword>", counted as JSON-escaped UTF-8.
+            keyword = f"\n\n{self.keyword}" if self.keyword else ""
+            reserve = len(json.dumps(keyword, ensure_ascii=False).encode()) - 2
             parts = compose.split_message(message, reserve_bytes=reserve)
         else:
             parts = [message]
         prepared = []
         for part in parts:
+            # After splitting: the @mention text belongs in the part that carries `at`.
+            part = compose.with_mention_text(part)
             part = compose.ensure_keyword(part, self.keyword)
             msg_uuid = uuid.uuid4().hex
             body = compose.validate_message(part, msg_uuid=msg_uuid)
@@ -184,6 +187,12 @@ def parse_response(
         data = None
     body = data if isinstance(data, dict) else None
     error = error_from_response(http_status, body, robot=robot, text=text)
+    if error is None and body is not None and "errcode" not in body:
+        # The robot endpoint always answers with an errcode; `{}` is a proxy, not DingTalk,
+        # and the message may not have been delivered.
+        error = ServerError(
+            f"the answer has no errcode: {text[:120]}", http_status=http_status, robot=robot
+        )
     if error is None and body is None:
         # An HTML page or garbage with HTTP 200: a proxy or the IP-ban page (§9.3), not
         # DingTalk's API; worth another try.

@@ -85,6 +85,9 @@ class Sandbox:
             overrides["limits"] = limits
         return cls(config.model_copy(update=overrides), store, clock=clock)
 
+    def close(self) -> None:
+        self.store.close()
+
     def add_robot(self, robot: RobotConfig) -> None:
         self.store.upsert_robot(robot)
 
