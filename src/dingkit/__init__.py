@@ -10,9 +10,14 @@ does not pay for the HTTP stack until something needs it.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# A library logs, the application decides where to: without this, Python's last-resort
+# handler would print dingkit's warnings to stderr.
+logging.getLogger("dingkit").addHandler(logging.NullHandler())
 
 _EXPORTS = {
     # robot

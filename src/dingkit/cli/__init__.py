@@ -6,6 +6,9 @@ need them, so ``dingkit --help`` and ``dingkit send ... --dry-run`` start fast.
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import typer
 
 from .. import __version__
@@ -37,13 +40,28 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _configure_logging(verbose: bool) -> None:
+    """Waits for a rate-limit slot are always shown (a send may pause for up to a minute);
+    everything else, retries included, only with ``--verbose``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("dingkit: %(message)s"))
+    logger = logging.getLogger("dingkit" if verbose else "dingkit.robot.ratelimit")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log retries and requests (secrets stay redacted)."
+    ),
 ) -> None:
     """The DingTalk toolkit."""
+    _configure_logging(verbose)
 
 
 def main() -> None:

@@ -49,7 +49,18 @@ def _explain(error: APIError) -> str:
     reason = f" ({error.reason})" if isinstance(error, SecurityCheckError) and error.reason else ""
     if info is None:
         return f"{where}{ident}{reason}: {error.message}"
-    return f"{where}{ident}{reason}: {info.meaning} {info.action}"
+    action = info.action
+    if isinstance(error, SecurityCheckError) and error.reason in _SECURITY_ADVICE:
+        action = _SECURITY_ADVICE[error.reason]
+    return f"{where}{ident}{reason}: {info.meaning} {action}"
+
+
+_SECURITY_ADVICE = {
+    "keyword": "Put one of the robot's keywords in the message, or pass --keyword.",
+    "signature": "Check the robot's secret (DINGTALK_ROBOT_SECRET or the profile's secret).",
+    "timestamp": "Check this machine's clock: it must be within an hour of DingTalk's.",
+    "ip": "Send from an address in the robot's IP allow-list, or add this one to it.",
+}
 
 
 def fail(error: DingTalkError, *, as_json: bool = False) -> NoReturn:

@@ -62,15 +62,18 @@ def _profile(config: Mapping[str, Any], name: str, path: Path) -> RobotTarget:
             raise ConfigurationError(f"{path}: robots.{name}.{key} must be a string")
     if not profile.get("webhook") and not profile.get("token"):
         raise ConfigurationError(f'{path}: robots.{name} needs webhook = "..." or token = "..."')
-    return RobotTarget.from_settings(
-        webhook=profile.get("webhook"),
-        token=profile.get("token"),
-        secret=profile.get("secret") or "",
-        keyword=profile.get("keyword") or "",
-        name=name,
-        base_url=profile.get("base_url"),
-        environ=os.environ,
-    )
+    try:
+        return RobotTarget.from_settings(
+            webhook=profile.get("webhook"),
+            token=profile.get("token"),
+            secret=profile.get("secret") or "",
+            keyword=profile.get("keyword") or "",
+            name=name,
+            base_url=profile.get("base_url"),
+            environ=os.environ,
+        )
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{path}: robots.{name}: {exc}") from None
 
 
 def resolve_robot(robot: str | None, config: str | None, keyword: str | None = None) -> RobotTarget:

@@ -80,14 +80,15 @@ def _read_body(text: str | None, file: Path | None, what: str) -> str:
     if text is not None and file is not None:
         raise typer.BadParameter(f"give the {what} either inline or with --file, not both")
     if file is not None:
+        # The newline that ends a file or a piped line is not part of the message.
         if str(file) == "-":
-            return sys.stdin.read()
+            return sys.stdin.read().rstrip("\r\n")
         try:
-            return file.read_text(encoding="utf-8")
+            return file.read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
             raise typer.BadParameter(f"cannot read {file}: {exc}") from None
     if text == "-":
-        return sys.stdin.read()
+        return sys.stdin.read().rstrip("\r\n")
     if text is None:
         raise typer.BadParameter(
             f"give the {what} as an argument, with --file PATH, or '-' for standard input"

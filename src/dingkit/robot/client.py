@@ -28,6 +28,8 @@ from .target import PreparedSend, RobotTarget, SendResult, parse_response
 __all__ = ["AsyncRobot", "Robot", "RobotSettings"]
 
 logger = logging.getLogger("dingkit.robot")
+# Its own logger, so that the CLI can show waits without showing every retry.
+wait_logger = logging.getLogger("dingkit.robot.ratelimit")
 
 #: DingTalk allows each robot 20 messages in a minute, then blocks it for 10 minutes (§2.3).
 ROBOT_MESSAGES_PER_MINUTE = 20
@@ -119,7 +121,7 @@ class _RobotBase(Generic[_R]):
             return 0.0
         delay = self.limiter.reserve()
         if delay > 0:
-            logger.info(
+            wait_logger.info(
                 "robot %r waits %.1f s for a send slot (DingTalk allows %d messages a minute)",
                 self.name,
                 delay,

@@ -212,7 +212,7 @@ def validate_message(message: RobotMessage, *, msg_uuid: str | None = None) -> b
     body = encode_body(to_payload(message, msg_uuid=msg_uuid))
     if len(body) > MAX_BODY_BYTES:
         hint = (
-            "pass split=True to send it as several messages"
+            "pass split=True (CLI: --split) to send it as several messages"
             if isinstance(message, Text | Markdown)
             else "shorten it"
         )
