@@ -155,10 +155,23 @@ def test_every_msgtype_is_covered() -> None:
     assert {m.msgtype for m in MESSAGES.values()} == set(MSGTYPES)
 
 
-def test_python_names_and_wire_names_both_accepted() -> None:
-    assert Link(title="t", text="x", messageUrl="https://a.example") == Link(  # type: ignore[call-arg]
+def test_wire_names_parse_to_the_python_names() -> None:
+    payload = {
+        "msgtype": "link",
+        "link": {"title": "t", "text": "x", "messageUrl": "https://a.example"},
+    }
+    assert message_from_payload(payload) == Link(
         title="t", text="x", message_url="https://a.example"
     )
+
+
+def test_construction_checks_types_and_normalises_lists() -> None:
+    assert At(at_mobiles=["1"]).at_mobiles == ("1",)  # type: ignore[arg-type]
+    with pytest.raises(MessageValidationError) as info:
+        Text(content=5)  # type: ignore[arg-type]
+    assert info.value.field == "content"
+    with pytest.raises(MessageValidationError):
+        ActionCard(title="t", text="x", btn_orientation="2")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

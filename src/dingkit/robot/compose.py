@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._exceptions import MessageValidationError
-from .messages import ActionCard, FeedCard, Link, Markdown, RobotMessage, Text, to_payload
+from .messages import ActionCard, At, FeedCard, Link, Markdown, RobotMessage, Text, to_payload
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -68,15 +68,15 @@ def ensure_keyword(message: RobotMessage, keyword: str | None) -> RobotMessage:
         return message
     match message:
         case Text():
-            return message.model_copy(update={"content": f"{message.content}\n{keyword}"})
+            return message.replace(content=f"{message.content}\n{keyword}")
         case Markdown() | ActionCard():
-            return message.model_copy(update={"text": f"{message.text}\n\n{keyword}"})
+            return message.replace(text=f"{message.text}\n\n{keyword}")
         case Link():
-            return message.model_copy(update={"text": f"{message.text} {keyword}"})
+            return message.replace(text=f"{message.text} {keyword}")
         case FeedCard():
             first, *rest = message.links
-            tagged = first.model_copy(update={"title": f"{first.title} {keyword}"})
-            return message.model_copy(update={"links": (tagged, *rest)})
+            tagged = first.replace(title=f"{first.title} {keyword}")
+            return message.replace(links=(tagged, *rest))
 
 
 def with_mention_text(message: RobotMessage) -> RobotMessage:
@@ -97,8 +97,8 @@ def with_mention_text(message: RobotMessage) -> RobotMessage:
         return message
     mentions = " ".join(missing)
     if isinstance(message, Text):
-        return message.model_copy(update={"content": f"{body} {mentions}"})
-    return message.model_copy(update={"text": f"{body}\n\n{mentions}"})
+        return message.replace(content=f"{body} {mentions}")
+    return message.replace(text=f"{body}\n\n{mentions}")
 
 
 def missing_required_field(message: RobotMessage) -> str | None:
@@ -254,17 +254,17 @@ def split_message(message: RobotMessage, *, reserve_bytes: int = 0) -> list[Robo
         part = _with_body(message, chunk)
         if isinstance(message, Markdown):
             title = f"{message.title} ({index + 1}/{len(chunks)})"
-            part = part.model_copy(update={"title": title})
+            part = part.replace(title=title)
         if index > 0:
-            part = part.model_copy(update={"at": type(message.at)()})
+            part = part.replace(at=At())
         parts.append(part)
     return parts
 
 
 def _with_body(message: Text | Markdown, body: str) -> Text | Markdown:
     if isinstance(message, Text):
-        return message.model_copy(update={"content": body})
-    return message.model_copy(update={"text": body})
+        return message.replace(content=body)
+    return message.replace(text=body)
 
 
 def _pack_lines(body: str, budget: int) -> list[str]:
