@@ -54,48 +54,28 @@ SIGNED = RobotConfig(
     name="bench-signed", token="bench-signed-token", secret="SECbench-secret", group="bench"
 )
 
-# Runs in the child process: serve the sandbox (in memory), print its URL, stop when stdin
-# closes. "fixed" serves it like SandboxServer, but on a socket made with IPPROTO_TCP: the one
-# SandboxServer binds has proto 0, so asyncio does not set TCP_NODELAY on the connections it
-# accepts, and every response (headers and body are two writes) waits ~40 ms for a delayed
-# ACK. "shipped" uses SandboxServer as it is, to see that cost or check a fix.
+# Runs in the child process: serve the sandbox (in memory) with SandboxServer, print its URL,
+# stop when stdin closes.
 _SERVER_SCRIPT = """
-import socket, sys, threading, time
-import uvicorn
-from dingkit.sandbox.app import Sandbox, create_app
+import sys
+from dingkit.sandbox.app import Sandbox
 from dingkit.sandbox.config import SandboxConfig
 from dingkit.sandbox.server import SandboxServer
 
 sandbox = Sandbox.from_settings(config=SandboxConfig.model_validate_json(sys.argv[1]))
-if sys.argv[2] == "shipped":
-    with SandboxServer(sandbox) as server:
-        print(server.url, flush=True)
-        sys.stdin.read()
-    sys.exit()
-sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-sock.bind(("127.0.0.1", 0))
-config = uvicorn.Config(create_app(sandbox), log_level="warning", lifespan="off", access_log=False)
-server = uvicorn.Server(config)
-
-def announce_then_wait_for_eof():
-    while not server.started:
-        time.sleep(0.01)
-    print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+with SandboxServer(sandbox) as server:
+    print(server.url, flush=True)
     sys.stdin.read()
-    server.should_exit = True
-
-threading.Thread(target=announce_then_wait_for_eof, daemon=True).start()
-server.run(sockets=[sock])
 """
 
 Sender = Callable[[int], Awaitable[None]]
 
 
 @contextmanager
-def sandbox_process(config: SandboxConfig, server: str) -> Iterator[str]:
+def sandbox_process(config: SandboxConfig) -> Iterator[str]:
     """A sandbox (in memory) in a child process; yields its base URL."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _SERVER_SCRIPT, config.model_dump_json(), server],
+        [sys.executable, "-c", _SERVER_SCRIPT, config.model_dump_json()],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -406,12 +386,6 @@ def main() -> None:
     parser.add_argument("--cli-runs", type=int, default=15, help="runs of each command")
     parser.add_argument("--no-signed", action="store_true", help="skip the signing variant")
     parser.add_argument(
-        "--server",
-        choices=["fixed", "shipped"],
-        default="fixed",
-        help="uvicorn on a TCP_NODELAY socket (default), or SandboxServer as shipped",
-    )
-    parser.add_argument(
         "--profile", type=int, metavar="ROWS", default=0, help="cProfile the AsyncRobot rounds"
     )
     args = parser.parse_args()
@@ -424,7 +398,7 @@ def main() -> None:
     print(
         f"python {sys.version.split()[0]}, httpx {httpx.__version__}, {os.cpu_count()} CPUs; "
         f"{args.messages} messages x {args.rounds} rounds, concurrency {args.concurrency}; "
-        f"sandbox ({args.server} server) in a child process, limits off"
+        "sandbox (SandboxServer) in a child process, limits off"
     )
     if importlib.util.find_spec("sniffio") is None:
         # Both clients pay this; it lowers both rates, and so hides part of the SDK's cost.
@@ -433,7 +407,7 @@ def main() -> None:
             "scan) several times per request (encode/httpcore#1103)"
         )
     results = []
-    with sandbox_process(config, args.server) as url:
+    with sandbox_process(config) as url:
         print(f"sandbox round trip, one connection: {round_trip_ms(url):.1f} ms (median)")
         for robot in robots:
             result = asyncio.run(

@@ -46,6 +46,10 @@ class RetryPolicy:
 
     def delay(self, attempt: int, error: DingTalkError | None = None) -> float:
         """Seconds to wait after failed try number ``attempt`` (1-based)."""
+        if attempt == 1 and type(error) is APIConnectionError:
+            # A pooled keep-alive connection the server had just closed: the next try opens
+            # a fresh one, so waiting gains nothing. Timeouts still back off.
+            return 0.0
         base: float = min(self.max_delay, self.initial_delay * 2.0 ** (attempt - 1))
         if isinstance(error, RateLimitError) and error.retry_after:
             base = max(base, error.retry_after)

@@ -43,7 +43,9 @@ class SandboxServer:
         self.sandbox = sandbox
         self.host = host
         # Bind here so that port 0 resolves before uvicorn starts and errors surface early.
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: only then does asyncio set TCP_NODELAY on accepted connections,
+        # without which every response waits ~40 ms for the client's delayed ACK.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
