@@ -9,12 +9,13 @@ style; it is short.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import httpx
 from typing_extensions import Unpack
@@ -33,6 +34,10 @@ from ._ratelimit import LimiterRegistry
 from ._redact import redact_http_logs, redact_url
 from ._request import APIRequest, HTTPCall, build_call, parse_answer
 from ._retry import DEFAULT_RETRY, RetryPolicy
+
+if TYPE_CHECKING:
+    from ._api._async.contacts import AsyncContactsAPI
+    from ._api._sync.contacts import ContactsAPI
 
 __all__ = ["AsyncDingTalk", "ClientSettings", "DingTalk"]
 
@@ -270,7 +275,17 @@ class DingTalk(_ClientBase):
         )
 
     def paginate(self, flow: Callable[[], PageFlow[T]]) -> SyncPager[T]:
+        """A pager that runs ``flow`` (a page flow from :mod:`dingkit.resources`)."""
         return SyncPager(self, flow)
+
+    # Resources: imported on first use, so that a client built for one API stays light.
+
+    @functools.cached_property
+    def contacts(self) -> ContactsAPI:
+        """Departments and users (§5)."""
+        from ._api._sync.contacts import ContactsAPI
+
+        return ContactsAPI(self)
 
 
 class AsyncDingTalk(_ClientBase):
@@ -379,4 +394,12 @@ class AsyncDingTalk(_ClientBase):
         )
 
     def paginate(self, flow: Callable[[], PageFlow[T]]) -> AsyncPager[T]:
+        """A pager that runs ``flow`` (a page flow from :mod:`dingkit.resources`)."""
         return AsyncPager(self, flow)
+
+    @functools.cached_property
+    def contacts(self) -> AsyncContactsAPI:
+        """Departments and users (§5)."""
+        from ._api._async.contacts import AsyncContactsAPI
+
+        return AsyncContactsAPI(self)

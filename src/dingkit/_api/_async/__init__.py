@@ -1,0 +1,1 @@
+"""Async resource facades (the source of ``_sync``)."""
