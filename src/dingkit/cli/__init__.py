@@ -13,9 +13,11 @@ import typer
 
 from .. import __version__
 from . import send
+from .api_cmd import api
 from .demo import demo
 from .errors_cmd import errors
 from .sandbox_cmd import sandbox
+from .token_cmd import token
 
 __all__ = ["app", "main"]
 
@@ -32,6 +34,8 @@ app.add_typer(send.app, name="send")
 app.command("errors", context_settings={"ignore_unknown_options": True})(errors)
 app.command("sandbox")(sandbox)
 app.command("demo")(demo)
+app.command("token")(token)
+app.command("api")(api)
 
 
 def _version(value: bool) -> None:

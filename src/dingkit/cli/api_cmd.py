@@ -1,0 +1,53 @@
+"""``dingkit api METHOD PATH``: a raw call to either API family, with auth and retries."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from .._exceptions import ConfigurationError
+from ._output import fail, print_json
+from ._server import open_client
+
+
+class Method(StrEnum):
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    DELETE = "DELETE"
+
+
+def _parse_pairs(values: list[str] | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for value in values or ():
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"--param {value!r}: expected KEY=VALUE")
+        params[key] = rest
+    return params
+
+
+def api(
+    method: Annotated[Method, typer.Argument(case_sensitive=False, help="HTTP method.")],
+    path: Annotated[str, typer.Argument(help="/topapi/... (old family) or /v1.0/... (new).")],
+    data: Annotated[str | None, typer.Option("--data", "-d", help="JSON body.")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Query parameter KEY=VALUE (repeatable)."),
+    ] = None,
+) -> None:
+    """Call any DingTalk server API with the app's token; prints the JSON answer."""
+    if not path.startswith("/"):
+        raise typer.BadParameter("PATH must start with /, e.g. /topapi/v2/user/get")
+    body: Any = None
+    if data is not None:
+        try:
+            body = json.loads(data)
+        except ValueError as exc:
+            fail(ConfigurationError(f"--data is not valid JSON: {exc}"))
+    with open_client() as client:
+        answer = client.call(method.value, path, json=body, params=_parse_pairs(param) or None)
+    print_json(answer)
