@@ -33,6 +33,14 @@ _EXPORTS = {
     "FeedCard": "dingkit.robot.messages",
     "FeedLink": "dingkit.robot.messages",
     "At": "dingkit.robot.messages",
+    # server APIs
+    "DingTalk": "dingkit._client",
+    "AsyncDingTalk": "dingkit._client",
+    "APIRequest": "dingkit._request",
+    "AccessToken": "dingkit._auth",
+    "MemoryTokenStore": "dingkit._auth",
+    "FileTokenStore": "dingkit._auth",
+    "RedisTokenStore": "dingkit._redis_store",
     # policies
     "RetryPolicy": "dingkit._retry",
     "NO_RETRY": "dingkit._retry",
@@ -59,24 +67,31 @@ __all__ = [
     "NO_RETRY",
     "APIConnectionError",
     "APIError",
+    "APIRequest",
     "APITimeoutError",
+    "AccessToken",
     "ActionButton",
     "ActionCard",
+    "AsyncDingTalk",
     "AsyncRobot",
     "At",
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "DingTalk",
     "DingTalkError",
     "FeedCard",
     "FeedLink",
+    "FileTokenStore",
     "Link",
     "Markdown",
+    "MemoryTokenStore",
     "MessageValidationError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedisTokenStore",
     "RetryPolicy",
     "Robot",
     "RobotGoneError",
@@ -90,6 +105,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from ._auth import AccessToken, FileTokenStore, MemoryTokenStore
+    from ._client import AsyncDingTalk, DingTalk
     from ._exceptions import (
         APIConnectionError,
         APIError,
@@ -108,6 +125,8 @@ if TYPE_CHECKING:
         ServerError,
     )
     from ._ratelimit import SlidingWindow
+    from ._redis_store import RedisTokenStore
+    from ._request import APIRequest
     from ._retry import NO_RETRY, RetryPolicy
     from .robot.client import AsyncRobot, Robot
     from .robot.messages import (

@@ -36,8 +36,16 @@ from ._request import APIRequest, HTTPCall, build_call, parse_answer
 from ._retry import DEFAULT_RETRY, RetryPolicy
 
 if TYPE_CHECKING:
+    from ._api._async.approval import AsyncApprovalAPI
+    from ._api._async.attendance import AsyncAttendanceAPI
+    from ._api._async.calendar import AsyncCalendarAPI
     from ._api._async.contacts import AsyncContactsAPI
+    from ._api._async.notifications import AsyncNotificationsAPI
+    from ._api._sync.approval import ApprovalAPI
+    from ._api._sync.attendance import AttendanceAPI
+    from ._api._sync.calendar import CalendarAPI
     from ._api._sync.contacts import ContactsAPI
+    from ._api._sync.notifications import NotificationsAPI
 
 __all__ = ["AsyncDingTalk", "ClientSettings", "DingTalk"]
 
@@ -95,6 +103,8 @@ class _ClientBase:
         clock: Callable[[], float] = time.time,
     ) -> None:
         env = os.environ if environ is None else environ
+        #: Where settings come from; resources read theirs here too (``DINGTALK_AGENT_ID``).
+        self.environ: Mapping[str, str] = env
         app_key = app_key or env.get("DINGTALK_APP_KEY", "").strip() or None
         app_secret = app_secret or env.get("DINGTALK_APP_SECRET", "").strip() or None
         if not app_key or not app_secret:
@@ -287,6 +297,34 @@ class DingTalk(_ClientBase):
 
         return ContactsAPI(self)
 
+    @functools.cached_property
+    def notifications(self) -> NotificationsAPI:
+        """Work notifications from the app (§12)."""
+        from ._api._sync.notifications import NotificationsAPI
+
+        return NotificationsAPI(self)
+
+    @functools.cached_property
+    def approval(self) -> ApprovalAPI:
+        """Approval templates and instances (§3)."""
+        from ._api._sync.approval import ApprovalAPI
+
+        return ApprovalAPI(self)
+
+    @functools.cached_property
+    def calendar(self) -> CalendarAPI:
+        """Users' calendar events (§4)."""
+        from ._api._sync.calendar import CalendarAPI
+
+        return CalendarAPI(self)
+
+    @functools.cached_property
+    def attendance(self) -> AttendanceAPI:
+        """Attendance results and punch records (§6)."""
+        from ._api._sync.attendance import AttendanceAPI
+
+        return AttendanceAPI(self)
+
 
 class AsyncDingTalk(_ClientBase):
     """The DingTalk server APIs, asynchronous; the same arguments as :class:`DingTalk`.
@@ -403,3 +441,31 @@ class AsyncDingTalk(_ClientBase):
         from ._api._async.contacts import AsyncContactsAPI
 
         return AsyncContactsAPI(self)
+
+    @functools.cached_property
+    def notifications(self) -> AsyncNotificationsAPI:
+        """Work notifications from the app (§12)."""
+        from ._api._async.notifications import AsyncNotificationsAPI
+
+        return AsyncNotificationsAPI(self)
+
+    @functools.cached_property
+    def approval(self) -> AsyncApprovalAPI:
+        """Approval templates and instances (§3)."""
+        from ._api._async.approval import AsyncApprovalAPI
+
+        return AsyncApprovalAPI(self)
+
+    @functools.cached_property
+    def calendar(self) -> AsyncCalendarAPI:
+        """Users' calendar events (§4)."""
+        from ._api._async.calendar import AsyncCalendarAPI
+
+        return AsyncCalendarAPI(self)
+
+    @functools.cached_property
+    def attendance(self) -> AsyncAttendanceAPI:
+        """Attendance results and punch records (§6)."""
+        from ._api._async.attendance import AsyncAttendanceAPI
+
+        return AsyncAttendanceAPI(self)

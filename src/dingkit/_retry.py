@@ -51,10 +51,12 @@ class RetryPolicy:
             # a fresh one, so waiting gains nothing. Timeouts still back off.
             return 0.0
         base: float = min(self.max_delay, self.initial_delay * 2.0 ** (attempt - 1))
-        if isinstance(error, RateLimitError) and error.retry_after:
-            base = max(base, error.retry_after)
         spread: float = 1 + self.rng.uniform(-self.jitter, self.jitter)
-        return max(0.0, base * spread)
+        delay = max(0.0, base * spread)
+        if isinstance(error, RateLimitError) and error.retry_after:
+            # DingTalk named the wait: jitter may only lengthen it, never cut it short.
+            delay = max(delay, error.retry_after * (1 + abs(spread - 1)))
+        return delay
 
     def should_retry(self, attempt: int, error: DingTalkError) -> bool:
         return attempt < self.max_attempts and is_retryable(error)

@@ -208,6 +208,29 @@ def test_observed_errcodes(start_sandbox, cli, tmp_path, with_config):
     assert served.interrupt() == 0
 
 
+def test_sandbox_serves_the_server_apis_over_a_seeded_organisation(start_sandbox, tmp_path):
+    args = ["--port", "0", "--data-dir", str(tmp_path / "data"), "--org-size", "50"]
+    served = start_sandbox(*args, "--seed", "7", "--org-depth", "0", "--no-limits")
+    lines = served.read_until(lambda seen: "deploys" in _robots(seen))
+    url = _url(lines)
+    assert url is not None, lines
+    assert f"export DINGTALK_API_BASE_URL={url}" in lines
+    assert any(line.startswith("organisation ding5a7d1e2b3c4f6a8b: 50 people") for line in lines)
+    # The demo app's credentials come first in the banner.
+    credentials = dict(
+        match.groups() for line in lines if (match := re.fullmatch(r"  (app_\w+):\s+(\S+)", line))
+    )
+    token = _get(
+        f"{url}/gettoken?appkey={credentials['app_key']}&appsecret={credentials['app_secret']}"
+    )["access_token"]
+    summary = _get(f"{url}/_sandbox/org")
+    assert (summary["user_count"], summary["seed"], summary["department_count"]) == (50, 7, 1)
+    answer = _post_raw(f"{url}/topapi/v2/user/get?access_token={token}", {"userid": "manager0001"})
+    assert (answer["errcode"], answer["result"]["mobile"]) == (0, "13800000000")
+    assert served.interrupt() == 0
+    assert "Traceback" not in served.stderr()
+
+
 def test_sandbox_refuses_bad_configs_and_taken_ports(cli, home):
     (home / "bad.toml").write_text("[[robot]\nname = 1\n", encoding="utf-8")
     (home / "invalid.toml").write_text(

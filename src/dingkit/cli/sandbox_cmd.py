@@ -34,7 +34,9 @@ def sandbox(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="TOML file with [[robot]] (and [[group]]) tables."),
+        typer.Option(
+            "--config", help="TOML file with [[robot]], [[group]] and [[app]] tables and settings."
+        ),
     ] = None,
     errcodes: Annotated[
         Errcodes | None,
@@ -44,10 +46,42 @@ def sandbox(
         ),
     ] = None,
     no_limits: Annotated[
-        bool, typer.Option("--no-limits", help="Switch off the 20-messages-a-minute robot limit.")
+        bool,
+        typer.Option(
+            "--no-limits",
+            help="Switch off the 20-messages-a-minute robot limit and the server APIs' "
+            "20-calls-a-second limit.",
+        ),
     ] = False,
+    org_size: Annotated[
+        int | None,
+        typer.Option(
+            "--org-size",
+            help="People in the generated organisation (overrides the config; default 300).",
+            min=1,
+            max=1_000_000,
+        ),
+    ] = None,
+    org_depth: Annotated[
+        int | None,
+        typer.Option(
+            "--org-depth",
+            help="Department levels under the company (0: everyone directly in department 1; "
+            "overrides the config; default 3).",
+            min=0,
+            max=3,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the generated organisation and attendance (overrides the config; "
+            "default 42)."
+        ),
+    ] = None,
 ) -> None:
-    """Run a local DingTalk: robot webhooks with DingTalk's rules, and a chat page at /."""
+    """Run a local DingTalk: robot webhooks with DingTalk's rules, a chat page at /, and the
+    server APIs (tokens, contacts, attendance) over a generated organisation."""
     from ..sandbox.app import Sandbox
     from ..sandbox.config import load_config
     from ..sandbox.server import run_foreground
@@ -59,6 +93,9 @@ def sandbox(
             data_dir=directory,
             errcodes=errcodes.value if errcodes else None,
             limits=False if no_limits else None,
+            org_size=org_size,
+            org_depth=org_depth,
+            seed=seed,
         )
         run_foreground(instance, host=host, port=port, announce=typer.echo, data_dir=directory)
     except ConfigurationError as error:

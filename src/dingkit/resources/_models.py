@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
-__all__ = ["DingTalkModel"]
+__all__ = ["CamelModel", "DingTalkModel"]
 
 
 class DingTalkModel(BaseModel):
     # DingTalk adds fields over time: keep them (``model_extra``) rather than fail or drop.
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    # Its docs print numbers as strings and the reverse happens too: accept both (§0.3).
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, frozen=True, coerce_numbers_to_str=True
+    )
+
+
+class CamelModel(DingTalkModel):
+    """A model of a camelCase answer (the new API, attendance): snake_case attributes, read
+    from and dumped (``by_alias=True``) as DingTalk's camelCase names."""
+
+    model_config = ConfigDict(alias_generator=to_camel)

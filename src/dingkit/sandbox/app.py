@@ -1,5 +1,6 @@
-"""The sandbox as an ASGI app: DingTalk's robot endpoint, a JSON view of what it received, and
-the chat page.
+"""The sandbox as an ASGI app: DingTalk's robot endpoint, a JSON view of what it received, the
+chat page, and the server APIs of both families (tokens, contacts, attendance: see
+:mod:`.openapi`) over a generated organisation, all on one address.
 
     app = create_app(Sandbox.from_settings(data_dir="./.sandbox"))
 
@@ -13,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .config import ErrcodeEra, RobotConfig, SandboxConfig, demo_config
+from .apps import AppGuard, TokenIssuer
+from .config import AppConfig, ErrcodeEra, RobotConfig, SandboxConfig, demo_apps, demo_config
+from .openapi import not_found, openapi_routes
+from .org import Organization, generate_org
 from .render import message_preview, render_message
 from .robot_rules import RobotJudge, robot_error
 from .store import SandboxStore, StoredMessage, StoredRobot
@@ -39,9 +44,10 @@ class Sandbox:
     """The sandbox's state and rules, independent of any server.
 
     Args:
-        config: groups, robots and settings.
-        store: where history lives.
-        clock: wall-clock seconds; tests pass a fake to move time.
+        config: groups, robots, apps and settings.
+        store: where history (and the apps' credentials) live.
+        clock: wall-clock seconds; tests pass a fake to move time (robot rules, token expiry,
+            the QPS windows).
     """
 
     def __init__(
@@ -53,11 +59,26 @@ class Sandbox:
     ) -> None:
         self.config = config
         self.store = store
+        self.clock = clock
         self.judge = RobotJudge(clock=clock, limits=config.limits)
+        self.tokens = TokenIssuer(clock=clock, ttl=config.token_ttl)
+        self.guard = AppGuard(clock=clock, qps=config.qps if config.limits else 0)
         for group in config.all_groups():
             store.upsert_group(group)
         for robot in config.robots:
             store.upsert_robot(robot)
+        for app in config.apps:
+            store.upsert_app(app)
+
+    @cached_property
+    def org(self) -> Organization:
+        """The organisation, generated on first use from the seed (never stored)."""
+        return generate_org(
+            seed=self.config.seed,
+            size=self.config.org_size,
+            depth=self.config.org_depth,
+            corp_id=self.config.corp_id,
+        )
 
     @classmethod
     def from_settings(
@@ -68,21 +89,34 @@ class Sandbox:
         clock: Callable[[], float] = time.time,
         errcodes: ErrcodeEra | None = None,
         limits: bool | None = None,
+        org_size: int | None = None,
+        org_depth: int | None = None,
+        seed: int | None = None,
     ) -> Sandbox:
         """Open (or create) the store under ``data_dir`` (in memory when ``None``).
 
         Without a config, the robots already in the store are kept, so a restarted demo keeps
-        its webhook URLs; an empty store gets the demo group and robots. ``errcodes`` and
-        ``limits``, when given, override the config's (command-line flags).
+        its webhook URLs; an empty store gets the demo group and robots. Likewise, without
+        ``[[app]]`` tables the stored apps are kept, and an empty store gets the demo apps.
+        ``errcodes``, ``limits``, ``org_size``, ``org_depth`` and ``seed``, when given, override
+        the config's (command-line flags).
         """
         store = SandboxStore(Path(data_dir) / "sandbox.sqlite3" if data_dir else ":memory:")
         if config is None:
             config = SandboxConfig() if store.has_robots() else demo_config()
         overrides: dict[str, object] = {}
+        if not config.apps and not store.has_apps():
+            overrides["apps"] = demo_apps()
         if errcodes is not None:
             overrides["errcodes"] = errcodes
         if limits is not None:
             overrides["limits"] = limits
+        if org_size is not None:
+            overrides["org_size"] = org_size
+        if org_depth is not None:
+            overrides["org_depth"] = org_depth
+        if seed is not None:
+            overrides["seed"] = seed
         return cls(config.model_copy(update=overrides), store, clock=clock)
 
     def close(self) -> None:
@@ -90,6 +124,14 @@ class Sandbox:
 
     def add_robot(self, robot: RobotConfig) -> None:
         self.store.upsert_robot(robot)
+
+    def add_app(self, app: AppConfig) -> AppConfig:
+        """Add (or replace, by name) an app; a test's one line for a failure mode::
+
+        sandbox.add_app(AppConfig(name="t", app_key="throttled-t", app_secret="s"))
+        """
+        self.store.upsert_app(app)
+        return app
 
 
 def _message_json(message: StoredMessage) -> dict[str, Any]:
@@ -255,8 +297,9 @@ def create_app(sandbox: Sandbox) -> Starlette:
         Route("/_sandbox/health", health),
         Route("/", chat_page),
         Mount("/static", app=StaticFiles(directory=_STATIC), name="static"),
+        *openapi_routes(sandbox),
     ]
-    app = Starlette(routes=routes, exception_handlers={Exception: _internal_error})
+    app = Starlette(routes=routes, exception_handlers={Exception: _internal_error, 404: not_found})
     app.state.sandbox = sandbox
     return app
 

@@ -1,7 +1,15 @@
 """The sandbox's settings: a TOML file, command-line flags, or the built-in demo.
 
 errcodes = "doc"            # or "observed": the codes the live service sent in 2026 (§10)
-limits = true               # false switches off the 20-a-minute robot limit (benchmarks)
+limits = true               # false switches off the robot limit and the server APIs' QPS limit
+
+corp_id = "ding5a7d1e2b3c4f6a8b"   # the organisation's id (a stable default)
+org_size = 300              # users in the generated organisation
+org_depth = 3               # department levels under the company (0: everyone in dept 1)
+seed = 42                   # same seed and size: the same organisation and punches on every start
+token_ttl = 7200            # access-token lifetime in seconds (§1.1); tests shorten it
+qps = 20                    # calls per app per API per second (§9.3); 0 switches it off
+slow_delay = 2.0            # seconds a `slow-` app waits for each answer
 
 [[group]]                   # optional: groups are also created from robots' `group`
 id = "ops"
@@ -14,6 +22,19 @@ secret = "SEC..."           # optional: the robot signs
 keywords = ["告警"]          # optional: at least one must appear in each message
 ip_allowlist = ["127.0.0.1", "10.0.0.0/8"]   # optional: IPv4 addresses and CIDR ranges
 group = "ops"
+
+[[app]]                     # an internal app for the server APIs (§1)
+name = "hr-tool"
+app_key = "dingabc123"
+app_secret = "..."
+agent_id = 123456789        # optional: derived from the key when missing
+
+An app key's prefix selects a failure mode for every API call (token endpoints excepted):
+``expired-`` (each token works for one call, then answers 40014 / 400 InvalidAuthentication),
+``throttled-`` (90018 / 403 QpsLimitForAppkeyAndApi), ``busy-`` (-1 / HTTP 503), ``slow-``
+(answers after ``slow_delay`` seconds) and ``flaky-`` (every other call fails as ``busy-``
+does, starting with the first). Without ``[[app]]`` tables the sandbox creates a ``demo`` app
+and one twin per failure mode (see :func:`demo_apps`).
 """
 
 from __future__ import annotations
@@ -21,16 +42,39 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import tomllib
+import zlib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .._exceptions import ConfigurationError
 
-__all__ = ["GroupConfig", "RobotConfig", "SandboxConfig", "demo_config", "load_config"]
+__all__ = [
+    "DEFAULT_CORP_ID",
+    "FAILURE_PREFIXES",
+    "AppConfig",
+    "GroupConfig",
+    "RobotConfig",
+    "SandboxConfig",
+    "demo_apps",
+    "demo_config",
+    "load_config",
+]
 
 ErrcodeEra = Literal["doc", "observed"]
+
+#: Real corpIds are "ding" and 16 to 32 hex digits; this one is stable so tests can name it.
+DEFAULT_CORP_ID = "ding5a7d1e2b3c4f6a8b"
+#: App-key prefixes that select a failure mode (see the module docstring).
+FAILURE_PREFIXES = ("expired-", "throttled-", "busy-", "slow-", "flaky-")
 
 
 class _Strict(BaseModel):
@@ -70,11 +114,40 @@ class RobotConfig(_Strict):
         return value
 
 
+class AppConfig(_Strict):
+    """An internal app (企业内部应用) with its credentials; the key's prefix may select a
+    failure mode."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    app_key: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
+    app_secret: str = Field(min_length=1, max_length=256, pattern=r"^\S+$")
+    # Never left at 0: the validator below derives one when the config gives none.
+    agent_id: int = Field(default=0, ge=1, le=2**63 - 1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_agent_id(cls, data: Any) -> Any:
+        # Real agent ids are 9- or 10-digit numbers; a stable one per key when none is given.
+        if isinstance(data, dict) and data.get("agent_id") is None:
+            key = data.get("app_key")
+            if isinstance(key, str):
+                data = {**data, "agent_id": 100_000_000 + zlib.crc32(key.encode()) % 900_000_000}
+        return data
+
+
 class SandboxConfig(_Strict):
     errcodes: ErrcodeEra = "doc"
     limits: bool = True
+    corp_id: str = Field(default=DEFAULT_CORP_ID, min_length=1, max_length=64)
+    org_size: int = Field(default=300, ge=1, le=1_000_000)
+    org_depth: int = Field(default=3, ge=0, le=3)
+    seed: int = 42
+    token_ttl: int = Field(default=7200, ge=1)
+    qps: int = Field(default=20, ge=0)
+    slow_delay: float = Field(default=2.0, ge=0, le=600)
     groups: tuple[GroupConfig, ...] = Field(default=(), alias="group")
     robots: tuple[RobotConfig, ...] = Field(default=(), alias="robot")
+    apps: tuple[AppConfig, ...] = Field(default=(), alias="app")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -106,6 +179,21 @@ def demo_config(*, errcodes: ErrcodeEra = "doc", limits: bool = True) -> Sandbox
     )
 
 
+def demo_apps() -> tuple[AppConfig, ...]:
+    """A ``demo`` app with fresh random credentials, and its failure-mode twins.
+
+    The twins share the demo's secret; their keys are the demo's key behind each prefix
+    (``throttled-dingd3a...``), so one line of a test picks a failure mode.
+    """
+    key, secret = "ding" + secrets.token_hex(8), secrets.token_urlsafe(48)
+    demo = AppConfig(name="demo", app_key=key, app_secret=secret)
+    twins = tuple(
+        AppConfig(name=f"demo-{prefix[:-1]}", app_key=prefix + key, app_secret=secret)
+        for prefix in FAILURE_PREFIXES
+    )
+    return (demo, *twins)
+
+
 def load_config(path: str | Path) -> SandboxConfig:
     """Read and check a TOML config; every problem names the file, the key and the fix."""
     path = Path(path)
@@ -129,4 +217,8 @@ def load_config(path: str | Path) -> SandboxConfig:
     tokens = [robot.token for robot in config.robots]
     if len(set(names)) != len(names) or len(set(tokens)) != len(tokens):
         raise ConfigurationError(f"{path}: robot names and tokens must be unique")
+    app_names = [app.name for app in config.apps]
+    app_keys = [app.app_key for app in config.apps]
+    if len(set(app_names)) != len(app_names) or len(set(app_keys)) != len(app_keys):
+        raise ConfigurationError(f"{path}: app names and app_keys must be unique")
     return config

@@ -14,9 +14,11 @@ from types import TracebackType
 import uvicorn
 
 from .app import Sandbox, create_app
+from .apps import failure_mode
+from .config import AppConfig
 from .store import StoredRobot
 
-__all__ = ["SandboxServer", "describe_robots"]
+__all__ = ["SandboxServer", "describe_apps", "describe_robots"]
 
 
 class SandboxServer:
@@ -117,6 +119,38 @@ def describe_robots(robots: list[StoredRobot], base_url: str) -> list[str]:
     return lines
 
 
+def describe_apps(apps: list[AppConfig]) -> list[str]:
+    """Lines giving each app's credentials (the sandbox's secrets are fake); apps whose key
+    selects a failure mode and share a secret with a plain app get one line each."""
+    lines = []
+    plain = [app for app in apps if failure_mode(app.app_key) is None]
+    secrets = {app.app_secret for app in plain}
+    for app in plain:
+        lines.append(f"app {app.name!r} (agent_id {app.agent_id})")
+        lines.append(f"  app_key:    {app.app_key}")
+        lines.append(f"  app_secret: {app.app_secret}")
+    for app in apps:
+        mode = failure_mode(app.app_key)
+        if mode is None:
+            continue
+        if app.app_secret in secrets:
+            lines.append(f"app {app.name!r} ({mode.value}): app_key {app.app_key}, same secret")
+        else:
+            lines.append(f"app {app.name!r} ({mode.value}) (agent_id {app.agent_id})")
+            lines.append(f"  app_key:    {app.app_key}")
+            lines.append(f"  app_secret: {app.app_secret}")
+    return lines
+
+
+def describe_org(sandbox: Sandbox) -> str:
+    org, config = sandbox.org, sandbox.config
+    return (
+        f"organisation {org.corp_id}: {len(org.users)} people in {len(org.departments)} "
+        f"departments (seed {config.seed}); test user {org.users[0].userid} "
+        f"(mobile {org.users[0].mobile})"
+    )
+
+
 def run_foreground(
     sandbox: Sandbox,
     *,
@@ -125,13 +159,18 @@ def run_foreground(
     announce: Callable[[str], None],
     data_dir: Path | None,
 ) -> None:
-    """Serve until Ctrl-C, after announcing the chat page and the robots."""
+    """Serve until Ctrl-C, after announcing the chat page, the organisation, the apps and the
+    robots."""
     server = SandboxServer(sandbox, host=host, port=port, log_level="info")
     server.start()
     announce(f"DingTalk sandbox on {server.url}  (chat page: {server.url}/)")
     announce(f"export DINGTALK_OAPI_BASE_URL={server.url}")
+    announce(f"export DINGTALK_API_BASE_URL={server.url}")
     if data_dir is not None:
         announce(f"history kept in {data_dir}")
+    announce(describe_org(sandbox))
+    for line in describe_apps(sandbox.store.apps()):
+        announce(line)
     for line in describe_robots(sandbox.store.robots(), server.url):
         announce(line)
     server.wait()

@@ -1,4 +1,5 @@
-"""The sandbox's memory: groups, robots, accepted messages and rejected requests, in SQLite.
+"""The sandbox's memory: groups, robots, apps, accepted messages and rejected requests, in
+SQLite.
 
 One connection guarded by a lock: every statement is short, and SQLite serialises writers
 anyway. ``:memory:`` gives a store for in-process tests.
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .config import GroupConfig, RobotConfig
+from .config import AppConfig, GroupConfig, RobotConfig
 
 __all__ = ["Rejection", "SandboxStore", "StoredMessage", "StoredRobot"]
 
@@ -45,6 +46,12 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_by_group ON messages (group_id, id);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_uuid ON messages (robot, msg_uuid)
     WHERE msg_uuid IS NOT NULL;
+CREATE TABLE IF NOT EXISTS apps (
+    name TEXT PRIMARY KEY,
+    app_key TEXT NOT NULL UNIQUE,
+    app_secret TEXT NOT NULL,
+    agent_id INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rejections (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     robot TEXT,
@@ -214,6 +221,45 @@ class SandboxStore:
                 "message_count": row["message_count"],
                 "last_id": row["last_id"],
             }
+            for row in rows
+        ]
+
+    # -- apps ----------------------------------------------------------------------------
+
+    def has_apps(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM apps LIMIT 1").fetchone() is not None
+
+    def upsert_app(self, app: AppConfig) -> None:
+        with self._lock:
+            # A key moved to another name replaces the old app of that key.
+            self._db.execute(
+                "DELETE FROM apps WHERE app_key = ? AND name != ?", (app.app_key, app.name)
+            )
+            self._db.execute(
+                "INSERT INTO apps (name, app_key, app_secret, agent_id) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET app_key = excluded.app_key, "
+                "app_secret = excluded.app_secret, agent_id = excluded.agent_id",
+                (app.name, app.app_key, app.app_secret, app.agent_id),
+            )
+
+    def app_by_key(self, app_key: str) -> AppConfig | None:
+        apps = self._apps("WHERE app_key = ?", (app_key,))
+        return apps[0] if apps else None
+
+    def apps(self) -> list[AppConfig]:
+        return self._apps("ORDER BY name", ())
+
+    def _apps(self, where: str, args: tuple[Any, ...]) -> list[AppConfig]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM apps " + where, args).fetchall()
+        return [
+            AppConfig(
+                name=row["name"],
+                app_key=row["app_key"],
+                app_secret=row["app_secret"],
+                agent_id=row["agent_id"],
+            )
             for row in rows
         ]
 
