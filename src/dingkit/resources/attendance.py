@@ -107,11 +107,27 @@ class PunchRecord(CamelModel):
     gmt_modified: int | None = None
 
 
-def _day(value: dt.date) -> dt.date:
+#: A date or datetime, or its ISO text ("2026-10-01", "2026-10-01 09:30:00").
+DateLike = dt.date | str
+
+
+def as_date(value: DateLike) -> dt.date:
+    """``value`` as a date or datetime; ISO strings are parsed."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        return dt.datetime.fromisoformat(text) if len(text) > 10 else dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _day(value: DateLike) -> dt.date:
+    value = as_date(value)
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def day_windows(date_from: dt.date, date_to: dt.date) -> Iterator[tuple[dt.date, dt.date]]:
+def day_windows(date_from: DateLike, date_to: DateLike) -> Iterator[tuple[dt.date, dt.date]]:
     """Whole days ``date_from``..``date_to`` (inclusive) as windows of at most 7 days."""
     first, last = _day(date_from), _day(date_to)
     if last < first:
@@ -161,8 +177,8 @@ def _result_page(data: dict[str, Any], seen: set[Any]) -> Page[AttendanceResult]
 
 def results(
     userids: Sequence[str],
-    date_from: dt.date,
-    date_to: dt.date,
+    date_from: DateLike,
+    date_to: DateLike,
     *,
     page_size: int = MAX_PAGE,
 ) -> PageFlow[AttendanceResult]:
@@ -200,7 +216,8 @@ def _record_page(data: dict[str, Any], seen: set[Any]) -> Page[PunchRecord]:
     return Page(_unseen(items, seen, lambda r: r.id), raw=data)
 
 
-def _bounds(date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
+def _bounds(date_from: DateLike, date_to: DateLike) -> tuple[dt.datetime, dt.datetime]:
+    date_from, date_to = as_date(date_from), as_date(date_to)
     # Dates mean whole days; datetimes are taken to the second (listRecord respects them).
     start = (
         date_from
@@ -222,7 +239,9 @@ def _china(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(CHINA).replace(tzinfo=None)
 
 
-def records(userids: Sequence[str], date_from: dt.date, date_to: dt.date) -> PageFlow[PunchRecord]:
+def records(
+    userids: Sequence[str], date_from: DateLike, date_to: DateLike
+) -> PageFlow[PunchRecord]:
     """Every punch (``/attendance/listRecord``) of ``userids`` between ``date_from`` and
     ``date_to`` (dates: whole days; datetimes: to the second), split like :func:`results`;
     DingTalk does not page these."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ...resources import attendance
-from ...resources.attendance import AttendanceResult, PunchRecord
+from ...resources.attendance import AttendanceResult, DateLike, PunchRecord
 
 if TYPE_CHECKING:
     from ..._client import AsyncDingTalk
@@ -21,13 +20,13 @@ class AsyncAttendanceAPI:
         self._client = client
 
     def results(
-        self, userids: Sequence[str], date_from: dt.date, date_to: dt.date
+        self, userids: Sequence[str], date_from: DateLike, date_to: DateLike
     ) -> AsyncPager[AttendanceResult]:
         """One result per scheduled check point, ``date_from``..``date_to`` inclusive."""
         return self._client.paginate(lambda: attendance.results(userids, date_from, date_to))
 
     def records(
-        self, userids: Sequence[str], date_from: dt.date, date_to: dt.date
+        self, userids: Sequence[str], date_from: DateLike, date_to: DateLike
     ) -> AsyncPager[PunchRecord]:
         """Every punch, valid or not (dates: whole days; datetimes: to the second)."""
         return self._client.paginate(lambda: attendance.records(userids, date_from, date_to))

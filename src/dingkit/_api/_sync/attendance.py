@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ...resources import attendance
-from ...resources.attendance import AttendanceResult, PunchRecord
+from ...resources.attendance import AttendanceResult, DateLike, PunchRecord
 
 if TYPE_CHECKING:
     from ..._client import DingTalk
@@ -22,13 +21,13 @@ class AttendanceAPI:
         self._client = client
 
     def results(
-        self, userids: Sequence[str], date_from: dt.date, date_to: dt.date
+        self, userids: Sequence[str], date_from: DateLike, date_to: DateLike
     ) -> SyncPager[AttendanceResult]:
         """One result per scheduled check point, ``date_from``..``date_to`` inclusive."""
         return self._client.paginate(lambda: attendance.results(userids, date_from, date_to))
 
     def records(
-        self, userids: Sequence[str], date_from: dt.date, date_to: dt.date
+        self, userids: Sequence[str], date_from: DateLike, date_to: DateLike
     ) -> SyncPager[PunchRecord]:
         """Every punch, valid or not (dates: whole days; datetimes: to the second)."""
         return self._client.paginate(lambda: attendance.records(userids, date_from, date_to))
