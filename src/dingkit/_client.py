@@ -56,17 +56,21 @@ logger = logging.getLogger("dingkit.client")
 DEFAULT_QPS = 20.0
 DEFAULT_TIMEOUT = 10.0
 
-_LIMITERS: dict[float, LimiterRegistry] = {}
+_LIMITERS: dict[tuple[float, Callable[[], float] | None], LimiterRegistry] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
-def _limiters(qps: float) -> LimiterRegistry:
-    """The process-wide limiter registry for a QPS setting: shared by every client."""
+def _limiters(qps: float, clock: Callable[[], float] | None = None) -> LimiterRegistry:
+    """The process-wide limiter registry for a QPS setting: shared by every client on the same
+    clock (``None``: the real, monotonic one; a test's fake clock gets a registry of its own,
+    so that the waits its fake ``sleep`` takes are measured on the clock they move)."""
     with _LIMITERS_LOCK:
-        registry = _LIMITERS.get(qps)
+        registry = _LIMITERS.get((qps, clock))
         if registry is None:
             # At most `qps` calls in any 1 s window, counted per (app, API).
-            registry = _LIMITERS[qps] = LimiterRegistry(max(1, int(qps)), 1.0)
+            registry = _LIMITERS[(qps, clock)] = LimiterRegistry(
+                max(1, int(qps)), 1.0, clock=clock or time.monotonic
+            )
         return registry
 
 
@@ -121,7 +125,7 @@ class _ClientBase:
         self.api_base = (api_base or api_base_url(env)).rstrip("/")
         self.retry = retry
         self.timeout = timeout
-        self._limits = _limiters(qps) if qps else None
+        self._limits = _limiters(qps, None if clock is time.time else clock) if qps else None
         redact_http_logs()
 
     @property

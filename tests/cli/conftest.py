@@ -14,8 +14,9 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 
 from dingkit.sandbox.app import Sandbox
-from dingkit.sandbox.config import RobotConfig, SandboxConfig
+from dingkit.sandbox.config import AppConfig, RobotConfig, SandboxConfig
 from dingkit.sandbox.server import SandboxServer
 
 #: Generous for a loaded 2-core machine; a command normally takes well under a second.
@@ -43,9 +44,16 @@ PLAIN = RobotConfig(name="plain", token="plaintoken0123456789", group="cli")
 BULK = RobotConfig(name="bulk", token="bulktoken0123456789", group="cli")
 ROBOTS = (SIGNED, KEYWORD, PLAIN, BULK)
 
+#: The internal app of the server-API commands (``test_cli_server_*.py``).
+APP = AppConfig(
+    name="cli", app_key="dingclitests0001", app_secret="cli-app-secret-0123456789abcdef"
+)
+
 #: Strings that must never show in any output of the CLI.
-SECRETS = tuple(robot.token for robot in ROBOTS) + tuple(
-    robot.secret for robot in ROBOTS if robot.secret
+SECRETS = (
+    tuple(robot.token for robot in ROBOTS)
+    + tuple(robot.secret for robot in ROBOTS if robot.secret)
+    + (APP.app_secret,)
 )
 
 
@@ -254,6 +262,82 @@ class SandboxClient:
         if robot.secret:
             env["DINGTALK_ROBOT_SECRET"] = robot.secret
         return env
+
+
+@dataclass
+class OpenApiSandbox:
+    """A sandbox serving the server APIs for the CLI, its app, and what it recorded."""
+
+    server: SandboxServer
+    app: AppConfig = APP
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.server.sandbox
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:
+            return json.loads(response.read().decode("utf-8"))
+
+    def token_requests(self, app: AppConfig | None = None) -> int:
+        """Token requests the sandbox has counted for ``app`` (both endpoints)."""
+        counts: dict[str, int] = self.get("/_sandbox/tokens")["requests"]
+        return counts.get((app or self.app).name, 0)
+
+    def env(self, app: AppConfig | None = None) -> dict[str, str]:
+        """Both base URLs, and ``app``'s credentials and agent id."""
+        app = app or self.app
+        return {
+            "DINGTALK_OAPI_BASE_URL": self.url,
+            "DINGTALK_API_BASE_URL": self.url,
+            "DINGTALK_APP_KEY": app.app_key,
+            "DINGTALK_APP_SECRET": app.app_secret,
+            "DINGTALK_AGENT_ID": str(app.agent_id),
+        }
+
+
+def serve_openapi(config: SandboxConfig) -> SandboxServer:
+    """A sandbox for the server-API commands: ``config`` with :data:`APP` added."""
+    config = config.model_copy(update={"apps": (APP, *config.apps)})
+    return SandboxServer(Sandbox.from_settings(config=config))
+
+
+@pytest.fixture(scope="session")
+def openapi_sandbox() -> Iterator[OpenApiSandbox]:
+    """One sandbox for the server-API commands: the default 300-person organisation (seed 7),
+    limits off so that parallel commands cannot trip the QPS limit."""
+    with serve_openapi(SandboxConfig(limits=False, seed=7)) as server:
+        yield OpenApiSandbox(server)
+
+
+@pytest.fixture(scope="session")
+def openapi_sandbox_for() -> Iterator[Callable[[SandboxConfig], OpenApiSandbox]]:
+    """Start a sandbox for a config of the test module's own (stopped at the session's end)."""
+    with ExitStack() as stack:
+        yield lambda config: OpenApiSandbox(stack.enter_context(serve_openapi(config)))
+
+
+@pytest.fixture(scope="session")
+def flat_openapi_sandbox() -> Iterator[OpenApiSandbox]:
+    """Everyone directly in department 1 (250 people): a user export of three pages."""
+    with serve_openapi(SandboxConfig(limits=False, seed=11, org_size=250, org_depth=0)) as server:
+        yield OpenApiSandbox(server)
+
+
+@pytest.fixture
+def server_cli(home: Path, openapi_sandbox: OpenApiSandbox) -> CLI:
+    """The CLI with the app's credentials and both base URLs pointing at the sandbox."""
+    return CLI(home, openapi_sandbox.env())
+
+
+@pytest.fixture
+def cli_with(home: Path) -> Callable[[Mapping[str, str]], CLI]:
+    """The CLI (sharing ``home``) with an environment of the test's choosing."""
+    return lambda env: CLI(home, dict(env))
 
 
 @pytest.fixture(scope="session")

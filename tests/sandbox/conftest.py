@@ -55,6 +55,27 @@ class OpenApi:
         answer: dict[str, Any] = response.json()
         return answer
 
+    async def api(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+        app: AppConfig = APP,
+    ) -> httpx.Response:
+        """A new-family call with the app's token in the header; the raw response."""
+        token = token if token is not None else await self.token(app)
+        return await self.http.request(
+            method,
+            path,
+            json=body,
+            params=params,
+            headers={"x-acs-dingtalk-access-token": token, **(headers or {})},
+        )
+
     async def ok(self, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
         answer = await self.oapi(path, body, **kwargs)
         assert (answer["errcode"], answer["errmsg"]) == (0, "ok"), answer

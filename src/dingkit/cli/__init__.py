@@ -12,7 +12,7 @@ import sys
 import typer
 
 from .. import __version__
-from . import send
+from . import approval_cmd, attendance_cmd, calendar_cmd, contacts_cmd, notify_cmd, send
 from .api_cmd import api
 from .demo import demo
 from .errors_cmd import errors
@@ -23,7 +23,8 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="dingkit",
-    help="The DingTalk toolkit: send robot messages, explain error codes, run a local sandbox.",
+    help="The DingTalk toolkit: send robot messages, call the server APIs (contacts, approval, "
+    "calendar, attendance, work notifications), explain error codes, run a local sandbox.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -36,6 +37,11 @@ app.command("sandbox")(sandbox)
 app.command("demo")(demo)
 app.command("token")(token)
 app.command("api")(api)
+app.add_typer(contacts_cmd.app, name="contacts")
+app.add_typer(approval_cmd.app, name="approval")
+app.add_typer(calendar_cmd.app, name="calendar")
+app.add_typer(attendance_cmd.app, name="attendance")
+app.add_typer(notify_cmd.app, name="notify")
 
 
 def _version(value: bool) -> None:

@@ -3,6 +3,10 @@
 The client reads ``DINGTALK_APP_KEY`` / ``DINGTALK_APP_SECRET`` (and the base-URL variables)
 and keeps its token in a file under the platform's data dir (mode 0600), so consecutive
 commands reuse one token instead of fetching a new one each time.
+
+Output: a table for people (the columns a command picks), every field for scripts: ``--json``
+is one JSON value (an array for lists, streamed), ``--csv`` one row per item under a header.
+Fields carry DingTalk's own names (``userid``, ``timeResult``), as in its answers.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,13 +24,26 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from .._config import data_dir
-from .._exceptions import DingTalkError
+from .._exceptions import ConfigurationError, DingTalkError
 from ._output import fail
 
 if TYPE_CHECKING:
     from .._client import DingTalk
 
-__all__ = ["Format", "FormatOpt", "emit", "open_client", "progress", "to_row"]
+__all__ = [
+    "CsvFlag",
+    "Format",
+    "FormatOpt",
+    "JsonFlag",
+    "JsonResult",
+    "choose_format",
+    "emit",
+    "emit_one",
+    "open_client",
+    "progress",
+    "run",
+    "to_row",
+]
 
 T = TypeVar("T")
 
@@ -42,6 +60,8 @@ FormatOpt = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Same as --format csv.")]
+#: For commands that print a short confirmation rather than data.
+JsonResult = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def choose_format(output: Format, as_json: bool, as_csv: bool) -> Format:
@@ -50,9 +70,33 @@ def choose_format(output: Format, as_json: bool, as_csv: bool) -> Format:
     return Format.json if as_json else Format.csv if as_csv else output
 
 
+_CREDENTIALS = ("DINGTALK_APP_KEY", "DINGTALK_APP_SECRET")
+
+
+class _Stdout:
+    """Whether a JSON document has started on stdout: a failure after that point must not
+    print a second JSON value into it."""
+
+    started = False
+
+
 @contextmanager
 def open_client(*, as_json: bool = False) -> Iterator[DingTalk]:
-    """A sync client with a file token store; expected failures end in one ``error:`` line."""
+    """A sync client with a file token store; expected failures end in one ``error:`` line.
+
+    ``ValueError`` is what the SDK's request builders raise for arguments DingTalk would
+    refuse (a range that ends before it starts, too many users): a usage error, exit 2.
+    """
+    missing = [name for name in _CREDENTIALS if not os.environ.get(name, "").strip()]
+    if missing:
+        # Said here, before the HTTP stack is imported, in the command line's own terms.
+        fail(
+            ConfigurationError(
+                f"no app credentials: set {' and '.join(missing)} (the app's Client ID and "
+                "Client Secret, from the DingTalk developer console)"
+            ),
+            as_json=as_json,
+        )
     from .._auth import FileTokenStore
     from .._client import DingTalk
 
@@ -60,13 +104,15 @@ def open_client(*, as_json: bool = False) -> Iterator[DingTalk]:
         with DingTalk(token_store=FileTokenStore(data_dir() / "tokens.json")) as client:
             yield client
     except DingTalkError as error:
-        fail(error, as_json=as_json)
+        fail(error, as_json=as_json and not _Stdout.started)
+    except ValueError as error:
+        fail(ConfigurationError(str(error)), as_json=as_json and not _Stdout.started)
 
 
 def to_row(item: Any) -> dict[str, Any]:
-    """A flat mapping for printing: pydantic models and mappings alike."""
+    """A flat mapping for printing, with DingTalk's field names (pydantic models' aliases)."""
     if hasattr(item, "model_dump"):
-        data: Any = item.model_dump(mode="json")
+        data: Any = item.model_dump(mode="json", by_alias=True)
     elif isinstance(item, Mapping):
         data = dict(item)
     else:
@@ -77,53 +123,103 @@ def to_row(item: Any) -> dict[str, Any]:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as in the JSON output
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 
-def emit(rows: Iterable[Any], output: Format, *, columns: Sequence[str] | None = None) -> int:
+def emit(
+    rows: Iterable[Any],
+    output: Format,
+    *,
+    columns: Sequence[str] | None = None,
+    table: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
+) -> int:
     """Print rows in the chosen format; returns how many were printed.
 
-    JSON is one array (streamed, so long exports start printing at once); CSV has a header
-    row; the table is drawn by rich once all rows are in.
+    JSON is one array, streamed so long exports start printing at once (the first row is
+    fetched before anything is written, so an early failure leaves stdout empty). CSV has a
+    header row with every field seen. The table shows ``columns`` (default: every field),
+    after ``table`` has turned each row into what people read (dates, names).
     """
-    count = 0
     if output is Format.json:
-        sys.stdout.write("[")
-        for row in rows:
-            sys.stdout.write(("," if count else "") + "\n  ")
-            sys.stdout.write(json.dumps(to_row(row), ensure_ascii=False))
-            count += 1
-        sys.stdout.write("\n]\n" if count else "]\n")
-        return count
+        return _emit_json(rows)
     materialised = [to_row(row) for row in rows]
-    names = list(columns or _columns(materialised))
     if output is Format.csv:
+        names = _columns(materialised)
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(names)
         for row in materialised:
             writer.writerow([_cell(row.get(name)) for name in names])
         sys.stdout.write(buffer.getvalue())
         return len(materialised)
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(show_lines=False)
-    for name in names:
-        table.add_column(name, overflow="fold")
-    for row in materialised:
-        table.add_row(*(_cell(row.get(name)) for name in names))
-    Console().print(table)
+    shown = [dict(table(row)) if table else row for row in materialised]
+    _print_table(shown, list(columns or _columns(shown)))
     return len(materialised)
 
 
+def _emit_json(rows: Iterable[Any]) -> int:
+    # On a terminal, rows written while the progress bar (stderr) is drawn would tangle
+    # with it; stream only to pipes and files, where long exports go.
+    iterator = iter(list(rows) if sys.stdout.isatty() else rows)
+    count = 0
+    for row in iterator:
+        if not count:
+            _Stdout.started = True
+            sys.stdout.write("[")
+        sys.stdout.write(("," if count else "") + "\n  ")
+        sys.stdout.write(json.dumps(to_row(row), ensure_ascii=False))
+        sys.stdout.flush()
+        count += 1
+    sys.stdout.write("\n]\n" if count else "[]\n")
+    return count
+
+
+def emit_one(
+    item: Any,
+    output: Format,
+    *,
+    fields: Sequence[str] | None = None,
+    table: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
+) -> None:
+    """Print one object: a field/value table (``fields``, default every non-empty one), a
+    JSON object, or a CSV header and row."""
+    row = to_row(item)
+    if output is Format.json:
+        print(json.dumps(row, ensure_ascii=False, indent=2))
+        return
+    if output is Format.csv:
+        emit([row], output)
+        return
+    shown = dict(table(row)) if table else row
+    names = list(fields) if fields else [k for k, v in shown.items() if v not in (None, "", [])]
+    _print_table(
+        [{"field": name, "value": _cell(shown.get(name))} for name in names],
+        ["field", "value"],
+        header=False,
+    )
+
+
+def _print_table(rows: list[dict[str, Any]], names: list[str], *, header: bool = True) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    grid = Table(show_header=header, show_lines=False)
+    for name in names:
+        grid.add_column(name, overflow="fold")
+    for row in rows:
+        grid.add_row(*(_cell(row.get(name)) for name in names))
+    Console().print(grid)
+
+
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
-    names: list[str] = []
-    for row in rows[:50]:
-        names.extend(key for key in row if key not in names)
-    return names
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    return list(names)
 
 
 def progress(items: Iterable[T], description: str) -> Iterator[T]:
@@ -131,6 +227,7 @@ def progress(items: Iterable[T], description: str) -> Iterator[T]:
     if not sys.stderr.isatty():
         yield from items
         return
+    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     columns = (
@@ -139,9 +236,15 @@ def progress(items: Iterable[T], description: str) -> Iterator[T]:
         TextColumn("{task.completed} rows"),
         TimeElapsedColumn(),
     )
-    from rich.console import Console
-
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    # Rows go on being written to stdout meanwhile: rich must not redirect them to the bar.
+    bar = Progress(
+        *columns,
+        console=Console(stderr=True),
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    with bar:
         task = bar.add_task(description, total=None)
         for item in items:
             bar.advance(task)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -30,10 +32,24 @@ def _parse_pairs(values: list[str] | None) -> dict[str, str]:
     return params
 
 
+def _read_data(data: str) -> str:
+    if data == "-":
+        return sys.stdin.read()
+    if data.startswith("@"):
+        try:
+            return Path(data[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(ConfigurationError(f"--data: cannot read {data[1:]}: {exc}"))
+    return data
+
+
 def api(
     method: Annotated[Method, typer.Argument(case_sensitive=False, help="HTTP method.")],
     path: Annotated[str, typer.Argument(help="/topapi/... (old family) or /v1.0/... (new).")],
-    data: Annotated[str | None, typer.Option("--data", "-d", help="JSON body.")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option("--data", "-d", help="JSON body; @FILE reads a file, - standard input."),
+    ] = None,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", "-p", help="Query parameter KEY=VALUE (repeatable)."),
@@ -44,8 +60,9 @@ def api(
         raise typer.BadParameter("PATH must start with /, e.g. /topapi/v2/user/get")
     body: Any = None
     if data is not None:
+        text = _read_data(data)
         try:
-            body = json.loads(data)
+            body = json.loads(text)
         except ValueError as exc:
             fail(ConfigurationError(f"--data is not valid JSON: {exc}"))
     with open_client() as client:

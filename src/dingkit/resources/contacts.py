@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from .._pagination import Page, PageFlow
 from .._request import APIRequest
@@ -132,11 +132,15 @@ def user_ids(dept_id: int) -> APIRequest[list[str]]:
     )
 
 
+# One validator call per page: faster than one per user, which a 10,000-person export feels.
+_USERS = TypeAdapter(list[User])
+
+
 def _user_page(data: dict[str, Any]) -> Page[User]:
     result = _result(data)
     has_more = bool(result.get("has_more"))
     return Page(
-        [User.model_validate(x) for x in result.get("list") or []],
+        _USERS.validate_python(result.get("list") or []),
         has_more=has_more,
         cursor=result.get("next_cursor") if has_more else None,
         raw=data,

@@ -1,7 +1,8 @@
 """The sandbox's settings: a TOML file, command-line flags, or the built-in demo.
 
 errcodes = "doc"            # or "observed": the codes the live service sent in 2026 (§10)
-limits = true               # false switches off the robot limit and the server APIs' QPS limit
+limits = true               # false switches off the robot limit, the server APIs' QPS limit
+                            # and the calendar's 100 new events per user per day
 
 corp_id = "ding5a7d1e2b3c4f6a8b"   # the organisation's id (a stable default)
 org_size = 300              # users in the generated organisation
@@ -10,6 +11,7 @@ seed = 42                   # same seed and size: the same organisation and punc
 token_ttl = 7200            # access-token lifetime in seconds (§1.1); tests shorten it
 qps = 20                    # calls per app per API per second (§9.3); 0 switches it off
 slow_delay = 2.0            # seconds a `slow-` app waits for each answer
+approval_withdraw_delay = 15   # seconds after submission before the originator may withdraw
 
 [[group]]                   # optional: groups are also created from robots' `group`
 id = "ops"
@@ -29,6 +31,15 @@ app_key = "dingabc123"
 app_secret = "..."
 agent_id = 123456789        # optional: derived from the key when missing
 
+[[process]]                 # an approval template (§3); without any, leave/expense/purchase
+code = "PROC-TRIP-0001"
+name = "出差"
+form = [
+  { label = "出差事由", type = "TextareaField", required = true },
+  { label = "交通工具", type = "DDSelectField", options = ["飞机", "火车", "汽车"] },
+  { label = ["开始时间", "结束时间"], type = "DDDateRangeField", required = true },
+]
+
 An app key's prefix selects a failure mode for every API call (token endpoints excepted):
 ``expired-`` (each token works for one call, then answers 40014 / 400 InvalidAuthentication),
 ``throttled-`` (90018 / 403 QpsLimitForAppkeyAndApi), ``busy-`` (-1 / HTTP 503), ``slow-``
@@ -40,6 +51,7 @@ and one twin per failure mode (see :func:`demo_apps`).
 from __future__ import annotations
 
 import ipaddress
+import json
 import secrets
 import tomllib
 import zlib
@@ -58,10 +70,13 @@ from pydantic import (
 from .._exceptions import ConfigurationError
 
 __all__ = [
+    "COMPONENT_TYPES",
     "DEFAULT_CORP_ID",
     "FAILURE_PREFIXES",
     "AppConfig",
+    "FormComponentConfig",
     "GroupConfig",
+    "ProcessConfig",
     "RobotConfig",
     "SandboxConfig",
     "demo_apps",
@@ -75,6 +90,27 @@ ErrcodeEra = Literal["doc", "observed"]
 DEFAULT_CORP_ID = "ding5a7d1e2b3c4f6a8b"
 #: App-key prefixes that select a failure mode (see the module docstring).
 FAILURE_PREFIXES = ("expired-", "throttled-", "busy-", "slow-", "flaky-")
+#: The form component types a ``[[process]]`` form may use (DingTalk's names, §3.1).
+COMPONENT_TYPES = (
+    "TextField",
+    "TextareaField",
+    "NumberField",
+    "MoneyField",
+    "DDSelectField",
+    "DDMultiSelectField",
+    "DDDateField",
+    "DDDateRangeField",
+)
+ComponentType = Literal[
+    "TextField",
+    "TextareaField",
+    "NumberField",
+    "MoneyField",
+    "DDSelectField",
+    "DDMultiSelectField",
+    "DDDateField",
+    "DDDateRangeField",
+]
 
 
 class _Strict(BaseModel):
@@ -135,6 +171,53 @@ class AppConfig(_Strict):
         return data
 
 
+class FormComponentConfig(_Strict):
+    """One component of a template's form. A ``DDDateRangeField`` has two labels (start and
+    end), which the request names as a JSON array string (§3.1)."""
+
+    label: str | tuple[str, str]
+    type: ComponentType
+    required: bool = False
+    options: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _shape(self) -> FormComponentConfig:
+        labels = (self.label,) if isinstance(self.label, str) else self.label
+        if any(not label.strip() for label in labels):
+            raise ValueError("labels must not be blank")
+        if (self.type == "DDDateRangeField") != isinstance(self.label, tuple):
+            raise ValueError("a DDDateRangeField, and only it, takes two labels: [start, end]")
+        selects = self.type in ("DDSelectField", "DDMultiSelectField")
+        if selects and not self.options:
+            raise ValueError(f"a {self.type} needs options")
+        if not selects and self.options:
+            raise ValueError(f"a {self.type} takes no options")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The ``name`` a request gives this component (§3.1: a date range's is a JSON array
+        string of its two labels)."""
+        if isinstance(self.label, str):
+            return self.label
+        return json.dumps(list(self.label), ensure_ascii=False, separators=(",", ":"))
+
+
+class ProcessConfig(_Strict):
+    """An approval template (审批模板): its code, name and form."""
+
+    code: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=64)
+    form: tuple[FormComponentConfig, ...] = Field(default=(), max_length=150)
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> ProcessConfig:
+        names = [component.name for component in self.form]
+        if len(set(names)) != len(names):
+            raise ValueError("form labels must be unique within a template")
+        return self
+
+
 class SandboxConfig(_Strict):
     errcodes: ErrcodeEra = "doc"
     limits: bool = True
@@ -145,9 +228,11 @@ class SandboxConfig(_Strict):
     token_ttl: int = Field(default=7200, ge=1)
     qps: int = Field(default=20, ge=0)
     slow_delay: float = Field(default=2.0, ge=0, le=600)
+    approval_withdraw_delay: float = Field(default=15.0, ge=0)
     groups: tuple[GroupConfig, ...] = Field(default=(), alias="group")
     robots: tuple[RobotConfig, ...] = Field(default=(), alias="robot")
     apps: tuple[AppConfig, ...] = Field(default=(), alias="app")
+    processes: tuple[ProcessConfig, ...] = Field(default=(), alias="process")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -221,4 +306,7 @@ def load_config(path: str | Path) -> SandboxConfig:
     app_keys = [app.app_key for app in config.apps]
     if len(set(app_names)) != len(app_names) or len(set(app_keys)) != len(app_keys):
         raise ConfigurationError(f"{path}: app names and app_keys must be unique")
+    codes = [process.code for process in config.processes]
+    if len(set(codes)) != len(codes):
+        raise ConfigurationError(f"{path}: process codes must be unique")
     return config

@@ -1,5 +1,6 @@
 """The sandbox's memory: groups, robots, apps, accepted messages and rejected requests, in
-SQLite.
+SQLite; the server APIs' approvals, calendar events and work notifications are kept in the
+same database by :mod:`.records` (``store.approvals``, ``store.events``, ``store.notifications``).
 
 One connection guarded by a lock: every statement is short, and SQLite serialises writers
 anyway. ``:memory:`` gives a store for in-process tests.
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import AppConfig, GroupConfig, RobotConfig
+from .records import SCHEMA as RECORDS_SCHEMA
+from .records import ApprovalRecords, CalendarRecords, NotificationRecords
 
 __all__ = ["Rejection", "SandboxStore", "StoredMessage", "StoredRobot"]
 
@@ -118,6 +121,10 @@ class SandboxStore:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            self._db.executescript(RECORDS_SCHEMA)
+        self.approvals = ApprovalRecords(self._db, self._lock)
+        self.events = CalendarRecords(self._db, self._lock)
+        self.notifications = NotificationRecords(self._db, self._lock)
 
     def close(self) -> None:
         with self._lock:

@@ -1,11 +1,13 @@
 """DingTalk's server APIs in the sandbox, both families on one address (§0.3): tokens (§1),
-contacts (§5) and attendance (§6), behind a shared :mod:`.gateway`.
+approval (§3), calendar (§4), contacts (§5), attendance (§6) and work notifications (§12),
+behind a shared :mod:`.gateway`.
 
     routes = openapi_routes(sandbox)   # mounted by sandbox.app.create_app
 
 Modules: ``gateway`` (auth, errors, QPS, failure modes), ``params`` (typed body fields),
-``tokens``, ``contacts``, ``attendance``. A new concern adds a module with a
-``routes(gateway)`` function and joins the list below.
+``tokens``, ``contacts``, ``attendance``, ``approval`` (with ``approval_common``,
+``approval_old`` and ``approval_views``), ``calendar``, ``notifications``. A new concern adds
+a module with a ``routes(gateway)`` function and joins the list below.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 
-from . import attendance, contacts, tokens
+from . import (
+    approval,
+    approval_old,
+    attendance,
+    calendar,
+    contacts,
+    notifications,
+    tokens,
+)
 from .gateway import Gateway, api_error, new_request_id, oapi_error
 
 if TYPE_CHECKING:
@@ -28,7 +38,15 @@ __all__ = ["not_found", "openapi_routes"]
 
 def openapi_routes(sandbox: Sandbox) -> list[BaseRoute]:
     gateway = Gateway(sandbox)
-    return [*tokens.routes(sandbox), *contacts.routes(gateway), *attendance.routes(gateway)]
+    return [
+        *tokens.routes(sandbox),
+        *contacts.routes(gateway),
+        *attendance.routes(gateway),
+        *approval.routes(gateway),
+        *approval_old.routes(gateway),
+        *calendar.routes(gateway),
+        *notifications.routes(gateway),
+    ]
 
 
 async def not_found(request: Request, exc: Exception) -> Response:

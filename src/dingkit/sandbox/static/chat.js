@@ -1,5 +1,7 @@
 // The sandbox chat page: the groups on the left, the selected group's robot messages
-// on the right, and a second panel with the requests the sandbox rejected.
+// on the right, and a second panel with the requests the sandbox rejected. More views
+// (approvals, work notifications: openapi.js) register themselves as tabs through
+// window.dingkitSandbox.registerView and are polled with the rest.
 //
 // It polls the sandbox JSON API once a second. Messages and rejections are fetched
 // with an `after` cursor, so each poll only carries what is new. Message bubbles are
@@ -69,6 +71,28 @@
     }
   }
 
+  // A POST to the sandbox's own endpoints: { ok, status, data } (data: the JSON answer).
+  async function postJSON(path, body) {
+    let response;
+    try {
+      response = await fetch(path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        cache: "no-store",
+      });
+    } catch (error) {
+      throw new UnreachableError(String(error));
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (error) {
+      data = null;
+    }
+    return { ok: response.ok, status: response.status, data };
+  }
+
   function query(params) {
     return new URLSearchParams(params).toString();
   }
@@ -82,11 +106,18 @@
 
   // One poll at a time: a slow sandbox must not pile up overlapping requests.
   async function poll() {
+    if (running) {
+      pollAgain = true; // a timer fired while a poll was under way: go again after it
+      return;
+    }
     running = true;
     try {
       await pollGroups();
       await pollMessages();
       await pollRejections();
+      for (const [name, view] of views) {
+        if (view.poll && (view.always || name === activeView)) await view.poll();
+      }
       failures = 0;
       ui.banner.hidden = true;
     } catch (error) {
@@ -384,12 +415,32 @@
     pollSoon();
   }
 
+  // ---- views (tabs) -----------------------------------------------------------
+
+  const views = new Map(); // name -> { tab, panel, poll?, always? }
+  let activeView = "messages";
+  // The hash the page was opened with (the first poll may replace it with a group's).
+  const openedWith = viewFromHash();
+
+  function viewFromHash() {
+    return location.hash.slice(1).split(/[?&=]/)[0];
+  }
+
+  // A view polls only while it is shown, unless `always` (e.g. for a tab badge).
+  function registerView(name, view) {
+    views.set(name, view);
+    view.tab.addEventListener("click", () => showTab(name));
+    if (openedWith === name) showTab(name);
+  }
+
   function showTab(name) {
-    const rejections = name === "rejections";
-    ui.messagesPanel.hidden = rejections;
-    ui.rejectionsPanel.hidden = !rejections;
-    ui.messagesTab.setAttribute("aria-selected", String(!rejections));
-    ui.rejectionsTab.setAttribute("aria-selected", String(rejections));
+    if (!views.has(name)) return;
+    activeView = name;
+    for (const [key, view] of views) {
+      view.panel.hidden = key !== name;
+      view.tab.setAttribute("aria-selected", String(key === name));
+    }
+    pollSoon();
   }
 
   // ---- small DOM helpers ------------------------------------------------------
@@ -432,9 +483,15 @@
 
   // ---- start ------------------------------------------------------------------
 
-  ui.messagesTab.addEventListener("click", () => showTab("messages"));
-  ui.rejectionsTab.addEventListener("click", () => showTab("rejections"));
-  window.addEventListener("hashchange", selectGroupFromHash);
+  registerView("messages", { tab: ui.messagesTab, panel: ui.messagesPanel });
+  registerView("rejections", { tab: ui.rejectionsTab, panel: ui.rejectionsPanel });
+  window.addEventListener("hashchange", () => {
+    if (views.has(viewFromHash())) showTab(viewFromHash());
+    else selectGroupFromHash();
+  });
+  window.dingkitSandbox = {
+    el, setText, shortTime, getJSON, postJSON, registerView, pollSoon, UnreachableError,
+  };
   state.selected = groupFromHash();
   renderConversation();
   poll();

@@ -1,0 +1,229 @@
+// The sandbox page's server-API views, as tabs next to the chat (chat.js):
+//
+// - Approvals: every approval instance with its form and tasks; a pending task can be
+//   approved or refused here, as its approver would in DingTalk (POST
+//   /_sandbox/approvals/{id}/tasks/{taskId}, the same state machine as the API's execute).
+// - Work notifications: what apps sent with asyncsend_v2, to how many people.
+//
+// Lists are keyed by id and an entry is rebuilt only when its JSON changed, so a poll
+// never pulls a button from under the pointer. Message HTML comes escaped from the server.
+"use strict";
+
+(() => {
+  const page = window.dingkitSandbox;
+  if (!page) return;
+  const { el, setText, shortTime, getJSON, postJSON, registerView, pollSoon } = page;
+  const $ = (id) => document.getElementById(id);
+
+  // Keeps <ol> children in server order, rebuilding an entry only when it changed.
+  function keyedList(list, make) {
+    const entries = new Map(); // key -> { item, signature }
+    return (records, keyOf, fill) => {
+      const seen = new Set();
+      records.forEach((record, index) => {
+        const key = String(keyOf(record));
+        seen.add(key);
+        let entry = entries.get(key);
+        if (!entry) {
+          entry = { item: make(key), signature: "" };
+          entries.set(key, entry);
+        }
+        const signature = JSON.stringify(record);
+        if (entry.signature !== signature) {
+          fill(entry.item, record);
+          entry.signature = signature;
+        }
+        if (list.children[index] !== entry.item) {
+          list.insertBefore(entry.item, list.children[index] || null);
+        }
+      });
+      for (const [key, entry] of entries) {
+        if (!seen.has(key)) {
+          entry.item.remove();
+          entries.delete(key);
+        }
+      }
+      return (key, record) => {
+        const entry = entries.get(String(key));
+        if (entry) {
+          fill(entry.item, record);
+          entry.signature = JSON.stringify(record);
+        }
+      };
+    };
+  }
+
+  // ---- approvals --------------------------------------------------------------
+
+  const approvals = {
+    tab: $("approvals-tab"),
+    panel: $("approvals-panel"),
+    list: $("approval-list"),
+    empty: $("approvals-empty"),
+    count: $("approvals-count"),
+  };
+  let replaceApproval = () => {};
+  const renderApprovals = keyedList(approvals.list, (key) => {
+    const item = el("li", "approval");
+    item.dataset.testid = "approval";
+    item.dataset.instanceId = key;
+    return item;
+  });
+
+  async function pollApprovals() {
+    const data = await getJSON("/_sandbox/approvals");
+    const found = Array.isArray(data.approvals) ? data.approvals : [];
+    replaceApproval = renderApprovals(found, (a) => a.instance_id, fillApproval);
+    approvals.empty.hidden = found.length > 0;
+    const pending = found.filter((a) => a.status === "RUNNING").length;
+    approvals.count.hidden = pending === 0;
+    setText(approvals.count, String(pending));
+    approvals.count.title = `${pending} running approval${pending === 1 ? "" : "s"}`;
+  }
+
+  function statusText(record) {
+    return record.result ? `${record.status} · ${record.result}` : String(record.status || "");
+  }
+
+  function fillApproval(item, approval) {
+    item.dataset.status = String(approval.status || "");
+    item.dataset.result = String(approval.result || "");
+    const originator = approval.originator || {};
+    const status = el("span", `approval-status status-${String(approval.status).toLowerCase()}`,
+      statusText(approval));
+    status.dataset.testid = "approval-status";
+    status.dataset.result = String(approval.result || "");
+    const head = el("div", "approval-head", [
+      el("span", "approval-title", String(approval.title || approval.process_name || "")),
+      status,
+    ]);
+    const meta = el("div", "approval-meta", [
+      el("span", "approval-originator", `${originator.name || ""} (${originator.userid || ""})`),
+      el("span", "", String(approval.dept_name || "")),
+      el("span", "", `${approval.process_name || ""} ${approval.process_code || ""}`),
+      el("span", "", `No. ${approval.business_id || ""}`),
+      el("time", "", shortTime(approval.create_time)),
+    ]);
+    const form = el("dl", "approval-form");
+    for (const field of Array.isArray(approval.form) ? approval.form : []) {
+      form.append(el("dt", "", String(field.label || "")), el("dd", "", String(field.value || "")));
+    }
+    const tasks = el("ol", "approval-tasks");
+    const running = [];
+    for (const task of Array.isArray(approval.tasks) ? approval.tasks : []) {
+      const row = el("li", `approval-task task-${String(task.status).toLowerCase()}`, [
+        el("span", "task-node", `#${task.node}`),
+        el("span", "task-name", String(task.name || task.userid || "")),
+        el("span", "task-userid", String(task.userid || "")),
+        el("span", "task-status", statusText(task)),
+      ]);
+      row.dataset.testid = "approval-task";
+      row.dataset.taskId = String(task.task_id);
+      if (task.status === "RUNNING") {
+        running.push(task);
+        const approve = el("button", "task-button approve", "Approve");
+        approve.type = "button";
+        approve.dataset.testid = "approve-button";
+        approve.addEventListener("click", () => act(approval, task, "agree", item));
+        const refuse = el("button", "task-button refuse", "Refuse");
+        refuse.type = "button";
+        refuse.dataset.testid = "refuse-button";
+        refuse.addEventListener("click", () => act(approval, task, "refuse", item));
+        row.append(el("span", "task-actions", [approve, refuse]));
+      }
+      tasks.append(row);
+    }
+    const parts = [head, meta, form, tasks];
+    if (running.length > 0) {
+      const remark = el("input", "approval-remark");
+      remark.placeholder = "Remark (optional)";
+      remark.maxLength = 1024;
+      parts.push(remark);
+    }
+    parts.push(el("div", "approval-error"));
+    item.replaceChildren(...parts);
+  }
+
+  async function act(approval, task, result, item) {
+    const buttons = item.querySelectorAll("button");
+    for (const button of buttons) button.disabled = true;
+    const remarkInput = item.querySelector(".approval-remark");
+    const body = { result };
+    if (remarkInput && remarkInput.value.trim()) body.remark = remarkInput.value.trim();
+    const path = `/_sandbox/approvals/${encodeURIComponent(approval.instance_id)}` +
+      `/tasks/${encodeURIComponent(task.task_id)}`;
+    let answer;
+    try {
+      answer = await postJSON(path, body);
+    } catch (error) {
+      answer = { ok: false, data: { error: "The sandbox is unreachable." } };
+    }
+    if (answer.ok && answer.data && answer.data.approval) {
+      replaceApproval(approval.instance_id, answer.data.approval);
+      pollSoon();
+      return;
+    }
+    for (const button of buttons) button.disabled = false;
+    const message = answer.data && answer.data.error ? answer.data.error : "The action failed.";
+    setText(item.querySelector(".approval-error"), String(message));
+  }
+
+  // ---- work notifications ------------------------------------------------------
+
+  const notices = {
+    tab: $("notifications-tab"),
+    panel: $("notifications-panel"),
+    list: $("notification-list"),
+    empty: $("notifications-empty"),
+  };
+  const renderNotices = keyedList(notices.list, (key) => {
+    const item = el("li", "notification");
+    item.dataset.testid = "notification";
+    item.dataset.taskId = key;
+    return item;
+  });
+
+  async function pollNotifications() {
+    const data = await getJSON("/_sandbox/notifications");
+    const found = Array.isArray(data.notifications) ? data.notifications : [];
+    renderNotices(found, (n) => n.task_id, fillNotification);
+    notices.empty.hidden = found.length > 0;
+  }
+
+  function fillNotification(item, notice) {
+    const count = Number(notice.recipient_count) || 0;
+    const people = Array.isArray(notice.recipients) ? notice.recipients : [];
+    const names = people.slice(0, 5).map((p) => p.name || p.userid).join(", ");
+    const more = count > 5 ? ` and ${count - 5} more` : "";
+    const recipients = el("div", "notification-recipients",
+      `${count} recipient${count === 1 ? "" : "s"}${names ? `: ${names}${more}` : ""}`);
+    recipients.dataset.testid = "notification-recipients";
+    const head = el("div", "notification-head", [
+      el("time", "notification-time", shortTime(notice.sent_at)),
+      el("span", "notification-app", `${notice.app || ""} (agent ${notice.agent_id})`),
+      el("span", "notification-type", String(notice.msgtype || "")),
+      el("span", "notification-task", `task ${notice.task_id}`),
+      notice.recalled_at ? el("span", "notification-recalled", "recalled") : "",
+    ]);
+    const problems = [];
+    const invalid = notice.invalid_user_id_list || [];
+    if (invalid.length) problems.push(`invalid userIds: ${invalid.join(", ")}`);
+    const badDepts = notice.invalid_dept_id_list || [];
+    if (badDepts.length) problems.push(`invalid departments: ${badDepts.join(", ")}`);
+    const forbidden = notice.forbidden_user_id_list || [];
+    if (forbidden.length) problems.push(`not delivered again today: ${forbidden.length}`);
+    const bubble = el("div", "bubble");
+    bubble.innerHTML = String(notice.html || ""); // rendered and escaped server side
+    item.classList.toggle("recalled", Boolean(notice.recalled_at));
+    item.replaceChildren(
+      head,
+      recipients,
+      problems.length ? el("div", "notification-problems", problems.join(" · ")) : "",
+      bubble,
+    );
+  }
+
+  registerView("approvals", { ...approvals, poll: pollApprovals, always: true });
+  registerView("notifications", { ...notices, poll: pollNotifications });
+  pollSoon();
+})();
