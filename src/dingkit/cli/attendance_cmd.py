@@ -5,7 +5,7 @@ department's members first."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -103,8 +103,23 @@ def _check(date_from: dt.date, date_to: dt.date, users: Any, depts: Any) -> None
         raise typer.BadParameter(f"--to {date_to} is before --from {date_from}")
 
 
-def _export(kind: str, rows: Iterator[Any], fmt: Format, columns: tuple[str, ...]) -> None:
-    emit(progress(rows, kind), fmt, columns=columns, table=_readable)
+def _export(
+    kind: str,
+    columns: tuple[str, ...],
+    date_from: dt.date,
+    date_to: dt.date,
+    user: list[str] | None,
+    dept: list[int] | None,
+    recursive: bool,
+    fmt: Format,
+) -> None:
+    """Resolve the users, fetch results or punches (split and paged by the SDK), print them."""
+    _check(date_from, date_to, user, dept)
+    with open_client(as_json=fmt is Format.json) as client:
+        userids = _userids(client, user, dept, recursive)
+        fetch = client.attendance.results if kind == "results" else client.attendance.records
+        rows = iter(fetch(userids, date_from, date_to))
+        emit(progress(rows, kind), fmt, columns=columns, table=_readable)
 
 
 @app.command("results")
@@ -119,12 +134,16 @@ def results(
     as_csv: CsvFlag = False,
 ) -> None:
     """Attendance results (/attendance/list): one row per check point of each working day."""
-    _check(date_from, date_to, user, dept)
-    fmt = choose_format(output, as_json, as_csv)
-    with open_client(as_json=fmt is Format.json) as client:
-        userids = _userids(client, user, dept, recursive)
-        rows = iter(client.attendance.results(userids, date_from, date_to))
-        _export("results", rows, fmt, RESULT_COLUMNS)
+    _export(
+        "results",
+        RESULT_COLUMNS,
+        date_from,
+        date_to,
+        user,
+        dept,
+        recursive,
+        choose_format(output, as_json, as_csv),
+    )
 
 
 @app.command("records")
@@ -139,9 +158,13 @@ def records(
     as_csv: CsvFlag = False,
 ) -> None:
     """Punch records (/attendance/listRecord): every punch, valid or not."""
-    _check(date_from, date_to, user, dept)
-    fmt = choose_format(output, as_json, as_csv)
-    with open_client(as_json=fmt is Format.json) as client:
-        userids = _userids(client, user, dept, recursive)
-        rows = iter(client.attendance.records(userids, date_from, date_to))
-        _export("punches", rows, fmt, RECORD_COLUMNS)
+    _export(
+        "punches",
+        RECORD_COLUMNS,
+        date_from,
+        date_to,
+        user,
+        dept,
+        recursive,
+        choose_format(output, as_json, as_csv),
+    )
