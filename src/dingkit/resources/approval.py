@@ -237,7 +237,6 @@ def _template_page(data: dict[str, Any]) -> Page[ProcessTemplate]:
         [ProcessTemplate.model_validate(x) for x in found.get("process_list") or []],
         has_more=cursor is not None,
         cursor=cursor,
-        raw=data,
     )
 
 
@@ -314,7 +313,7 @@ def _id_page(data: dict[str, Any], seen: set[str]) -> Page[str]:
     ids = [str(x) for x in found.get("list") or [] if str(x) not in seen]
     seen.update(ids)
     token = found.get("nextToken")
-    return Page(ids, has_more=bool(token), cursor=token or None, raw=data)
+    return Page(ids, has_more=bool(token), cursor=token or None)
 
 
 def execute(

@@ -172,7 +172,7 @@ def _unseen(items: list[Any], seen: set[Any], key: Any) -> list[Any]:
 def _result_page(data: dict[str, Any], seen: set[Any]) -> Page[AttendanceResult]:
     items = [AttendanceResult.model_validate(x) for x in data.get("recordresult") or []]
     items = _unseen(items, seen, lambda r: r.id)
-    return Page(items, has_more=bool(data.get("hasMore")), raw=data)
+    return Page(items, has_more=bool(data.get("hasMore")))
 
 
 def results(
@@ -213,7 +213,7 @@ def results(
 
 def _record_page(data: dict[str, Any], seen: set[Any]) -> Page[PunchRecord]:
     items = [PunchRecord.model_validate(x) for x in data.get("recordresult") or []]
-    return Page(_unseen(items, seen, lambda r: r.id), raw=data)
+    return Page(_unseen(items, seen, lambda r: r.id))
 
 
 def _bounds(date_from: DateLike, date_to: DateLike) -> tuple[dt.datetime, dt.datetime]:

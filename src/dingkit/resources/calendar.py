@@ -310,5 +310,4 @@ def _event_page(data: dict[str, Any]) -> Page[Event]:
         [Event.model_validate(x) for x in data.get("events") or []],
         has_more=bool(token),
         cursor=token or None,
-        raw=data,
     )

@@ -8,10 +8,10 @@ attendees) are unionIds already.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._pagination import AsyncPager, Page, PageFlow
+from ..._pagination import AsyncPager, PageFlow
 from ...resources import calendar
 from ...resources.calendar import Event
 
@@ -176,7 +176,5 @@ class _UserEvents(AsyncPager[Event]):
         self._api, self._user, self._is_union = api, user, union_id
         self._union = ""
 
-    async def iter_pages(self) -> AsyncIterator[Page[Event]]:
+    async def _prepare(self) -> None:
         self._union = await self._api._union_id(self._user, self._is_union)
-        async for page in super().iter_pages():
-            yield page

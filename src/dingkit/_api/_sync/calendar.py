@@ -9,10 +9,10 @@ attendees) are unionIds already.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._pagination import Page, PageFlow, SyncPager
+from ..._pagination import PageFlow, SyncPager
 from ...resources import calendar
 from ...resources.calendar import Event
 
@@ -173,6 +173,5 @@ class _UserEvents(SyncPager[Event]):
         self._api, self._user, self._is_union = api, user, union_id
         self._union = ""
 
-    def iter_pages(self) -> Iterator[Page[Event]]:
+    def _prepare(self) -> None:
         self._union = self._api._union_id(self._user, self._is_union)
-        yield from super().iter_pages()
