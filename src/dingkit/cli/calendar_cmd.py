@@ -43,7 +43,11 @@ UnionOpt = Annotated[
 EventArg = Annotated[str, typer.Argument(help="The event id.")]
 TzOpt = Annotated[
     str | None,
-    typer.Option("--tz", help="Time zone of times given without an offset (Asia/Shanghai)."),
+    typer.Option(
+        "--tz",
+        help="Time zone of times given without an offset, e.g. Asia/Shanghai (default: this"
+        " machine's).",
+    ),
 ]
 StartOpt = Annotated[
     Any,
