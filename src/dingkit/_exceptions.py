@@ -5,6 +5,12 @@
     ├── MessageValidationError      a message that DingTalk would refuse, caught before sending
     ├── APIConnectionError          the request did not get an answer
     │   └── APITimeoutError
+    ├── CallbackError               an event push that fails the callback crypto (§7.2)
+    │   ├── CallbackKeyError        the aes_key is not 43 letters/digits (also a config error)
+    │   ├── CallbackSignatureError  the signature does not match
+    │   ├── CallbackReceiverError   decrypted for another corpId/appKey/suiteKey
+    │   ├── CallbackDecryptError    not base64, bad length or padding
+    │   └── CallbackPayloadError    decrypted, but not an event (not a JSON object)
     └── APIError                    DingTalk answered with an error (errcode / code)
         ├── AuthenticationError     unknown or expired token, bad credentials
         ├── SecurityCheckError      robot security settings: keyword, signature, timestamp, IP
@@ -32,6 +38,12 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CallbackDecryptError",
+    "CallbackError",
+    "CallbackKeyError",
+    "CallbackPayloadError",
+    "CallbackReceiverError",
+    "CallbackSignatureError",
     "ConfigurationError",
     "DingTalkError",
     "MessageValidationError",
@@ -76,6 +88,59 @@ class APIConnectionError(DingTalkError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out; a robot retry reuses the same ``msgUuid`` so nothing doubles."""
+
+
+class CallbackError(DingTalkError):
+    """An event push that cannot be trusted or read (§7.2).
+
+    Args:
+        message: what is wrong, without the token, key or payload.
+        errcode: the official crypto libraries' code for it (900001-900010).
+        reason: a short name for counting rejections: ``signature``, ``aes_key``,
+            ``receiver_id``, ``decrypt``.
+    """
+
+    errcode = 0
+    reason = "callback"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CallbackKeyError(CallbackError, ConfigurationError):
+    """The ``aes_key`` is not 43 characters of ``a-z A-Z 0-9`` (official 900004)."""
+
+    errcode = 900004
+    reason = "aes_key"
+
+
+class CallbackSignatureError(CallbackError):
+    """The signature does not match the token, timestamp, nonce and payload (900005)."""
+
+    errcode = 900005
+    reason = "signature"
+
+
+class CallbackReceiverError(CallbackError):
+    """The payload was encrypted for another receiver id: corpId, appKey or suiteKey (900010)."""
+
+    errcode = 900010
+    reason = "receiver_id"
+
+
+class CallbackDecryptError(CallbackError):
+    """The payload is not base64, or decrypts to a wrong length or padding (900008/900009)."""
+
+    errcode = 900008
+    reason = "decrypt"
+
+
+class CallbackPayloadError(CallbackError):
+    """The push decrypted, but its message is not an event: not JSON, or not an object."""
+
+    errcode = 900001
+    reason = "payload"
 
 
 class _APIErrorFields(TypedDict, total=False):
