@@ -1,0 +1,211 @@
+"""Handlers, and the worker that runs them from the inbox.
+
+The receiver only commits events; this runs the registered handlers for each one, sync
+handlers in a thread and async ones on the loop, with retries and backoff, and moves an event
+that keeps failing to the dead-letter list. Several dispatchers (one per receiver process)
+can share one inbox: each claims events under a lease it renews while its handlers run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from .._retry import RetryPolicy
+from .events import Event, event_from_failed_item, parse_event
+from .inbox import Inbox, InboxEntry
+from .metrics import ReceiverMetrics
+
+__all__ = ["ANY", "DEFAULT_HANDLER_RETRY", "Dispatcher", "Handler", "Handlers"]
+
+logger = logging.getLogger("dingkit.callback")
+
+Handler = Callable[[Event], Awaitable[None] | None]
+H = TypeVar("H", bound=Handler)
+ANY = "*"
+
+#: Tries in all, then the dead-letter list; waits of 1 s, 2 s, 4 s, 8 s between them.
+DEFAULT_HANDLER_RETRY = RetryPolicy(max_attempts=5, initial_delay=1.0, max_delay=300.0)
+
+
+class Handlers:
+    """The handler registry: ``@handlers.on("bpms_instance_change")``, ``@handlers.on()``
+    for every event type. Several handlers may share a type; all of them run."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[str, list[Handler]] = {}
+
+    def on(self, event_type: str = ANY) -> Callable[[H], H]:
+        def register(handler: H) -> H:
+            self.add(event_type, handler)
+            return handler
+
+        return register
+
+    def add(self, event_type: str, handler: Handler) -> None:
+        if not callable(handler):
+            raise TypeError("a handler must be a function taking the event")
+        self._by_type.setdefault(event_type, []).append(handler)
+
+    def for_type(self, event_type: str) -> list[Handler]:
+        return [*self._by_type.get(event_type, ()), *self._by_type.get(ANY, ())]
+
+
+def event_of(entry: InboxEntry) -> Event:
+    """The typed event an inbox entry holds (a push, or a failed-list item)."""
+    if entry.source == "failed-list":
+        return event_from_failed_item(json.loads(entry.payload))
+    return parse_event(entry.payload)
+
+
+class Dispatcher:
+    """Runs handlers for the events of ``inbox``.
+
+    Args:
+        inbox: where events wait.
+        handlers: what to run for each type.
+        retry: attempts and backoff (``max_attempts`` tries, then the dead-letter list).
+        concurrency: events handled at once by this dispatcher.
+        lease: seconds a claim lasts without renewal; a dead process's events are taken over
+            after this long.
+    """
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        handlers: Handlers,
+        *,
+        metrics: ReceiverMetrics | None = None,
+        retry: RetryPolicy = DEFAULT_HANDLER_RETRY,
+        concurrency: int = 4,
+        lease: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if concurrency < 1 or lease <= 0:
+            raise ValueError("concurrency must be at least 1 and lease positive")
+        self.inbox = inbox
+        self.handlers = handlers
+        self.metrics = metrics or ReceiverMetrics()
+        self.retry = retry
+        self.lease = lease
+        self.owner = uuid.uuid4().hex
+        self._clock = clock
+        self._slots = asyncio.Semaphore(concurrency)
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something new is in the inbox: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, *, poll: float = 1.0) -> None:
+        """Handle events until cancelled."""
+        renewer = asyncio.create_task(self._renew_leases())
+        try:
+            while True:
+                await self._slots.acquire()
+                entry = await asyncio.to_thread(self.inbox.claim, self.owner, self.lease)
+                if entry is None:
+                    self._slots.release()
+                    await self._sleep_until_due(poll)
+                    continue
+                task = asyncio.create_task(self._handle(entry))
+                self._running[entry.id] = task
+                task.add_done_callback(lambda _t, key=entry.id: self._finished(key))
+        finally:
+            renewer.cancel()
+            for task in list(self._running.values()):
+                task.cancel()
+
+    def _finished(self, entry_id: str) -> None:
+        self._running.pop(entry_id, None)
+        self._slots.release()
+
+    async def _sleep_until_due(self, poll: float) -> None:
+        due = await asyncio.to_thread(self.inbox.next_due)
+        wait = poll if due is None else min(poll, max(0.0, due - self._clock()))
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.005))
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            if self._running:
+                ids = list(self._running)
+                await asyncio.to_thread(self.inbox.renew, self.owner, ids, self.lease)
+
+    async def _handle(self, entry: InboxEntry) -> None:
+        try:
+            event = event_of(entry)
+        except Exception as exc:  # stored bytes that no longer parse
+            await self._settle(entry, f"unreadable event: {exc}", retry=False)
+            return
+        error: str | None = None
+        for handler in self.handlers.for_type(event.event_type):
+            try:
+                result = (
+                    handler(event)
+                    if inspect.iscoroutinefunction(handler)
+                    else await asyncio.to_thread(handler, event)
+                )
+                if inspect.isawaitable(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a handler's failure is the event's
+                error = f"{getattr(handler, '__name__', 'handler')}: {type(exc).__name__}: {exc}"
+                logger.warning(
+                    "handler failed for %s event %s (attempt %d): %s",
+                    event.event_type,
+                    entry.id,
+                    entry.attempts,
+                    error,
+                )
+                break
+        if error is None:
+            await asyncio.to_thread(self.inbox.complete, entry.id, self.owner)
+            self.metrics.count("handled", event.event_type)
+        else:
+            await self._settle(entry, error, retry=True, event_type=event.event_type)
+
+    async def _settle(
+        self, entry: InboxEntry, error: str, *, retry: bool, event_type: str | None = None
+    ) -> None:
+        kind = event_type or entry.event_type
+        if retry and entry.attempts < self.retry.max_attempts:
+            delay = self.retry.delay(entry.attempts)
+            await asyncio.to_thread(self.inbox.retry, entry.id, self.owner, error, delay)
+            self.metrics.count("retried", kind)
+            self.wake()
+        else:
+            await asyncio.to_thread(self.inbox.fail, entry.id, self.owner, error)
+            self.metrics.count("failed", kind)
+            logger.error("event %s (%s) moved to the dead-letter list: %s", entry.id, kind, error)
+
+    async def drain(self, within: float = 10.0) -> None:
+        """Handle everything due now and return when nothing is pending or running (tests)."""
+        deadline = time.monotonic() + within
+        worker = asyncio.create_task(self.run(poll=0.01))
+        try:
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+                counts = await asyncio.to_thread(self.inbox.counts)
+                due = await asyncio.to_thread(self.inbox.next_due)
+                idle = not self._running and (
+                    counts["pending"] + counts["running"] == 0
+                    or (due is not None and due > self._clock())
+                )
+                if idle:
+                    return
+            raise TimeoutError("the inbox did not drain in time")
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)

@@ -1,0 +1,278 @@
+"""The receiver: an ASGI app that takes DingTalk's encrypted event pushes (§7.3).
+
+    receiver = CallbackReceiver()            # token, aes_key, receiver id from the environment
+
+    @receiver.on("bpms_instance_change")
+    async def approval_done(event: BpmsInstanceChange) -> None: ...
+
+    app = Starlette(routes=[Mount("/dingtalk", app=receiver)])   # or run it alone
+
+Each push is verified, decrypted, committed to the inbox and only then acknowledged with the
+encrypted ``success``: DingTalk re-pushes what it did not get ``success`` for, so an event is
+never lost between the two. Handlers run later, from the inbox (``dispatcher.py``). Bad input
+gets a 4xx with a one-line reason and stores nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from .._exceptions import CallbackError, CallbackReceiverError, ConfigurationError
+from .._retry import RetryPolicy
+from .crypto import CallbackCrypto
+from .dispatcher import ANY, DEFAULT_HANDLER_RETRY, Dispatcher, H, Handlers
+from .events import parse_event
+from .inbox import Inbox, SQLiteInbox
+from .metrics import ReceiverMetrics
+
+__all__ = ["MAX_BODY", "CallbackReceiver", "default_data_dir"]
+
+logger = logging.getLogger("dingkit.callback")
+
+#: Approval pushes over 64 KB drop their form values (§7.6), so 1 MiB is far above any push.
+MAX_BODY = 1 << 20
+_CHECK_EVENTS = frozenset({"check_url", "check_create_suite_url", "check_update_suite_url"})
+
+
+def default_data_dir() -> Path:
+    """The platform's data directory for dingkit (the inbox lives there by default)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "dingkit"
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+
+class CallbackReceiver:
+    """Takes pushes at ``path``; serves ``/metrics`` and ``/healthz`` beside it.
+
+    Args:
+        token, aes_key: the subscription's; default ``DINGTALK_CALLBACK_TOKEN`` and
+            ``DINGTALK_CALLBACK_AES_KEY``.
+        receiver_id: whom pushes are encrypted for: the appKey for a subscription made in the
+            developer console, the corpId for one registered with the API (§7.1). Default:
+            both ``DINGTALK_APP_KEY`` and ``DINGTALK_CORP_ID`` are accepted, whichever is set.
+        inbox: where events are committed; default a SQLite inbox in ``data_dir``.
+        data_dir: default the platform's data dir (``~/.local/share/dingkit``).
+        handler_retry: handler attempts and backoff before the dead-letter list.
+        dispatch: run handlers in this process (off for a receive-only instance).
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        aes_key: str | None = None,
+        receiver_id: str | None = None,
+        *,
+        inbox: Inbox | None = None,
+        data_dir: str | Path | None = None,
+        path: str = "/",
+        max_body: int = MAX_BODY,
+        handler_retry: RetryPolicy = DEFAULT_HANDLER_RETRY,
+        concurrency: int = 4,
+        lease: float = 30.0,
+        dispatch: bool = True,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        token = token or env.get("DINGTALK_CALLBACK_TOKEN")
+        aes_key = aes_key or env.get("DINGTALK_CALLBACK_AES_KEY")
+        receivers = (
+            [receiver_id]
+            if receiver_id
+            else [
+                value
+                for value in (env.get("DINGTALK_APP_KEY"), env.get("DINGTALK_CORP_ID"))
+                if value
+            ]
+        )
+        missing = [
+            name
+            for name, value in (
+                ("token (DINGTALK_CALLBACK_TOKEN)", token),
+                ("aes_key (DINGTALK_CALLBACK_AES_KEY)", aes_key),
+                ("receiver id (DINGTALK_APP_KEY or DINGTALK_CORP_ID)", receivers),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigurationError(f"the callback receiver needs its {', '.join(missing)}")
+        assert token is not None
+        assert aes_key is not None
+        self.crypto = CallbackCrypto(token, aes_key, receivers[0])
+        self.receiver_ids = tuple(dict.fromkeys(receivers))
+        self._receivers = tuple(rid.encode() for rid in self.receiver_ids)
+        if inbox is None:
+            folder = Path(data_dir) if data_dir is not None else default_data_dir()
+            inbox = SQLiteInbox(folder / "callback-inbox.sqlite3", clock=clock)
+        self.inbox = inbox
+        self.path = path if path.startswith("/") else "/" + path
+        self.max_body = max_body
+        self.metrics = ReceiverMetrics()
+        self.handlers = Handlers()
+        self._dispatch = dispatch
+        self._dispatcher_options: dict[str, Any] = {
+            "retry": handler_retry,
+            "concurrency": concurrency,
+            "lease": lease,
+            "clock": clock,
+        }
+        self._dispatcher: Dispatcher | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self.app = Starlette(
+            routes=[
+                Route(self.path, self._push, methods=["POST"]),
+                Route("/metrics", self._metrics, methods=["GET"]),
+                Route("/healthz", self._health, methods=["GET"]),
+            ],
+            lifespan=self._lifespan,
+        )
+
+    def __repr__(self) -> str:
+        return f"CallbackReceiver(receiver_ids={self.receiver_ids!r}, path={self.path!r})"
+
+    # ---- handlers -----------------------------------------------------------------
+
+    def on(self, event_type: str = ANY) -> Callable[[H], H]:
+        """Register a handler (sync or async) for ``event_type``; no argument: every type."""
+        return self.handlers.on(event_type)
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            self._dispatcher = Dispatcher(
+                self.inbox, self.handlers, metrics=self.metrics, **self._dispatcher_options
+            )
+        return self._dispatcher
+
+    async def start(self) -> None:
+        """Start handling events from the inbox (done on start-up, or on the first push
+        when the app is mounted in another one, whose lifespan does not reach it)."""
+        if self._dispatch and self._worker is None:
+            self._worker = asyncio.create_task(self.dispatcher.run())
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+            self._worker = None
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    # ---- endpoints ----------------------------------------------------------------
+
+    async def _push(self, request: Request) -> Response:
+        try:
+            reply = await self._accept(request)
+        except _Refused as refused:
+            self.metrics.count("rejected", refused.reason)
+            client = request.client.host if request.client else "?"
+            logger.warning("refused a push from %s: %s", client, refused.message)
+            return JSONResponse(
+                {"error": refused.reason, "message": refused.message}, status_code=refused.status
+            )
+        return JSONResponse(reply)
+
+    async def _accept(self, request: Request) -> dict[str, str]:
+        query = request.query_params
+        signature = query.get("signature") or query.get("msg_signature")
+        timestamp = query.get("timestamp") or query.get("timeStamp")
+        nonce = query.get("nonce")
+        if not signature or not timestamp or not nonce:
+            raise _Refused(
+                400, "query", "signature, timestamp and nonce are required in the query string"
+            )
+        body = await self._body(request)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise _Refused(400, "json", "the body is not JSON") from None
+        encrypt = data.get("encrypt") if isinstance(data, dict) else None
+        if not isinstance(encrypt, str) or not encrypt:
+            raise _Refused(400, "encrypt", 'the body has no "encrypt" string')
+        try:
+            self.crypto.verify(signature, timestamp, nonce, encrypt)
+            message = self._decrypt(encrypt)
+            event = parse_event(message)
+        except CallbackError as error:
+            status = 403 if error.reason == "signature" else 400
+            raise _Refused(status, error.reason, str(error)) from None
+        if event.event_type not in _CHECK_EVENTS:
+            await self._commit(event.event_type, message, event.dedup_keys)
+        else:
+            self.metrics.count("received", event.event_type)
+        return self.crypto.success(timestamp=timestamp)
+
+    def _decrypt(self, encrypt: str) -> bytes:
+        message, receiver = self.crypto.unwrap(encrypt)
+        if not any(hmac.compare_digest(receiver, rid) for rid in self._receivers):
+            raise CallbackReceiverError(
+                f"the payload is addressed to another receiver id than {self.receiver_ids}: "
+                "the appKey for a console subscription, the corpId for an API one (§7.1)"
+            )
+        return message
+
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            raise _Refused(413, "size", f"the body is over {self.max_body} bytes")
+        chunks, size = [], 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body:
+                    raise _Refused(413, "size", f"the body is over {self.max_body} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise _Refused(400, "disconnect", "the client went away mid-body") from None
+        return b"".join(chunks)
+
+    async def _commit(self, event_type: str, message: bytes, keys: tuple[str, ...]) -> None:
+        entry = await asyncio.to_thread(self.inbox.add, event_type, message, keys)
+        if entry is None:
+            self.metrics.count("duplicates")
+            return
+        self.metrics.count("received", event_type)
+        if self._dispatch:
+            await self.start()
+            self.dispatcher.wake()
+
+    async def _metrics(self, _request: Request) -> Response:
+        counts = await asyncio.to_thread(self.inbox.counts)
+        text = self.metrics.render(lambda: {str(k): v for k, v in counts.items()})
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    async def _health(self, _request: Request) -> Response:
+        try:
+            counts = await asyncio.to_thread(self.inbox.counts)
+        except Exception as exc:  # the inbox is what health means here
+            return JSONResponse({"status": "error", "inbox": type(exc).__name__}, 503)
+        return JSONResponse({"status": "ok", "inbox": counts})
