@@ -1,0 +1,232 @@
+"""The inbox in Redis, for several receivers behind a load balancer.
+
+Every transition is one Lua script, so two receivers never both take an event, and a
+deduplication key is claimed in the same step as the event is stored. Durability is Redis's
+own: with AOF ``appendfsync everysec`` (or ``always``) an acknowledged event survives a Redis
+restart; without persistence it survives only the receivers' restarts.
+
+Layout under ``prefix``: ``e:<id>`` a hash per event; ``k:<key>`` the deduplication keys
+(expiring after ``retention``); ``due`` a sorted set of claimable ids by due time (pending
+ones, and running ones by lease end); ``s:<state>`` a sorted set of ids per state.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+from .inbox import STATES, InboxEntry, State
+
+__all__ = ["RedisInbox"]
+
+_ADD = """
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+local p, id, now, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+for i = 1, #KEYS do redis.call('SET', KEYS[i], id, 'EX', ttl) end
+redis.call('HSET', p .. 'e:' .. id, 'event_type', ARGV[5], 'payload', ARGV[6],
+  'source', ARGV[7], 'state', 'pending', 'attempts', 0, 'received_at', now, 'due_at', now)
+redis.call('ZADD', p .. 'due', now, id)
+redis.call('ZADD', p .. 's:pending', now, id)
+return 1
+"""
+
+_CLAIM = """
+local p, now, owner, lease = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local ids = redis.call('ZRANGEBYSCORE', p .. 'due', '-inf', now, 'LIMIT', 0, 1)
+if #ids == 0 then return false end
+local id = ids[1]
+local key = p .. 'e:' .. id
+local state = redis.call('HGET', key, 'state')
+redis.call('ZREM', p .. 's:' .. state, id)
+redis.call('ZADD', p .. 's:running', now, id)
+redis.call('ZADD', p .. 'due', now + lease, id)
+redis.call('HSET', key, 'state', 'running', 'owner', owner, 'due_at', now + lease)
+redis.call('HINCRBY', key, 'attempts', 1)
+return {id, unpack(redis.call('HGETALL', key))}
+"""
+
+_RENEW = """
+local p, owner, due = ARGV[1], ARGV[2], ARGV[3]
+for i = 4, #ARGV do
+  local key = p .. 'e:' .. ARGV[i]
+  local mine = redis.call('HGET', key, 'owner') == owner
+  if mine and redis.call('HGET', key, 'state') == 'running' then
+    redis.call('ZADD', p .. 'due', due, ARGV[i])
+    redis.call('HSET', key, 'due_at', due)
+  end
+end
+return 1
+"""
+
+# ARGV: prefix, id, owner, new state, now, due (pending only), error (or '')
+_SETTLE = """
+local p, id, owner, state = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now, due, err = ARGV[5], ARGV[6], ARGV[7]
+local key = p .. 'e:' .. id
+if redis.call('HGET', key, 'owner') ~= owner or redis.call('HGET', key, 'state') ~= 'running' then
+  return 0
+end
+redis.call('ZREM', p .. 's:running', id)
+redis.call('ZADD', p .. 's:' .. state, now, id)
+redis.call('HSET', key, 'state', state, 'owner', '')
+if err ~= '' then redis.call('HSET', key, 'last_error', err) end
+if state == 'pending' then
+  redis.call('ZADD', p .. 'due', due, id)
+  redis.call('HSET', key, 'due_at', due)
+else
+  redis.call('ZREM', p .. 'due', id)
+end
+return 1
+"""
+
+_REPLAY = """
+local p, id, now = ARGV[1], ARGV[2], ARGV[3]
+local key = p .. 'e:' .. id
+local state = redis.call('HGET', key, 'state')
+if state ~= 'failed' and state ~= 'done' then return 0 end
+redis.call('ZREM', p .. 's:' .. state, id)
+redis.call('ZADD', p .. 's:pending', now, id)
+redis.call('ZADD', p .. 'due', now, id)
+redis.call('HSET', key, 'state', 'pending', 'attempts', 0, 'due_at', now, 'owner', '')
+return 1
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _entry(entry_id: str, fields: dict[str, Any]) -> InboxEntry:
+    error = _text(fields.get("last_error", b"")) or None
+    payload = fields["payload"]
+    return InboxEntry(
+        entry_id,
+        _text(fields["event_type"]),
+        payload if isinstance(payload, bytes) else str(payload).encode(),
+        _text(fields["source"]),
+        cast(State, _text(fields["state"])),
+        int(_text(fields["attempts"])),
+        float(_text(fields["received_at"])),
+        float(_text(fields["due_at"])),
+        error,
+    )
+
+
+class RedisInbox:
+    """The inbox in Redis.
+
+    Args:
+        redis: a ``redis.Redis`` client (bytes responses, i.e. ``decode_responses=False``).
+        name: the inbox's name; receivers that share one name share the inbox.
+        retention: seconds deduplication keys are kept (DingTalk re-pushes within a minute
+            and keeps failed events for days, §7.5).
+    """
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        name: str = "default",
+        retention: float = 7 * 86400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self.prefix = f"dingkit:callback-inbox:{name}:"
+        self._retention = int(retention)
+        self._clock = clock
+        self._add = redis.register_script(_ADD)
+        self._claim = redis.register_script(_CLAIM)
+        self._renew = redis.register_script(_RENEW)
+        self._settle_script = redis.register_script(_SETTLE)
+        self._replay = redis.register_script(_REPLAY)
+
+    def add(
+        self, event_type: str, payload: bytes, keys: Sequence[str], *, source: str = "push"
+    ) -> str | None:
+        entry_id = uuid.uuid4().hex
+        stored = self._add(
+            keys=[f"{self.prefix}k:{key}" for key in dict.fromkeys(keys)],
+            args=[
+                self.prefix,
+                entry_id,
+                repr(self._clock()),
+                self._retention,
+                event_type,
+                payload,
+                source,
+            ],
+        )
+        return entry_id if int(stored) == 1 else None
+
+    def claim(self, owner: str, lease: float) -> InboxEntry | None:
+        reply = self._claim(args=[self.prefix, repr(self._clock()), owner, repr(lease)])
+        if not reply:
+            return None
+        entry_id, flat = _text(reply[0]), reply[1:]
+        fields = {_text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+        return _entry(entry_id, fields)
+
+    def renew(self, owner: str, ids: Sequence[str], lease: float) -> None:
+        if ids:
+            self._renew(args=[self.prefix, owner, repr(self._clock() + lease), *ids])
+
+    def _settle(
+        self, entry_id: str, owner: str, state: State, error: str = "", delay: float = 0.0
+    ) -> None:
+        now = self._clock()
+        self._settle_script(
+            args=[self.prefix, entry_id, owner, state, repr(now), repr(now + delay), error]
+        )
+
+    def complete(self, entry_id: str, owner: str) -> None:
+        self._settle(entry_id, owner, "done")
+
+    def retry(self, entry_id: str, owner: str, error: str, delay: float) -> None:
+        self._settle(entry_id, owner, "pending", error, delay)
+
+    def fail(self, entry_id: str, owner: str, error: str) -> None:
+        self._settle(entry_id, owner, "failed", error)
+
+    def replay(self, entry_id: str) -> bool:
+        return int(self._replay(args=[self.prefix, entry_id, repr(self._clock())])) == 1
+
+    def get(self, entry_id: str) -> InboxEntry | None:
+        fields = self._redis.hgetall(f"{self.prefix}e:{entry_id}")
+        if not fields:
+            return None
+        return _entry(entry_id, {_text(k): v for k, v in fields.items()})
+
+    def entries(self, state: State | None = None, limit: int = 100) -> list[InboxEntry]:
+        states = (state,) if state else STATES
+        ids: list[tuple[float, str]] = []
+        for name in states:
+            for member, score in self._redis.zrevrange(
+                f"{self.prefix}s:{name}", 0, limit - 1, withscores=True
+            ):
+                ids.append((float(score), _text(member)))
+        found = [self.get(entry_id) for _, entry_id in sorted(ids, reverse=True)[:limit]]
+        entries = [entry for entry in found if entry is not None]
+        return sorted(entries, key=lambda entry: entry.received_at, reverse=True)
+
+    def counts(self) -> dict[State, int]:
+        pipe = self._redis.pipeline(transaction=False)
+        for state in STATES:
+            pipe.zcard(f"{self.prefix}s:{state}")
+        return {state: int(n) for state, n in zip(STATES, pipe.execute(), strict=True)}
+
+    def next_due(self) -> float | None:
+        first = self._redis.zrange(f"{self.prefix}due", 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    def clear(self) -> None:
+        """Delete the whole inbox (tests, or starting over)."""
+        keys = list(self._redis.scan_iter(match=f"{self.prefix}*", count=1000))
+        if keys:
+            self._redis.delete(*keys)
+
+    def close(self) -> None:
+        self._redis.close()
