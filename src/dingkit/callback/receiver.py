@@ -118,9 +118,13 @@ class CallbackReceiver:
             raise ConfigurationError(f"the callback receiver needs its {', '.join(missing)}")
         assert token is not None
         assert aes_key is not None
-        self.crypto = CallbackCrypto(token, aes_key, receivers[0])
+        # One crypto per accepted receiver id: a reply must be sealed for the id its push
+        # was sealed for, or DingTalk cannot read it.
         self.receiver_ids = tuple(dict.fromkeys(receivers))
-        self._receivers = tuple(rid.encode() for rid in self.receiver_ids)
+        self._cryptos = {
+            rid.encode(): CallbackCrypto(token, aes_key, rid) for rid in self.receiver_ids
+        }
+        self.crypto = next(iter(self._cryptos.values()))
         if inbox is None:
             folder = Path(data_dir) if data_dir is not None else default_data_dir()
             inbox = SQLiteInbox(folder / "callback-inbox.sqlite3", clock=clock)
@@ -220,7 +224,7 @@ class CallbackReceiver:
             raise _Refused(400, "encrypt", 'the body has no "encrypt" string')
         try:
             self.crypto.verify(signature, timestamp, nonce, encrypt)
-            message = self._decrypt(encrypt)
+            message, crypto = self._decrypt(encrypt)
             event = parse_event(message)
         except CallbackError as error:
             status = 403 if error.reason == "signature" else 400
@@ -229,16 +233,17 @@ class CallbackReceiver:
             await self._commit(event.event_type, message, event.dedup_keys)
         else:
             self.metrics.count("received", event.event_type)
-        return self.crypto.success(timestamp=timestamp)
+        return crypto.success(timestamp=timestamp)
 
-    def _decrypt(self, encrypt: str) -> bytes:
+    def _decrypt(self, encrypt: str) -> tuple[bytes, CallbackCrypto]:
         message, receiver = self.crypto.unwrap(encrypt)
-        if not any(hmac.compare_digest(receiver, rid) for rid in self._receivers):
-            raise CallbackReceiverError(
-                f"the payload is addressed to another receiver id than {self.receiver_ids}: "
-                "the appKey for a console subscription, the corpId for an API one (§7.1)"
-            )
-        return message
+        for rid, crypto in self._cryptos.items():
+            if hmac.compare_digest(receiver, rid):
+                return message, crypto
+        raise CallbackReceiverError(
+            f"the payload is addressed to another receiver id than {self.receiver_ids}: "
+            "the appKey for a console subscription, the corpId for an API one (§7.1)"
+        )
 
     async def _body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
