@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ._api._async.approval import AsyncApprovalAPI
     from ._api._async.attendance import AsyncAttendanceAPI
     from ._api._async.calendar import AsyncCalendarAPI
+    from ._api._async.callbacks import AsyncCallbacksAPI
     from ._api._async.contacts import AsyncContactsAPI
     from ._api._async.notifications import AsyncNotificationsAPI
 
@@ -160,6 +161,13 @@ class AsyncDingTalk(_ClientBase):
         from ._api._async.approval import AsyncApprovalAPI
 
         return AsyncApprovalAPI(self)
+
+    @functools.cached_property
+    def callbacks(self) -> AsyncCallbacksAPI:
+        """Event-subscription registration and the failed-event list (§7)."""
+        from ._api._async.callbacks import AsyncCallbacksAPI
+
+        return AsyncCallbacksAPI(self)
 
     @functools.cached_property
     def calendar(self) -> AsyncCalendarAPI:

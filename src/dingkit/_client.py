@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._api._sync.approval import ApprovalAPI
     from ._api._sync.attendance import AttendanceAPI
     from ._api._sync.calendar import CalendarAPI
+    from ._api._sync.callbacks import CallbacksAPI
     from ._api._sync.contacts import ContactsAPI
     from ._api._sync.notifications import NotificationsAPI
 
@@ -170,6 +171,13 @@ class DingTalk(_ClientBase):
         from ._api._sync.approval import ApprovalAPI
 
         return ApprovalAPI(self)
+
+    @functools.cached_property
+    def callbacks(self) -> CallbacksAPI:
+        """Event-subscription registration and the failed-event list (§7)."""
+        from ._api._sync.callbacks import CallbacksAPI
+
+        return CallbacksAPI(self)
 
     @functools.cached_property
     def calendar(self) -> CalendarAPI:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import json
 import logging
@@ -118,13 +119,13 @@ class Dispatcher:
                     continue
                 task = asyncio.create_task(self._handle(entry))
                 self._running[entry.id] = task
-                task.add_done_callback(lambda _t, key=entry.id: self._finished(key))
+                task.add_done_callback(functools.partial(self._finished, entry.id))
         finally:
             renewer.cancel()
             for task in list(self._running.values()):
                 task.cancel()
 
-    def _finished(self, entry_id: str) -> None:
+    def _finished(self, entry_id: str, _task: object = None) -> None:
         self._running.pop(entry_id, None)
         self._slots.release()
 

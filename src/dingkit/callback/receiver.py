@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .._config import data_dir as default_data_dir
 from .._exceptions import CallbackError, CallbackReceiverError, ConfigurationError
 from .._retry import RetryPolicy
 from .crypto import CallbackCrypto
@@ -40,19 +41,19 @@ from .events import parse_event
 from .inbox import Inbox, SQLiteInbox
 from .metrics import ReceiverMetrics
 
-__all__ = ["MAX_BODY", "CallbackReceiver", "default_data_dir"]
+__all__ = ["INBOX_FILE", "MAX_BODY", "CallbackReceiver", "inbox_path"]
 
 logger = logging.getLogger("dingkit.callback")
 
 #: Approval pushes over 64 KB drop their form values (§7.6), so 1 MiB is far above any push.
 MAX_BODY = 1 << 20
+INBOX_FILE = "callback-inbox.sqlite3"
 _CHECK_EVENTS = frozenset({"check_url", "check_create_suite_url", "check_update_suite_url"})
 
 
-def default_data_dir() -> Path:
-    """The platform's data directory for dingkit (the inbox lives there by default)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "dingkit"
+def inbox_path(data_dir: str | Path | None = None) -> Path:
+    """Where the SQLite inbox lives: in ``data_dir``, by default the platform's data dir."""
+    return (Path(data_dir) if data_dir is not None else default_data_dir()) / INBOX_FILE
 
 
 class _Refused(Exception):
@@ -126,8 +127,7 @@ class CallbackReceiver:
         }
         self.crypto = next(iter(self._cryptos.values()))
         if inbox is None:
-            folder = Path(data_dir) if data_dir is not None else default_data_dir()
-            inbox = SQLiteInbox(folder / "callback-inbox.sqlite3", clock=clock)
+            inbox = SQLiteInbox(inbox_path(data_dir), clock=clock)
         self.inbox = inbox
         self.path = path if path.startswith("/") else "/" + path
         self.max_body = max_body

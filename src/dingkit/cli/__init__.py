@@ -12,7 +12,15 @@ import sys
 import typer
 
 from .. import __version__
-from . import approval_cmd, attendance_cmd, calendar_cmd, contacts_cmd, notify_cmd, send
+from . import (
+    approval_cmd,
+    attendance_cmd,
+    calendar_cmd,
+    callback_cmd,
+    contacts_cmd,
+    notify_cmd,
+    send,
+)
 from .api_cmd import api
 from .demo import demo
 from .errors_cmd import errors
@@ -42,6 +50,7 @@ app.add_typer(approval_cmd.app, name="approval")
 app.add_typer(calendar_cmd.app, name="calendar")
 app.add_typer(attendance_cmd.app, name="attendance")
 app.add_typer(notify_cmd.app, name="notify")
+app.add_typer(callback_cmd.app, name="callback")
 
 
 def _version(value: bool) -> None:

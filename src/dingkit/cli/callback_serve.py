@@ -1,0 +1,187 @@
+"""``dingkit callback serve``: the receiver under uvicorn, and what it does with each event."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import logging
+import shlex
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .._exceptions import ConfigurationError, DingTalkError
+from ._inbox import DataDirOpt, InboxNameOpt, RedisOpt, open_inbox
+from ._output import fail
+
+if TYPE_CHECKING:
+    from ..callback.events import Event
+
+__all__ = ["serve"]
+
+#: A command given to --exec that runs longer than this has failed (and is retried).
+EXEC_TIMEOUT = 300.0
+
+
+def serve(
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="DINGTALK_CALLBACK_TOKEN", help="The subscription's token."),
+    ] = None,
+    aes_key: Annotated[
+        str | None,
+        typer.Option(
+            "--aes-key", envvar="DINGTALK_CALLBACK_AES_KEY", help="Its 43-character aes_key."
+        ),
+    ] = None,
+    receiver_id: Annotated[
+        str | None,
+        typer.Option(
+            "--receiver-id",
+            help="The appKey (console subscription) or corpId (API registration); default: "
+            "DINGTALK_APP_KEY and DINGTALK_CORP_ID, whichever are set.",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free one).", min=0, max=65535)] = 8766,
+    path: Annotated[str, typer.Option(help="Where pushes are POSTed.")] = "/",
+    data_dir: DataDirOpt = None,
+    redis_url: RedisOpt = None,
+    inbox_name: InboxNameOpt = "default",
+    exec_command: Annotated[
+        str | None,
+        typer.Option(
+            "--exec", help="Run COMMAND per event, the event's JSON on its standard input."
+        ),
+    ] = None,
+    handler: Annotated[
+        list[str] | None,
+        typer.Option("--handler", help="module:function to call with each event (repeatable)."),
+    ] = None,
+    attempts: Annotated[
+        int, typer.Option(help="Tries per event before the dead-letter list.", min=1, max=100)
+    ] = 5,
+) -> None:
+    """Receive DingTalk's encrypted event pushes: verify, decrypt, commit to the inbox, reply
+    `success`; then handle each event from the inbox, with retries."""
+    try:
+        from .._retry import RetryPolicy
+        from ..callback.receiver import CallbackReceiver
+
+        inbox = open_inbox(data_dir, redis_url, inbox_name)
+        receiver = CallbackReceiver(
+            token,
+            aes_key,
+            receiver_id,
+            inbox=inbox,
+            path=path,
+            handler_retry=RetryPolicy(max_attempts=attempts, initial_delay=1.0, max_delay=300.0),
+        )
+        for target in handler or ():
+            receiver.on()(_import_handler(target))
+        if exec_command:
+            receiver.on()(_exec_handler(exec_command))
+        if not handler and not exec_command:
+            receiver.on()(_print_event)
+        listener = _bind(host, port)
+    except DingTalkError as error:
+        fail(error)
+    _log_to_stderr()
+    url = f"http://{host}:{listener.getsockname()[1]}{receiver.path}"
+    where = redis_url or str(getattr(inbox, "path", "the inbox"))
+    typer.echo(f"receiving DingTalk events at {url}  (inbox: {where})", err=True)
+    typer.echo(f"metrics: http://{host}:{listener.getsockname()[1]}/metrics", err=True)
+    _run(receiver, listener)
+
+
+def _log_to_stderr() -> None:
+    """Refused pushes and failing handlers are what an operator of a receiver must see (the
+    messages carry no token, key or payload); ``--verbose`` already shows everything."""
+    logger = logging.getLogger("dingkit.callback")
+    if not logger.handlers and not logging.getLogger("dingkit").handlers[1:]:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}; pick another --port"
+        ) from None
+    return listener
+
+
+def _run(app: Any, listener: socket.socket) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn handles SIGINT; this is a net
+        server.run(sockets=[listener])
+
+
+def _import_handler(target: str) -> Callable[[Event], Any]:
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise ConfigurationError(f"--handler {target!r}: write it as module:function")
+    sys.path.insert(0, str(Path.cwd()))  # as `python -m` would find the user's module
+    try:
+        module = importlib.import_module(module_name)
+        function = getattr(module, attribute)
+    except (ImportError, AttributeError) as error:
+        raise ConfigurationError(f"--handler {target!r}: {error}") from None
+    if not callable(function):
+        raise ConfigurationError(f"--handler {target!r} is not a function")
+    return function  # type: ignore[no-any-return]
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    return {"event_type": event.event_type, "event_id": event.event_id, "event": event.raw}
+
+
+def _print_event(event: Event) -> None:
+    sys.stdout.write(json.dumps(_event_json(event), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _exec_handler(command: str) -> Callable[[Event], Any]:
+    argv = shlex.split(command)
+    if not argv:
+        raise ConfigurationError("--exec needs a command")
+
+    async def run_command(event: Event) -> None:
+        import asyncio
+
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=None,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        data = json.dumps(_event_json(event), ensure_ascii=False).encode()
+        try:
+            _, err = await asyncio.wait_for(process.communicate(data), EXEC_TIMEOUT)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise RuntimeError(f"{argv[0]} ran longer than {EXEC_TIMEOUT:.0f} s") from None
+        if process.returncode:
+            detail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
+            raise RuntimeError(f"{argv[0]} exited with {process.returncode}: {detail[0]}")
+
+    run_command.__name__ = f"exec:{argv[0]}"
+    return run_command
