@@ -66,6 +66,14 @@ def serve(
     attempts: Annotated[
         int, typer.Option(help="Tries per event before the dead-letter list.", min=1, max=100)
     ] = 5,
+    lease: Annotated[
+        float,
+        typer.Option(
+            help="Seconds an event being handled stays claimed without renewal: after a "
+            "crash, another receiver (or this one, restarted) takes it over this long after.",
+            min=0.1,
+        ),
+    ] = 30.0,
 ) -> None:
     """Receive DingTalk's encrypted event pushes: verify, decrypt, commit to the inbox, reply
     `success`; then handle each event from the inbox, with retries."""
@@ -81,6 +89,7 @@ def serve(
             inbox=inbox,
             path=path,
             handler_retry=RetryPolicy(max_attempts=attempts, initial_delay=1.0, max_delay=300.0),
+            lease=lease,
         )
         for target in handler or ():
             receiver.on()(_import_handler(target))
