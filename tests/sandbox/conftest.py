@@ -1,18 +1,29 @@
-"""Fixtures for the sandbox's server APIs: a sandbox on a fake clock with a known app, and a
-raw client that speaks both API families to it over ASGI."""
+"""Fixtures for the sandbox's server APIs: a sandbox on a fake clock with a known app, a raw
+client that speaks both API families to it over ASGI, and a callback receiver for its event
+pushes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
+import anyio
 import httpx
 import pytest
+import uvicorn
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
+from dingkit.callback.crypto import CallbackCrypto, new_aes_key
 from dingkit.sandbox.app import Sandbox, create_app
-from dingkit.sandbox.config import AppConfig, SandboxConfig
+from dingkit.sandbox.config import DEFAULT_CORP_ID, AppConfig, SandboxConfig
 
 #: The app every server-API test uses unless it says otherwise.
 APP = AppConfig(name="tests", app_key="dingtests0001", app_secret="tests-secret-0001")
@@ -115,3 +126,81 @@ async def connect() -> AsyncIterator[Callable[..., OpenApi]]:
 def test_app() -> AppConfig:
     """The credentials of the app :func:`open_sandbox` adds."""
     return APP
+
+
+class Receiver:
+    """A tiny callback receiver built only from :mod:`dingkit.callback.crypto`, served by
+    uvicorn on 127.0.0.1: it verifies and decrypts every push, records it, and replies as
+    ``mode`` says: ``ok`` (the encrypted ``success``), ``wrong`` (an encrypted ``failure``),
+    ``error`` (HTTP 500), ``slow`` (``success`` after ``delay`` seconds) or ``plain``
+    (the bare text ``success``, unencrypted)."""
+
+    def __init__(self, token: str, aes_key: str, receiver_id: str) -> None:
+        self.crypto = CallbackCrypto(token, aes_key, receiver_id)
+        self.token, self.aes_key = token, aes_key
+        self.mode = "ok"
+        self.delay = 1.0
+        self.events: list[dict[str, Any]] = []
+        self.queries: list[dict[str, str]] = []
+        app = Starlette(routes=[Route("/callback", self._endpoint, methods=["POST"])])
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/callback"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    async def _endpoint(self, request: Request) -> Response:
+        query = dict(request.query_params)
+        assert query["msg_signature"] == query["signature"]
+        body = await request.json()
+        text = self.crypto.open(
+            query["signature"], query["timestamp"], query["nonce"], body["encrypt"]
+        )
+        self.queries.append(query)
+        self.events.append(json.loads(text))
+        if self.mode == "error":
+            return JSONResponse({"error": "boom"}, status_code=500)
+        if self.mode == "wrong":
+            return JSONResponse(self.crypto.seal("failure").as_reply())
+        if self.mode == "plain":
+            return PlainTextResponse("success")
+        if self.mode == "slow":
+            await anyio.sleep(self.delay)
+        return JSONResponse(self.crypto.success())
+
+    def types(self) -> list[tuple[str, str | None]]:
+        """``(EventType, type)`` of every push received, check_url included."""
+        return [(e["EventType"], e.get("type")) for e in self.events]
+
+    def start(self) -> Receiver:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            assert time.monotonic() < deadline, "the receiver did not start"
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
+
+
+@pytest.fixture
+def receiver_for() -> Iterator[Callable[..., Receiver]]:
+    """``receiver_for(receiver_id, token=..., aes_key=...)``: a started :class:`Receiver`."""
+    started: list[Receiver] = []
+
+    def make(
+        receiver_id: str = DEFAULT_CORP_ID, token: str = "token123", aes_key: str | None = None
+    ) -> Receiver:
+        receiver = Receiver(token, aes_key or new_aes_key(), receiver_id).start()
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()

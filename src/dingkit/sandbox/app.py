@@ -25,9 +25,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .apps import AppGuard, TokenIssuer
+from .callbacks import CallbackHub
 from .config import AppConfig, ErrcodeEra, RobotConfig, SandboxConfig, demo_apps, demo_config
 from .openapi import not_found, openapi_routes
 from .org import Organization, generate_org
+from .org_changes import replay
 from .render import message_preview, render_message
 from .robot_rules import RobotJudge, robot_error
 from .store import SandboxStore, StoredMessage, StoredRobot
@@ -69,16 +71,28 @@ class Sandbox:
             store.upsert_robot(robot)
         for app in config.apps:
             store.upsert_app(app)
+        #: Event subscriptions and pushes (§7); servers start its worker, tests call
+        #: ``callbacks.deliver_due()``.
+        self.callbacks = CallbackHub(self)
 
     @cached_property
     def org(self) -> Organization:
-        """The organisation, generated on first use from the seed (never stored)."""
-        return generate_org(
+        """The organisation, generated on first use from the seed, with the stored changes
+        (people and departments added, changed or removed) replayed over it."""
+        generated = generate_org(
             seed=self.config.seed,
             size=self.config.org_size,
             depth=self.config.org_depth,
             corp_id=self.config.corp_id,
         )
+        return replay(generated, self.store.org_changes.all())
+
+    def change_org(self, kind: str, data: dict[str, Any]) -> Organization:
+        """Store a checked change (:mod:`.org_changes`) and rebuild the organisation: a new
+        object, so caches keyed by the organisation (calendar people) start afresh."""
+        self.store.org_changes.add(kind, data, int(self.clock() * 1000))
+        self.__dict__.pop("org", None)
+        return self.org
 
     @classmethod
     def from_settings(

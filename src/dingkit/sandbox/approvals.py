@@ -9,7 +9,8 @@ Instance: ``RUNNING`` → ``COMPLETED`` with ``result`` ``agree`` (every node ag
 empty). Tasks: one per approver of each node, all created with the instance; the first
 node's start ``RUNNING``, the others ``NEW`` until the node before them completes. A task
 ends ``COMPLETED`` (``AGREE``/``REFUSE``), ``CANCELED`` (another approver of an OR node acted
-first, or the instance was refused) or ``TERMINATED`` (the instance was withdrawn).
+first, or the instance was refused) or ``TERMINATED`` (the instance was withdrawn); a
+redirected task ends ``COMPLETED`` with ``REDIRECTED`` and a new task takes its place.
 
 Node kinds (``actionType``, §3.1): ``NONE`` one approver; ``AND`` every approver must agree
 (any refusal refuses); ``OR`` the first answer decides.
@@ -36,6 +37,7 @@ __all__ = [
     "default_flow",
     "execute",
     "new_instance",
+    "redirect",
     "terminate",
 ]
 
@@ -53,6 +55,7 @@ ERRORS = {
     "no_task": ("taskNotExist", "审批任务不存在"),
     "not_running": ("taskStatusException", "审批任务不是待处理状态"),
     "not_actioner": ("actionerUserIdNotMatch", "actionerUserId 不是该审批任务的处理人"),
+    "same_approver": ("taskRedirectInvalid", "不能转交给任务当前的处理人"),
 }
 
 
@@ -81,7 +84,7 @@ class Task:
     node: int
     activity_id: str
     status: str = "NEW"  # NEW, RUNNING, COMPLETED, CANCELED, TERMINATED
-    result: str = "NONE"  # NONE, AGREE, REFUSE
+    result: str = "NONE"  # NONE, AGREE, REFUSE, REDIRECTED
     create_ms: int | None = None
     finish_ms: int | None = None
 
@@ -339,3 +342,52 @@ def terminate(
         )
     )
     instance.status, instance.result, instance.finish_ms = "TERMINATED", "", now
+
+
+def redirect(
+    instance: Instance,
+    task_id: int,
+    to_userid: str,
+    *,
+    remark: str | None,
+    now: int,
+    new_task_id: int,
+) -> Task:
+    """Hand the running task ``task_id`` over to ``to_userid`` (转交, §3.6); the new task.
+
+    The reference documents no redirect API; the sandbox offers this as an action of its
+    approvals view [I]. The old task ends ``COMPLETED``/``REDIRECTED``; a new running task for
+    ``to_userid`` joins the same node, which keeps its rule (AND, OR, NONE).
+
+    Raises:
+        ApprovalError: no such task, the instance is over, the task is not running, or it
+            already belongs to ``to_userid``.
+    """
+    task = instance.task(task_id)
+    if task is None:
+        raise ApprovalError("no_task")
+    if instance.status != "RUNNING":
+        raise ApprovalError("finished")
+    if task.status != "RUNNING":
+        raise ApprovalError("not_running")
+    if task.userid == to_userid:
+        raise ApprovalError("same_approver")
+    task.status, task.result, task.finish_ms = "COMPLETED", "REDIRECTED", now
+    successor = Task(new_task_id, to_userid, task.node, task.activity_id, "RUNNING", "NONE", now)
+    instance.tasks.insert(instance.tasks.index(task) + 1, successor)
+    node = instance.nodes[task.node]
+    if to_userid not in node.userids:
+        node.userids.append(to_userid)
+    # [I] DingTalk's operation type for a hand-over; its result is NONE like a cc.
+    instance.records.append(
+        Record(
+            task.userid,
+            now,
+            "REDIRECT_TASK",
+            "NONE",
+            "转交",
+            remark=remark or None,
+            activity_id=task.activity_id,
+        )
+    )
+    return successor

@@ -12,6 +12,8 @@ token_ttl = 7200            # access-token lifetime in seconds (§1.1); tests sh
 qps = 20                    # calls per app per API per second (§9.3); 0 switches it off
 slow_delay = 2.0            # seconds a `slow-` app waits for each answer
 approval_withdraw_delay = 15   # seconds after submission before the originator may withdraw
+callback_timeout = 1.5      # seconds a callback receiver has to answer a push (§7.3)
+callback_retry_delays = [10, 30]   # seconds before each retry of a failed push (§7.5)
 
 [[group]]                   # optional: groups are also created from robots' `group`
 id = "ops"
@@ -30,6 +32,14 @@ name = "hr-tool"
 app_key = "dingabc123"
 app_secret = "..."
 agent_id = 123456789        # optional: derived from the key when missing
+
+[[callback]]                # an app-level event subscription (HTTP 推送, §7.1)
+url = "http://127.0.0.1:9000/callback"
+token = "mytoken"
+aes_key = "..."             # 43 letters and digits
+app = "hr-tool"             # optional: the receiver id is that app's app_key, else corp_id
+tags = ["bpms_task_change"] # optional: every event when missing
+style = "new"               # or "classic": the plaintext format (§7.6)
 
 [[process]]                 # an approval template (§3); without any, leave/expense/purchase
 code = "PROC-TRIP-0001"
@@ -70,10 +80,12 @@ from pydantic import (
 from .._exceptions import ConfigurationError
 
 __all__ = [
+    "CALLBACK_TAGS",
     "COMPONENT_TYPES",
     "DEFAULT_CORP_ID",
     "FAILURE_PREFIXES",
     "AppConfig",
+    "CallbackConfig",
     "FormComponentConfig",
     "GroupConfig",
     "ProcessConfig",
@@ -100,6 +112,18 @@ COMPONENT_TYPES = (
     "DDMultiSelectField",
     "DDDateField",
     "DDDateRangeField",
+)
+#: The event types (``call_back_tag`` values) the sandbox knows and pushes (§7.6). DingTalk has
+#: more (roles, attendance...); the sandbox emits none of those, so it refuses them [I].
+CALLBACK_TAGS = (
+    "user_add_org",
+    "user_modify_org",
+    "user_leave_org",
+    "org_dept_create",
+    "org_dept_modify",
+    "org_dept_remove",
+    "bpms_instance_change",
+    "bpms_task_change",
 )
 ComponentType = Literal[
     "TextField",
@@ -218,6 +242,27 @@ class ProcessConfig(_Strict):
         return self
 
 
+class CallbackConfig(_Strict):
+    """An app-level event subscription made in the developer console (§7.1): pushes go to
+    ``url``, encrypted for the receiver id (``app``'s app_key, or the corp_id without one)."""
+
+    url: str = Field(pattern=r"^https?://[^/\s?#]+\S*$")
+    # The console's rule is 3–32 characters (§7.1); the API's 6–63 applies to registrations.
+    token: str = Field(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9]+$")
+    aes_key: str = Field(pattern=r"^[A-Za-z0-9]{43}$")
+    app: str | None = None
+    tags: tuple[str, ...] | None = None
+    style: Literal["new", "classic"] = "new"
+
+    @field_validator("tags")
+    @classmethod
+    def _known_tags(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        unknown = [tag for tag in value or () if tag not in CALLBACK_TAGS]
+        if unknown:
+            raise ValueError(f"unknown tags {unknown}; known: {', '.join(CALLBACK_TAGS)}")
+        return value
+
+
 class SandboxConfig(_Strict):
     errcodes: ErrcodeEra = "doc"
     limits: bool = True
@@ -229,12 +274,33 @@ class SandboxConfig(_Strict):
     qps: int = Field(default=20, ge=0)
     slow_delay: float = Field(default=2.0, ge=0, le=600)
     approval_withdraw_delay: float = Field(default=15.0, ge=0)
+    callback_timeout: float = Field(default=1.5, gt=0, le=60)
+    callback_retry_delays: tuple[float, ...] = Field(default=(10.0, 30.0), max_length=10)
     groups: tuple[GroupConfig, ...] = Field(default=(), alias="group")
     robots: tuple[RobotConfig, ...] = Field(default=(), alias="robot")
     apps: tuple[AppConfig, ...] = Field(default=(), alias="app")
     processes: tuple[ProcessConfig, ...] = Field(default=(), alias="process")
+    callbacks: tuple[CallbackConfig, ...] = Field(default=(), alias="callback")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("callback_retry_delays")
+    @classmethod
+    def _delays_not_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("retry delays must be >= 0 seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _callback_apps_exist(self) -> SandboxConfig:
+        names = {app.name for app in self.apps}
+        for index, callback in enumerate(self.callbacks):
+            if callback.app is not None and callback.app not in names:
+                raise ValueError(
+                    f"callback[{index}].app names {callback.app!r}, but no [[app]] has that "
+                    f"name (declared: {', '.join(sorted(names)) or 'none'})"
+                )
+        return self
 
     def all_groups(self) -> list[GroupConfig]:
         """Declared groups plus one for every group a robot names but nobody declared."""

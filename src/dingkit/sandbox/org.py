@@ -47,6 +47,8 @@ __all__ = [
     "Organization",
     "User",
     "generate_org",
+    "join",
+    "settle",
 ]
 
 ROOT_DEPT_ID = 1
@@ -128,6 +130,12 @@ class Organization:
     @property
     def root(self) -> Department:
         return self.departments[ROOT_DEPT_ID]
+
+    def reindex(self) -> None:
+        """Rebuild the look-ups after people or departments changed (:mod:`.org_changes`)."""
+        self._by_userid = {user.userid: user for user in self.users}
+        self._by_mobile = {user.mobile: user for user in self.users}
+        self._sorted.clear()
 
     def department(self, dept_id: int) -> Department | None:
         return self.departments.get(dept_id)
@@ -284,7 +292,7 @@ def _people(rng: random.Random, size: int, departments: dict[int, Department]) -
             boss=index == 0,
             senior=index <= executives,
         )
-        _join(user, dept)
+        join(user, dept)
         if leads:
             dept.leader = user
         users.append(user)
@@ -295,20 +303,23 @@ def _people(rng: random.Random, size: int, departments: dict[int, Department]) -
             if rng.random() < 0.03:
                 extra = rng.choice(pool)
                 if extra.dept_id not in user.dept_ids:
-                    _join(user, extra)
-    _finish(departments, users)
+                    join(user, extra)
+    settle(departments, users)
     return users
 
 
-def _join(user: User, dept: Department) -> None:
+def join(user: User, dept: Department) -> None:
+    """Add ``user`` to ``dept``, last in its custom order."""
     user.dept_ids.append(dept.dept_id)
     dept.members.append(user)
     user.dept_order[dept.dept_id] = len(dept.members) * 10
 
 
-def _finish(departments: dict[int, Department], users: list[User]) -> None:
-    """Managers, admins and the member counts that include sub-departments."""
+def settle(departments: dict[int, Department], users: list[User]) -> None:
+    """Managers, admins and the member counts that include sub-departments; run again after
+    a change to the organisation."""
     for dept in departments.values():
+        dept.member_count = 0
         if dept.leader is not None and dept.kind in ("hr", "admin") and dept.level == 1:
             dept.leader.admin = True  # the HR and admin heads manage the contacts
     for user in users:

@@ -62,6 +62,7 @@ class SandboxServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> SandboxServer:
+        self.sandbox.callbacks.start()  # event pushes go out while the server runs
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._socket]},
@@ -81,6 +82,7 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._socket.close()
+        self.sandbox.callbacks.stop()
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl-C stops it)."""

@@ -1,6 +1,8 @@
 """The sandbox's memory: groups, robots, apps, accepted messages and rejected requests, in
 SQLite; the server APIs' approvals, calendar events and work notifications are kept in the
-same database by :mod:`.records` (``store.approvals``, ``store.events``, ``store.notifications``).
+same database by :mod:`.records` (``store.approvals``, ``store.events``, ``store.notifications``),
+event subscriptions and pushes by :mod:`.callback_store` (``store.callbacks``) and changes to
+the organisation by :mod:`.org_changes` (``store.org_changes``).
 
 One connection guarded by a lock: every statement is short, and SQLite serialises writers
 anyway. ``:memory:`` gives a store for in-process tests.
@@ -16,7 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .callback_store import SCHEMA as CALLBACK_SCHEMA
+from .callback_store import CallbackRecords
 from .config import AppConfig, GroupConfig, RobotConfig
+from .org_changes import SCHEMA as ORG_CHANGES_SCHEMA
+from .org_changes import OrgChangeRecords
 from .records import SCHEMA as RECORDS_SCHEMA
 from .records import ApprovalRecords, CalendarRecords, NotificationRecords
 
@@ -122,9 +128,13 @@ class SandboxStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
             self._db.executescript(RECORDS_SCHEMA)
+            self._db.executescript(CALLBACK_SCHEMA)
+            self._db.executescript(ORG_CHANGES_SCHEMA)
         self.approvals = ApprovalRecords(self._db, self._lock)
         self.events = CalendarRecords(self._db, self._lock)
         self.notifications = NotificationRecords(self._db, self._lock)
+        self.callbacks = CallbackRecords(self._db, self._lock)
+        self.org_changes = OrgChangeRecords(self._db, self._lock)
 
     def close(self) -> None:
         with self._lock:

@@ -1,13 +1,16 @@
 """DingTalk's server APIs in the sandbox, both families on one address (§0.3): tokens (§1),
-approval (§3), calendar (§4), contacts (§5), attendance (§6) and work notifications (§12),
+approval (§3), calendar (§4), contacts (§5), attendance (§6), event subscription (§7) and work
+notifications (§12),
 behind a shared :mod:`.gateway`.
 
     routes = openapi_routes(sandbox)   # mounted by sandbox.app.create_app
 
 Modules: ``gateway`` (auth, errors, QPS, failure modes), ``params`` (typed body fields),
 ``tokens``, ``contacts``, ``attendance``, ``approval`` (with ``approval_common``,
-``approval_old`` and ``approval_views``), ``calendar``, ``notifications``. A new concern adds
-a module with a ``routes(gateway)`` function and joins the list below.
+``approval_old`` and ``approval_views``), ``calendar``, ``notifications``, ``callbacks``
+(event subscription) and ``org_admin`` (the sandbox's own actions that change the
+organisation). A new concern adds a module with a ``routes(gateway)`` function and joins the
+list below.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from . import (
     approval_old,
     attendance,
     calendar,
+    callbacks,
     contacts,
     notifications,
+    org_admin,
     tokens,
 )
 from .gateway import Gateway, api_error, new_request_id, oapi_error
@@ -46,6 +51,8 @@ def openapi_routes(sandbox: Sandbox) -> list[BaseRoute]:
         *approval_old.routes(gateway),
         *calendar.routes(gateway),
         *notifications.routes(gateway),
+        *callbacks.routes(gateway),
+        *org_admin.routes(gateway),
     ]
 
 

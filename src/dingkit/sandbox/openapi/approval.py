@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..approvals import ApprovalError, execute, terminate
+from ..approvals import ApprovalError, execute, redirect, terminate
 from ..processes import processes_of
 from . import params
 from .approval_common import (
@@ -40,8 +40,10 @@ from .approval_common import (
     WindowError,
     bad,
     base_url,
+    change,
     id_window,
     load,
+    new_task_id,
     now_ms,
     page_ids,
     start,
@@ -187,8 +189,13 @@ def execute_task(call: Call) -> dict[str, Any]:
     actioner = params.string(body, "actionerUserId", max_length=64)
     task_id = params.integer(body, "taskId", minimum=1)
     remark = _remark(body)
-    execute(instance, task_id, actioner, result, remark=remark, now=now_ms(call.sandbox))
-    call.sandbox.store.approvals.save(instance)
+    now = now_ms(call.sandbox)
+    change(
+        call.sandbox,
+        instance,
+        base_url(call.request),
+        lambda: execute(instance, task_id, actioner, result, remark=remark, now=now),
+    )
     return {"result": True, "success": True}
 
 
@@ -201,14 +208,15 @@ def terminate_instance(call: Call) -> dict[str, Any]:
         raise ParamError("缺少参数 operatingUserId（isSystem 为 false 时必填）")
     remark = _remark(body)
     delay = int(call.sandbox.config.approval_withdraw_delay * 1000)
-    terminate(
+    now = now_ms(call.sandbox)
+    change(
+        call.sandbox,
         instance,
-        None if system else str(operator),
-        remark=remark,
-        now=now_ms(call.sandbox),
-        min_age_ms=delay,
+        base_url(call.request),
+        lambda: terminate(
+            instance, None if system else str(operator), remark=remark, now=now, min_age_ms=delay
+        ),
     )
-    call.sandbox.store.approvals.save(instance)
     return {"result": True, "success": True}
 
 
@@ -255,6 +263,11 @@ def templates(call: Call) -> dict[str, Any]:
 # -- the chat page's view -------------------------------------------------------------------
 
 
+def _refused(exc: ApprovalError) -> Response:
+    status = 404 if exc.key in ("not_found", "no_task") else 409
+    return JSONResponse({"error": exc.message, "code": exc.code}, status_code=status)
+
+
 def routes(gateway: Gateway) -> list[Route]:
     sandbox: Sandbox = gateway.sandbox
 
@@ -279,11 +292,40 @@ def routes(gateway: Gateway) -> list[Route]:
             task = instance.task(task_id)
             if task is None:
                 raise ApprovalError("no_task")
-            execute(instance, task_id, task.userid, result, remark=remark, now=now_ms(sandbox))
+            userid, now = task.userid, now_ms(sandbox)
+            change(
+                sandbox,
+                instance,
+                base_url(request),
+                lambda: execute(instance, task_id, userid, result, remark=remark, now=now),
+            )
         except ApprovalError as exc:
-            status = 404 if exc.key in ("not_found", "no_task") else 409
-            return JSONResponse({"error": exc.message, "code": exc.code}, status_code=status)
-        sandbox.store.approvals.save(instance)
+            return _refused(exc)
+        return JSONResponse({"approval": sandbox_json(instance, sandbox.org)})
+
+    async def redirect_task(request: Request) -> Response:
+        """Hand a task over to another person (转交): the reference documents no API for it,
+        so this sandbox action stands in for the approver doing it in DingTalk [I]."""
+        try:
+            body = params.obj(await request.json())
+            to = params.string(body, "to", max_length=64)
+            remark = _remark(body)
+        except (ValueError, ParamError) as exc:
+            return JSONResponse({"error": getattr(exc, "message", str(exc))}, status_code=400)
+        if sandbox.org.user(to) is None:
+            return JSONResponse({"error": f"no user with userid {to!r}"}, status_code=400)
+        task_id = request.path_params["task_id"]
+        try:
+            instance = load(sandbox, request.path_params["instance_id"])
+            now, new_id = now_ms(sandbox), new_task_id(sandbox)
+            change(
+                sandbox,
+                instance,
+                base_url(request),
+                lambda: redirect(instance, task_id, to, remark=remark, now=now, new_task_id=new_id),
+            )
+        except ApprovalError as exc:
+            return _refused(exc)
         return JSONResponse({"approval": sandbox_json(instance, sandbox.org)})
 
     instances = "/v1.0/workflow/processInstances"
@@ -297,5 +339,10 @@ def routes(gateway: Gateway) -> list[Route]:
         Route("/_sandbox/approvals", approvals_view, methods=["GET"]),
         Route(
             "/_sandbox/approvals/{instance_id}/tasks/{task_id:int}", act_on_task, methods=["POST"]
+        ),
+        Route(
+            "/_sandbox/approvals/{instance_id}/tasks/{task_id:int}/redirect",
+            redirect_task,
+            methods=["POST"],
         ),
     ]

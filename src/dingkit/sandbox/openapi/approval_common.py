@@ -8,13 +8,15 @@ turns into its errcode.
 
 from __future__ import annotations
 
+import copy
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from ..approval_events import approval_events
 from ..approvals import ApprovalError, Instance, new_instance
 from ..approvals import default_flow as template_flow
 from ..attendance import CST
@@ -33,8 +35,10 @@ __all__ = [
     "WindowError",
     "bad",
     "base_url",
+    "change",
     "id_window",
     "load",
+    "new_task_id",
     "now_ms",
     "page_ids",
     "start",
@@ -61,6 +65,25 @@ def _user(call: Call, userid: str, role: str) -> User:
     if user is None:
         raise bad("processInstanceInvalidParameter", f"{role}userId无效：{userid}")
     return user
+
+
+def new_task_id(sandbox: Sandbox) -> int:
+    return _TASK_ID_BASE + sandbox.store.approvals.next_values("task_id")[0]
+
+
+def _publish(sandbox: Sandbox, before: Instance | None, after: Instance, base: str) -> None:
+    """Queue the events (§7.6) of the change from ``before`` to ``after`` for subscribers."""
+    url = f"{base}/#approvals?instance={after.instance_id}"
+    sandbox.callbacks.emit_all(approval_events(before, after, url=url))
+
+
+def change(sandbox: Sandbox, instance: Instance, base: str, action: Callable[[], object]) -> None:
+    """Run ``action`` (which changes ``instance`` or raises), store the instance, and queue
+    the events the change causes."""
+    before = copy.deepcopy(instance)
+    action()
+    sandbox.store.approvals.save(instance)
+    _publish(sandbox, before, instance, base)
 
 
 def load(sandbox: Sandbox, instance_id: str) -> Instance:
@@ -160,6 +183,7 @@ def _store_new(
         agent_id=call.app.agent_id,
     )
     records.add(instance)
+    _publish(call.sandbox, None, instance, base_url(call.request))
     return instance
 
 

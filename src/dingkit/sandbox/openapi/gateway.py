@@ -20,6 +20,7 @@ an ``x-acs-request-id`` header; the handler's return value is the body, or a ``R
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import secrets
@@ -146,7 +147,9 @@ class Call:
     request_id: str
 
 
-OapiHandler = Callable[[Call], dict[str, Any]]
+#: An old-family handler; a coroutine function when it must wait on I/O (the URL check of
+#: ``register_call_back``), a plain function otherwise.
+OapiHandler = Callable[[Call], dict[str, Any] | Awaitable[dict[str, Any]]]
 ApiHandler = Callable[[Call], Any]
 
 
@@ -245,17 +248,21 @@ class Gateway:
         path: str,
         handler: OapiHandler,
         *,
-        method: str = "POST",
+        method: str | tuple[str, ...] = "POST",
         param_error: int = 400002,
     ) -> Route:
-        """An old-family endpoint. ``param_error`` is the errcode for bad input (§5, §6)."""
-        api = f"{method} {path}"
+        """An old-family endpoint. ``param_error`` is the errcode for bad input (§5, §6);
+        ``method`` may name several methods when the reference does not say which one."""
+        methods = (method,) if isinstance(method, str) else method
+        api = f"{methods[0]} {path}"
 
         async def endpoint(request: Request) -> Response:
             topapi = request.url.path.startswith("/topapi/")
-            if request.method != method:
+            if request.method not in methods:
                 # 43001 must be GET / 43002 must be POST (§9.1) [I: the errmsg].
-                code, text = (43001, "需要GET请求") if method == "GET" else (43002, "需要POST请求")
+                code, text = (
+                    (43001, "需要GET请求") if methods == ("GET",) else (43002, "需要POST请求")
+                )
                 return oapi_error(code, text, request_id=new_request_id("oapi") if topapi else None)
             prepared = await self._prepare(request, "oapi", api)
             if isinstance(prepared, Response):
@@ -264,7 +271,8 @@ class Gateway:
             rid = request_id or None
             try:
                 body = _parse_json(await _read_body(request))
-                result = handler(Call(self.sandbox, app, request, body, request_id))
+                outcome = handler(Call(self.sandbox, app, request, body, request_id))
+                result = await outcome if inspect.isawaitable(outcome) else outcome
             except ParamError as exc:
                 return oapi_error(param_error, exc.message, request_id=rid)
             except OapiError as exc:

@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from dingkit.callback.crypto import new_aes_key
+from dingkit.callback.events import CheckUrl, parse_event
+from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox.config import DEFAULT_CORP_ID
+
+pytestmark = pytest.mark.anyio
+
+OpenSandbox = Callable[..., Sandbox]
+Connect = Callable[..., Any]
+ReceiverFor = Callable[..., Any]
+BASE = "/call_back/"
+
+
+def registration(receiver: Any, **overrides: Any) -> dict[str, Any]:
+    return {
+        "call_back_tag": ["user_add_org", "bpms_task_change"],
+        "token": receiver.token,
+        "aes_key": receiver.aes_key,
+        "url": receiver.url,
+        **overrides,
+    }
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/callback"
+
+
+async def test_register_checks_the_url_then_get_returns_it(
+    open_sandbox: OpenSandbox, connect: Connect, receiver_for: ReceiverFor
+) -> None:
+    sandbox = open_sandbox()
+    client, receiver = connect(sandbox), receiver_for()
+    body = registration(receiver)
+
+    await client.ok(BASE + "register_call_back", body)
+
+    # The URL check came first: exactly {"EventType":"check_url"}, for the corp_id (§7.4).
+    assert receiver.events == [{"EventType": "check_url"}]
+    assert isinstance(parse_event(receiver.events[0]), CheckUrl)
+    assert receiver.crypto.receiver_id == DEFAULT_CORP_ID
+    answer = await client.ok(BASE + "get_call_back")
+    assert {k: answer[k] for k in body} == body
+    # Neither GET nor POST is named for get_call_back: both work.
+    token = await client.token()
+    response = await client.http.get(BASE + "get_call_back", params={"access_token": token})
+    assert response.json()["url"] == receiver.url
+
+
+@pytest.mark.parametrize(
+    ("overrides", "errcode"),
+    [
+        ({"token": "short"}, 400002),
+        ({"token": "x" * 64}, 400002),
+        ({"aes_key": "a" * 42}, 900004),
+        ({"aes_key": "a" * 42 + "!"}, 900004),
+        ({"url": "ftp://example.com/cb"}, 71011),
+        ({"url": "not a url"}, 71011),
+        ({"call_back_tag": ["user_add_org", "no_such_tag"]}, 71008),
+        ({"call_back_tag": []}, 71008),
+        ({"call_back_tag": None}, 400002),
+    ],
+)
+async def test_register_refuses_bad_fields_without_calling_the_url(
+    open_sandbox: OpenSandbox,
+    connect: Connect,
+    receiver_for: ReceiverFor,
+    overrides: dict[str, Any],
+    errcode: int,
+) -> None:
+    sandbox = open_sandbox()
+    client, receiver = connect(sandbox), receiver_for()
+    body = {k: v for k, v in registration(receiver, **overrides).items() if v is not None}
+
+    answer = await client.oapi(BASE + "register_call_back", body)
+
+    assert answer["errcode"] == errcode, answer
+    assert receiver.events == []
+    assert (await client.oapi(BASE + "get_call_back"))["errcode"] == 71007
+
+
+@pytest.mark.parametrize(
+    ("mode", "errcode", "text"),
+    [
+        ("wrong", 71009, "返回文本非success"),
+        ("plain", 71009, "返回文本非success"),
+        ("error", 71009, "HTTP 500"),
+        ("slow", 71012, "回调地址无法访问"),
+    ],
+)
+async def test_a_receiver_that_does_not_answer_success_is_refused(
+    open_sandbox: OpenSandbox,
+    connect: Connect,
+    receiver_for: ReceiverFor,
+    mode: str,
+    errcode: int,
+    text: str,
+) -> None:
+    sandbox = open_sandbox(callback_timeout=0.2)
+    client, receiver = connect(sandbox), receiver_for()
+    receiver.mode, receiver.delay = mode, 0.5
+
+    answer = await client.oapi(BASE + "register_call_back", registration(receiver))
+
+    assert answer["errcode"] == errcode, answer
+    assert text in answer["errmsg"]
+    assert receiver.types() == [("check_url", None)]
+    assert (await client.oapi(BASE + "get_call_back"))["errcode"] == 71007
+
+
+async def test_an_unreachable_url_is_refused_with_71012(
+    open_sandbox: OpenSandbox, connect: Connect
+) -> None:
+    client = connect(open_sandbox())
+    body = {
+        "call_back_tag": ["user_add_org"],
+        "token": "token123",
+        "aes_key": new_aes_key(),
+        "url": closed_port_url(),
+    }
+    answer = await client.oapi(BASE + "register_call_back", body)
+    assert answer["errcode"] == 71012, answer
+
+
+async def test_a_receiver_keyed_for_another_receiver_id_is_refused(
+    open_sandbox: OpenSandbox, connect: Connect, receiver_for: ReceiverFor
+) -> None:
+    # An API registration is addressed to the corp_id (§7.1), not to an app key.
+    client, receiver = connect(open_sandbox()), receiver_for(receiver_id="dingappkey0001")
+    answer = await client.oapi(BASE + "register_call_back", registration(receiver))
+    assert answer["errcode"] == 71009
+
+
+async def test_register_twice_update_and_delete(
+    open_sandbox: OpenSandbox, connect: Connect, receiver_for: ReceiverFor
+) -> None:
+    client = connect(open_sandbox())
+    first, second = receiver_for(), receiver_for()
+    await client.ok(BASE + "register_call_back", registration(first))
+
+    again = await client.oapi(BASE + "register_call_back", registration(first))
+    assert again["errcode"] == 71006
+
+    await client.ok(BASE + "update_call_back", registration(second, call_back_tag=["user_add_org"]))
+    assert second.types() == [("check_url", None)]
+    answer = await client.ok(BASE + "get_call_back")
+    assert (answer["url"], answer["call_back_tag"]) == (second.url, ["user_add_org"])
+
+    await client.ok(BASE + "delete_call_back")
+    assert (await client.oapi(BASE + "delete_call_back"))["errcode"] == 71007
+    assert (await client.oapi(BASE + "get_call_back"))["errcode"] == 71007
+    missing = await client.oapi(BASE + "update_call_back", registration(second))
+    assert missing["errcode"] == 71007
+
+
+async def test_methods(open_sandbox: OpenSandbox, connect: Connect) -> None:
+    client = connect(open_sandbox())
+    token = await client.token()
+    register = await client.http.get(BASE + "register_call_back", params={"access_token": token})
+    assert register.json()["errcode"] == 43002  # must be POST (§7.1)
+    failed = await client.http.post(
+        BASE + "get_call_back_failed_result", params={"access_token": token}
+    )
+    assert failed.json()["errcode"] == 43001  # must be GET (§7.5)
+    no_token = await client.http.get(BASE + "get_call_back_failed_result")
+    assert no_token.json()["errcode"] == 41001
+
+
+async def test_the_subscriptions_view_hides_secrets(
+    open_sandbox: OpenSandbox, connect: Connect, receiver_for: ReceiverFor
+) -> None:
+    sandbox = open_sandbox()
+    client, receiver = connect(sandbox), receiver_for()
+    await client.ok(BASE + "register_call_back", registration(receiver))
+
+    view = (await client.http.get("/_sandbox/callbacks")).json()
+
+    (subscription,) = view["subscriptions"]
+    assert subscription["url"] == receiver.url
+    assert subscription["receiver_id"] == DEFAULT_CORP_ID
+    assert receiver.token not in str(view)
+    assert receiver.aes_key not in str(view)
