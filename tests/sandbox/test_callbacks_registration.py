@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dingkit import ConfigurationError
 from dingkit.callback.crypto import new_aes_key
 from dingkit.callback.events import CheckUrl, parse_event
 from dingkit.sandbox.app import Sandbox
-from dingkit.sandbox.config import DEFAULT_CORP_ID
+from dingkit.sandbox.config import DEFAULT_CORP_ID, load_config
 
 pytestmark = pytest.mark.anyio
 
@@ -190,3 +193,50 @@ async def test_the_subscriptions_view_hides_secrets(
     assert subscription["receiver_id"] == DEFAULT_CORP_ID
     assert receiver.token not in str(view)
     assert receiver.aes_key not in str(view)
+
+
+GOOD_KEY = "a" * 43
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (f'url = "http://x/cb"\ntoken = "tok123"\naes_key = "{GOOD_KEY}"\napp = "nope"', "nope"),
+        ('url = "http://x/cb"\ntoken = "tok123"\naes_key = "short"', "callback.0.aes_key"),
+        (f'url = "ftp://x"\ntoken = "tok123"\naes_key = "{GOOD_KEY}"', "callback.0.url"),
+        (
+            f'url = "http://x/cb"\ntoken = "tok123"\naes_key = "{GOOD_KEY}"\ntags = ["nope"]',
+            "unknown tags",
+        ),
+        (
+            f'url = "http://x/cb"\ntoken = "tok123"\naes_key = "{GOOD_KEY}"\nstyle = "old"',
+            "callback.0.style",
+        ),
+    ],
+)
+def test_config_callback_tables_are_checked(tmp_path: Path, table: str, message: str) -> None:
+    path = tmp_path / "sandbox.toml"
+    path.write_text(f"[[callback]]\n{table}\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        load_config(path)
+
+
+def test_config_callback_with_an_app_uses_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox.toml"
+    path.write_text(
+        "callback_retry_delays = [0.05, 0.1]\ncallback_timeout = 0.5\n"
+        '[[app]]\nname = "hr"\napp_key = "dinghr0001"\napp_secret = "s"\n'
+        f'[[callback]]\nurl = "http://x/cb"\ntoken = "tok123"\naes_key = "{GOOD_KEY}"\n'
+        'app = "hr"\ntags = ["bpms_task_change"]\nstyle = "classic"\n',
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    sandbox = Sandbox.from_settings(config=config)
+    try:
+        (subscription,) = sandbox.callbacks.subscriptions()
+    finally:
+        sandbox.close()
+    assert config.callback_retry_delays == (0.05, 0.1)
+    assert subscription.receiver_id == "dinghr0001"
+    assert subscription.tags == frozenset({"bpms_task_change"})
+    assert subscription.style == "classic"

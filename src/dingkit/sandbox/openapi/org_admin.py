@@ -258,7 +258,9 @@ def routes(gateway: Gateway) -> list[Route]:
             change["name"] = name
         if len(change) == 1:
             return 200, {"department": _detail(dept), "changed": []}
-        check_name(change.get("name", dept.name), change.get("parent_id", dept.parent_id or 0))
+        parent = change.get("parent_id", dept.parent_id)
+        if parent is not None:  # the company department has no siblings
+            check_name(change.get("name", dept.name), parent, dept.dept_id)
         org = sandbox.change_org("dept_modify", change)
         sandbox.callbacks.emit("org_dept_modify", {"deptId": [dept.dept_id]})
         return 200, {
