@@ -2,7 +2,8 @@
 //
 // - Approvals: every approval instance with its form and tasks; a pending task can be
 //   approved or refused here, as its approver would in DingTalk (POST
-//   /_sandbox/approvals/{id}/tasks/{taskId}, the same state machine as the API's execute).
+//   /_sandbox/approvals/{id}/tasks/{taskId}, the same state machine as the API's execute),
+//   or handed over to someone else (.../redirect: DingTalk documents no API for that).
 // - Work notifications: what apps sent with asyncsend_v2, to how many people.
 //
 // Lists are keyed by id and an entry is rebuilt only when its JSON changed, so a poll
@@ -129,7 +130,12 @@
         refuse.type = "button";
         refuse.dataset.testid = "refuse-button";
         refuse.addEventListener("click", () => act(approval, task, "refuse", item));
-        row.append(el("span", "task-actions", [approve, refuse]));
+        const hand = el("button", "task-button", "Redirect");
+        hand.type = "button";
+        hand.dataset.testid = "redirect-button";
+        hand.title = "Hand this task over to the userid typed below";
+        hand.addEventListener("click", () => act(approval, task, "redirect", item));
+        row.append(el("span", "task-actions", [approve, refuse, hand]));
       }
       tasks.append(row);
     }
@@ -138,7 +144,11 @@
       const remark = el("input", "approval-remark");
       remark.placeholder = "Remark (optional)";
       remark.maxLength = 1024;
-      parts.push(remark);
+      const target = el("input", "approval-redirect");
+      target.placeholder = "Redirect to userid";
+      target.maxLength = 64;
+      target.dataset.testid = "redirect-to";
+      parts.push(remark, target);
     }
     parts.push(el("div", "approval-error"));
     item.replaceChildren(...parts);
@@ -148,10 +158,15 @@
     const buttons = item.querySelectorAll("button");
     for (const button of buttons) button.disabled = true;
     const remarkInput = item.querySelector(".approval-remark");
-    const body = { result };
+    const body = result === "redirect" ? {} : { result };
     if (remarkInput && remarkInput.value.trim()) body.remark = remarkInput.value.trim();
-    const path = `/_sandbox/approvals/${encodeURIComponent(approval.instance_id)}` +
+    let path = `/_sandbox/approvals/${encodeURIComponent(approval.instance_id)}` +
       `/tasks/${encodeURIComponent(task.task_id)}`;
+    if (result === "redirect") {
+      const target = item.querySelector(".approval-redirect");
+      body.to = target ? target.value.trim() : "";
+      path += "/redirect";
+    }
     let answer;
     try {
       answer = await postJSON(path, body);
