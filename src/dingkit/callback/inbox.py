@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-__all__ = ["STATES", "Inbox", "InboxEntry", "SQLiteInbox", "State"]
+__all__ = ["STATES", "Inbox", "InboxEntry", "NewEvent", "SQLiteInbox", "State"]
 
 State = Literal["pending", "running", "done", "failed"]
 STATES: tuple[State, ...] = ("pending", "running", "done", "failed")
@@ -49,6 +49,16 @@ class InboxEntry:
     last_error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event on its way into the inbox."""
+
+    event_type: str
+    payload: bytes
+    keys: Sequence[str]
+    source: str = "push"
+
+
 class Inbox(Protocol):
     """What the receiver and the dispatcher need from an inbox."""
 
@@ -56,6 +66,10 @@ class Inbox(Protocol):
         self, event_type: str, payload: bytes, keys: Sequence[str], *, source: str = "push"
     ) -> str | None:
         """Store a new event, durably; its id, or ``None`` when one of ``keys`` is known."""
+        ...
+
+    def add_many(self, events: Sequence[NewEvent]) -> list[str | None]:
+        """:meth:`add` for several events in one commit (what concurrent pushes share)."""
         ...
 
     def claim(self, owner: str, lease: float) -> InboxEntry | None:
@@ -166,27 +180,37 @@ class SQLiteInbox:
     def add(
         self, event_type: str, payload: bytes, keys: Sequence[str], *, source: str = "push"
     ) -> str | None:
+        return self.add_many([NewEvent(event_type, payload, keys, source)])[0]
+
+    def add_many(self, events: Sequence[NewEvent]) -> list[str | None]:
         now = self._clock()
-        entry_id = uuid.uuid4().hex
+        ids: list[str | None] = []
         with self._transaction() as db:
-            marks = ",".join("?" * len(keys))
-            if (
-                keys
-                and db.execute(
-                    f"SELECT 1 FROM inbox_keys WHERE key IN ({marks}) LIMIT 1",
-                    tuple(keys),
-                ).fetchone()
-            ):
-                return None
-            db.execute(
-                "INSERT INTO inbox (id, event_type, payload, source, state, received_at, due_at)"
-                " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                (entry_id, event_type, payload, source, now, now),
-            )
-            db.executemany(
-                "INSERT INTO inbox_keys (key, entry_id) VALUES (?, ?)",
-                [(key, entry_id) for key in dict.fromkeys(keys)],
-            )
+            for event in events:
+                ids.append(self._insert(db, event, now))
+        return ids
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, event: NewEvent, now: float) -> str | None:
+        keys = tuple(dict.fromkeys(event.keys))
+        marks = ",".join("?" * len(keys))
+        if (
+            keys
+            and db.execute(
+                f"SELECT 1 FROM inbox_keys WHERE key IN ({marks}) LIMIT 1", keys
+            ).fetchone()
+        ):
+            return None
+        entry_id = uuid.uuid4().hex
+        db.execute(
+            "INSERT INTO inbox (id, event_type, payload, source, state, received_at, due_at)"
+            " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            (entry_id, event.event_type, event.payload, event.source, now, now),
+        )
+        db.executemany(
+            "INSERT INTO inbox_keys (key, entry_id) VALUES (?, ?)",
+            [(key, entry_id) for key in keys],
+        )
         return entry_id
 
     def claim(self, owner: str, lease: float) -> InboxEntry | None:

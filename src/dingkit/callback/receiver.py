@@ -38,7 +38,7 @@ from .._retry import RetryPolicy
 from .crypto import CallbackCrypto
 from .dispatcher import ANY, DEFAULT_HANDLER_RETRY, Dispatcher, H, Handlers
 from .events import parse_event
-from .inbox import Inbox, SQLiteInbox
+from .inbox import Inbox, NewEvent, SQLiteInbox
 from .metrics import ReceiverMetrics
 
 __all__ = ["INBOX_FILE", "MAX_BODY", "CallbackReceiver", "inbox_path"]
@@ -54,6 +54,42 @@ _CHECK_EVENTS = frozenset({"check_url", "check_create_suite_url", "check_update_
 def inbox_path(data_dir: str | Path | None = None) -> Path:
     """Where the SQLite inbox lives: in ``data_dir``, by default the platform's data dir."""
     return (Path(data_dir) if data_dir is not None else default_data_dir()) / INBOX_FILE
+
+
+class _GroupCommit:
+    """Commits the events of concurrent pushes together: while one batch is being written
+    (in a thread, off the event loop), the pushes that arrive queue up for the next. Each
+    push still waits for its own commit before it is acknowledged."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        self._inbox = inbox
+        self._queue: list[tuple[NewEvent, asyncio.Future[str | None]]] = []
+        self._writing = False
+
+    async def add(self, event: NewEvent) -> str | None:
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((event, future))
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    ids = await asyncio.to_thread(self._inbox.add_many, [e for e, _ in batch])
+                except Exception as error:  # each waiting push answers for itself
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, future), entry_id in zip(batch, ids, strict=True):
+                    if not future.done():
+                        future.set_result(entry_id)
+        finally:
+            self._writing = False
 
 
 class _Refused(Exception):
@@ -129,6 +165,7 @@ class CallbackReceiver:
         if inbox is None:
             inbox = SQLiteInbox(inbox_path(data_dir), clock=clock)
         self.inbox = inbox
+        self._commits = _GroupCommit(inbox)
         self.path = path if path.startswith("/") else "/" + path
         self.max_body = max_body
         self.metrics = ReceiverMetrics()
@@ -261,7 +298,7 @@ class CallbackReceiver:
         return b"".join(chunks)
 
     async def _commit(self, event_type: str, message: bytes, keys: tuple[str, ...]) -> None:
-        entry = await asyncio.to_thread(self.inbox.add, event_type, message, keys)
+        entry = await self._commits.add(NewEvent(event_type, message, keys))
         if entry is None:
             self.metrics.count("duplicates")
             return

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from .inbox import STATES, InboxEntry, State
+from .inbox import STATES, InboxEntry, NewEvent, State
 
 __all__ = ["RedisInbox"]
 
@@ -147,20 +147,31 @@ class RedisInbox:
     def add(
         self, event_type: str, payload: bytes, keys: Sequence[str], *, source: str = "push"
     ) -> str | None:
-        entry_id = uuid.uuid4().hex
-        stored = self._add(
-            keys=[f"{self.prefix}k:{key}" for key in dict.fromkeys(keys)],
-            args=[
-                self.prefix,
-                entry_id,
-                repr(self._clock()),
-                self._retention,
-                event_type,
-                payload,
-                source,
-            ],
-        )
-        return entry_id if int(stored) == 1 else None
+        return self.add_many([NewEvent(event_type, payload, keys, source)])[0]
+
+    def add_many(self, events: Sequence[NewEvent]) -> list[str | None]:
+        # One round trip for the lot; each script is still atomic on its own, and a later
+        # event sees the keys an earlier one of the same batch took.
+        pipe = self._redis.pipeline(transaction=False)
+        ids, now = [uuid.uuid4().hex for _ in events], repr(self._clock())
+        for entry_id, event in zip(ids, events, strict=True):
+            self._add(
+                keys=[f"{self.prefix}k:{key}" for key in dict.fromkeys(event.keys)],
+                args=[
+                    self.prefix,
+                    entry_id,
+                    now,
+                    self._retention,
+                    event.event_type,
+                    event.payload,
+                    event.source,
+                ],
+                client=pipe,
+            )
+        stored = pipe.execute()
+        return [
+            entry_id if int(ok) == 1 else None for entry_id, ok in zip(ids, stored, strict=True)
+        ]
 
     def claim(self, owner: str, lease: float) -> InboxEntry | None:
         reply = self._claim(args=[self.prefix, repr(self._clock()), owner, repr(lease)])

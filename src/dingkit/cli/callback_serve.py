@@ -126,6 +126,9 @@ def _bind(host: str, port: int) -> socket.socket:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))
+        # Listening now, before uvicorn starts: pushes that arrive meanwhile wait in the
+        # backlog instead of being refused.
+        listener.listen(2048)
     except OSError as error:
         listener.close()
         raise ConfigurationError(
