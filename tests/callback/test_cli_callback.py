@@ -1,0 +1,171 @@
+"""`dingkit callback events|replay|register|update|get|delete` as the user runs them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dingkit.callback.inbox import SQLiteInbox
+from dingkit.callback.receiver import CallbackReceiver, inbox_path
+from dingkit.sandbox.server import SandboxServer
+
+from .conftest import AES_KEY, TOKEN, Served, cli_env, dingkit
+
+
+@pytest.fixture
+def filled(tmp_path: Path) -> dict[str, str]:
+    """An inbox in tmp_path with one done, one failed and one pending event."""
+    inbox = SQLiteInbox(inbox_path(tmp_path))
+    ids = {}
+    for name in ("done", "failed", "pending"):
+        entry_id = inbox.add(
+            "user_add_org", f'{{"EventType":"user_add_org","n":"{name}"}}'.encode(), [name]
+        )
+        assert entry_id is not None
+        ids[name] = entry_id
+    inbox.claim("w", lease=60)
+    inbox.complete(ids["done"], "w")
+    inbox.claim("w", lease=60)
+    inbox.fail(ids["failed"], "w", "handler: RuntimeError: boom")
+    inbox.close()
+    return ids
+
+
+def test_events_lists_the_inbox_and_the_dead_letters(
+    tmp_path: Path, filled: dict[str, str]
+) -> None:
+    env = cli_env("http://127.0.0.1:9", tmp_path)
+    listed = dingkit("callback", "events", "--json", "--data-dir", str(tmp_path), env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert {row["id"]: row["state"] for row in json.loads(listed.stdout)} == {
+        filled["done"]: "done",
+        filled["failed"]: "failed",
+        filled["pending"]: "pending",
+    }
+    failed = dingkit(
+        "callback", "events", "--failed", "--json", "--data-dir", str(tmp_path), env=env
+    )
+    (row,) = json.loads(failed.stdout)
+    assert (row["id"], row["last_error"]) == (filled["failed"], "handler: RuntimeError: boom")
+    table = dingkit("callback", "events", "--failed", "--data-dir", str(tmp_path), env=env)
+    assert filled["failed"][:8] in table.stdout
+    assert "boom" in table.stdout
+
+
+def test_replay_makes_a_failed_event_pending_and_refuses_the_rest(
+    tmp_path: Path, filled: dict[str, str]
+) -> None:
+    env = cli_env("http://127.0.0.1:9", tmp_path)
+    data = ["--data-dir", str(tmp_path)]
+    replayed = dingkit("callback", "replay", filled["failed"], *data, env=env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "pending again" in replayed.stdout
+    entry = SQLiteInbox(inbox_path(tmp_path)).get(filled["failed"])
+    assert entry is not None
+    assert (entry.state, entry.attempts) == ("pending", 0)
+    pending = dingkit("callback", "replay", filled["pending"], *data, env=env)
+    assert pending.returncode == 2
+    assert "only failed or done events" in pending.stderr
+    unknown = dingkit("callback", "replay", "nope", *data, env=env)
+    assert unknown.returncode == 2
+    assert "no event 'nope'" in unknown.stderr
+    assert "Traceback" not in pending.stderr + unknown.stderr
+
+
+def test_events_with_a_bad_state_or_an_unreachable_redis_is_a_usage_error(tmp_path: Path) -> None:
+    env = cli_env("http://127.0.0.1:9", tmp_path)
+    bad = dingkit("callback", "events", "--state", "lost", "--data-dir", str(tmp_path), env=env)
+    assert bad.returncode == 2
+    assert "--state" in bad.stderr
+    redis = dingkit("callback", "events", "--redis", "redis://127.0.0.1:1/0", env=env)
+    assert redis.returncode == 2
+    assert "cannot open the inbox" in redis.stderr
+    assert "Traceback" not in bad.stderr + redis.stderr
+
+
+def test_register_get_update_delete_the_subscription(
+    sandbox_server: SandboxServer, live_receiver: CallbackReceiver, tmp_path: Path
+) -> None:
+    env = {**cli_env(sandbox_server.url, tmp_path), "DINGTALK_CALLBACK_TOKEN": TOKEN}
+    served = Served(live_receiver)
+    try:
+        tags = ["--tag", "user_add_org", "--tag", "bpms_task_change"]
+        keys = ["--aes-key", AES_KEY]
+        registered = dingkit(
+            "callback", "register", "--url", f"{served.url}/", *keys, *tags, env=env
+        )
+        assert registered.returncode == 0, registered.stderr
+        shown = dingkit("callback", "get", "--json", env=env)
+        assert json.loads(shown.stdout) == {
+            "url": f"{served.url}/",
+            "call_back_tag": ["user_add_org", "bpms_task_change"],
+        }
+        assert AES_KEY not in shown.stdout + shown.stderr
+        assert TOKEN not in shown.stdout
+        secrets = dingkit("callback", "get", "--show-secrets", "--json", env=env)
+        assert json.loads(secrets.stdout)["aes_key"] == AES_KEY
+        updated = dingkit(
+            "callback",
+            "update",
+            "--url",
+            f"{served.url}/",
+            *keys,
+            "--tag",
+            "user_leave_org",
+            env=env,
+        )
+        assert updated.returncode == 0, updated.stderr
+        assert json.loads(dingkit("callback", "get", "--json", env=env).stdout)[
+            "call_back_tag"
+        ] == ["user_leave_org"]
+        twice = dingkit("callback", "register", "--url", f"{served.url}/", *keys, *tags, env=env)
+        assert twice.returncode == 1
+        assert "71006" in twice.stderr
+        deleted = dingkit("callback", "delete", env=env)
+        assert deleted.returncode == 0, deleted.stderr
+        gone = dingkit("callback", "get", env=env)
+        assert gone.returncode == 1
+        assert "71007" in gone.stderr
+    finally:
+        served.stop()
+
+
+def test_registering_a_url_that_does_not_answer_success_is_refused(
+    sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    env = {**cli_env(sandbox_server.url, tmp_path), "DINGTALK_CALLBACK_TOKEN": TOKEN}
+    wrong = CallbackReceiver(TOKEN, AES_KEY, "dingnotthecorp", data_dir=tmp_path, dispatch=False)
+    served = Served(wrong)  # answers, but refuses pushes for the organisation's corpId
+    try:
+        result = dingkit(
+            "callback", "register", "--url", f"{served.url}/", "--aes-key", AES_KEY,
+            "--tag", "user_add_org", env=env,
+        )  # fmt: skip
+    finally:
+        served.stop()
+    assert result.returncode == 1
+    assert "71009" in result.stderr
+    assert AES_KEY not in result.stderr
+
+
+@pytest.mark.anyio
+async def test_refused_pushes_are_logged_without_secrets(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver = CallbackReceiver(TOKEN, AES_KEY, "dingcorp", data_dir=tmp_path, dispatch=False)
+    transport = httpx.ASGITransport(app=receiver)
+    signature = "f" * 40
+    with caplog.at_level(logging.WARNING, logger="dingkit.callback"):
+        async with httpx.AsyncClient(transport=transport, base_url="http://r") as http:
+            query = {"signature": signature, "timestamp": "1", "nonce": "n"}
+            await http.post("/", params=query, json={"encrypt": "QUJD"})
+    (record,) = [r for r in caplog.records if r.name == "dingkit.callback"]
+    text = record.getMessage()
+    assert "refused a push" in text
+    assert "signature" in text
+    for secret in (TOKEN, AES_KEY, signature, "QUJD"):
+        assert secret not in text
