@@ -43,6 +43,8 @@ from robot import print_table
 TOKEN = "bench-callback-token"
 RECEIVER_ID = "dingbenchcorp"
 AES_KEY = new_aes_key()
+LATENCY_PUSHES = 500
+DEADLINE_MS = 1500  # DingTalk's reply deadline for the URL check (§7.3)
 
 # The child: the receiver (SQLite inbox in a temporary dir, no handlers) mounted at /r, and
 # the bare route at /bare, under one uvicorn; prints its URL, stops when stdin closes.
@@ -200,12 +202,29 @@ async def measure_receiver(url: str, events: int, workers: int, rounds: int) -> 
             target = f"{url}/bare" if which == "bare" else f"{url}/r/"
             seconds = await post_all(target, pushes, workers)
             (bare if which == "bare" else receiver).append(events / seconds)
+    latencies = await one_at_a_time(f"{url}/r/", sealed_pushes(LATENCY_PUSHES, rounds))
     async with httpx.AsyncClient() as http:
         health = (await http.get(f"{url}/r/healthz")).json()
     stored = sum(health["inbox"].values())
-    if stored != 200 + events * rounds:  # the receiver's warm-up included
-        raise SystemExit(f"the inbox holds {stored} events, expected {200 + events * rounds}")
-    return {"receiver": receiver, "bare": bare, "stored": stored}
+    expected = 200 + events * rounds + LATENCY_PUSHES  # the receiver's warm-up included
+    if stored != expected:
+        raise SystemExit(f"the inbox holds {stored} events, expected {expected}")
+    return {"receiver": receiver, "bare": bare, "stored": stored, "latencies": latencies}
+
+
+async def one_at_a_time(url: str, pushes: list[tuple[dict[str, str], bytes]]) -> list[float]:
+    """Milliseconds from sending each push to its ``success``, one push at a time."""
+    connection = await Connection.open(url)
+    latencies = []
+    for query, body in pushes:
+        request = raw_request(url, query, body)
+        started = time.perf_counter()
+        status, _ = await connection.exchange(request)
+        latencies.append((time.perf_counter() - started) * 1000)
+        if status != 200:
+            raise SystemExit(f"{url} answered {status}")
+    connection.close()
+    return latencies
 
 
 def measure_crypto(operations: int, rounds: int) -> dict[str, list[float]]:
@@ -270,6 +289,21 @@ def main() -> None:
                 " ".join(f"{r:,.0f}" for r in result["bare"]),
                 "1.00",
             ],
+        ],
+    )
+    latencies = sorted(result["latencies"])
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+    print_table(
+        f"(a2) {LATENCY_PUSHES} pushes one at a time: milliseconds to the encrypted success",
+        ["", "p50", "p99", "max", f"deadline {DEADLINE_MS} ms"],
+        [
+            [
+                "receiver",
+                f"{p50:.2f}",
+                f"{p99:.2f}",
+                f"{latencies[-1]:.2f}",
+                "PASS" if latencies[-1] < DEADLINE_MS else "MISS",
+            ]
         ],
     )
     crypto = measure_crypto(args.operations, args.rounds)

@@ -333,3 +333,45 @@ def test_missing_configuration_is_one_clear_error(tmp_path: Path) -> None:
 def test_the_repr_shows_no_secret(receiver: CallbackReceiver) -> None:
     assert TOKEN not in repr(receiver)
     assert AES_KEY not in repr(receiver)
+
+
+async def test_other_paths_and_methods_get_404_and_405(client: httpx.AsyncClient) -> None:
+    missing = await client.post("/elsewhere", content=b"{}")
+    assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
+    wrong = await client.get("/")
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
+
+
+async def test_an_inbox_outage_is_a_503_and_no_ack(tmp_path: Path) -> None:
+    class Down(SQLiteInbox):
+        def add_many(self, events: Any) -> list[str | None]:
+            raise OSError("disk full")
+
+    down = CallbackReceiver(
+        TOKEN, AES_KEY, CORP_ID, inbox=Down(tmp_path / "i.sqlite3"), dispatch=False
+    )
+    transport = httpx.ASGITransport(app=down)
+    async with httpx.AsyncClient(transport=transport, base_url="http://r") as http:
+        query, body = push_args(INSTANCE_FINISHED)
+        response = await http.post("/", params=query, content=body)
+    assert (response.status_code, response.json()["error"]) == (503, "inbox")
+    assert "encrypt" not in response.json()  # no success: DingTalk will push it again
+
+
+async def test_the_lifespan_starts_and_stops_the_handlers(tmp_path: Path) -> None:
+    receiver = CallbackReceiver(
+        TOKEN, AES_KEY, CORP_ID, inbox=SQLiteInbox(tmp_path / "i.sqlite3"), handler_retry=FAST
+    )
+    got: list[str] = []
+    receiver.on()(lambda event: got.append(event.event_type))
+    async with receiver.lifespan():
+        assert receiver._worker is not None
+        transport = httpx.ASGITransport(app=receiver)
+        async with httpx.AsyncClient(transport=transport, base_url="http://r") as http:
+            await post(http, INSTANCE_FINISHED)
+        for _ in range(200):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+    assert got == ["bpms_instance_change"]
+    assert receiver._worker is None
