@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from dingkit.callback.crypto import CallbackCrypto, new_aes_key
 from dingkit.callback.events import BpmsInstanceChange, Event
 from dingkit.callback.inbox import SQLiteInbox
 from dingkit.callback.receiver import CallbackReceiver
+
+from .conftest import Served
 
 TOKEN = "callback-token"
 AES_KEY = new_aes_key()
@@ -375,3 +378,31 @@ async def test_the_lifespan_starts_and_stops_the_handlers(tmp_path: Path) -> Non
             await asyncio.sleep(0.01)
     assert got == ["bpms_instance_change"]
     assert receiver._worker is None
+
+
+def test_the_readme_example_mounts_with_its_lifespan(tmp_path: Path) -> None:
+    from dingkit.callback import BpmsInstanceChange as Exported
+    from dingkit.callback import CallbackReceiver as ExportedReceiver
+
+    receiver = ExportedReceiver(
+        TOKEN, AES_KEY, CORP_ID, inbox=SQLiteInbox(tmp_path / "i.sqlite3"), handler_retry=FAST
+    )
+    got: list[str] = []
+
+    @receiver.on("bpms_instance_change")
+    async def approval_changed(event: Exported) -> None:
+        got.append(event.result or "")
+
+    app = Starlette(routes=[Mount("/dingtalk", app=receiver)], lifespan=receiver.lifespan)
+    served = Served(app)  # uvicorn runs the lifespan, which starts the handlers
+    try:
+        query, body = push_args(INSTANCE_FINISHED)
+        assert_success(httpx.post(f"{served.url}/dingtalk/", params=query, content=body))
+        assert httpx.get(f"{served.url}/dingtalk/healthz").json()["status"] == "ok"
+        for _ in range(500):
+            if got:
+                break
+            time.sleep(0.01)
+    finally:
+        served.stop()
+    assert got == ["agree"]
