@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import httpx
@@ -169,3 +170,25 @@ async def test_refused_pushes_are_logged_without_secrets(
     assert "signature" in text
     for secret in (TOKEN, AES_KEY, signature, "QUJD"):
         assert secret not in text
+
+
+def test_replay_with_exec_handles_the_event_here_and_now(
+    tmp_path: Path, filled: dict[str, str]
+) -> None:
+    env = cli_env("http://127.0.0.1:9", tmp_path)
+    out = tmp_path / "seen.jsonl"
+    script = tmp_path / "handle.py"
+    script.write_text(f"import sys\nopen({str(out)!r}, 'a').write(sys.stdin.read() + '\\n')\n")
+    command = f"{sys.executable} {script}"
+    data = ["--data-dir", str(tmp_path)]
+    replayed = dingkit(
+        "callback", "replay", filled["failed"], "--exec", command, "--json", *data, env=env
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    assert json.loads(replayed.stdout) == {"id": filled["failed"], "state": "done"}
+    seen = [json.loads(line) for line in out.read_text().splitlines()]
+    # The replayed event and the one that was pending: both handled once.
+    assert sorted(event["event"]["n"] for event in seen) == ["failed", "pending"]
+    failing = dingkit("callback", "replay", filled["done"], "--exec", "false", *data, env=env)
+    assert failing.returncode == 1
+    assert "handled here: failed" in failing.stdout

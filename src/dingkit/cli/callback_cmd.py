@@ -16,15 +16,19 @@ a Python function; without either, each event is printed as one line.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .._exceptions import ConfigurationError, DingTalkError
 from ._inbox import DataDirOpt, InboxNameOpt, JsonOpt, RedisOpt, open_inbox
 from ._output import fail, print_json
-from .callback_serve import serve
+from .callback_serve import EXEC_TIMEOUT, build_handlers, serve
 from .callback_subscription import delete, get, register, update
+
+if TYPE_CHECKING:
+    from ..callback.dispatcher import Handlers
+    from ..callback.inbox import Inbox
 
 __all__ = ["app"]
 
@@ -87,13 +91,22 @@ def events(
 @app.command("replay")
 def replay(
     entry_id: Annotated[str, typer.Argument(help="The event's id (dingkit callback events).")],
+    exec_command: Annotated[
+        str | None,
+        typer.Option("--exec", help="Handle it here and now with COMMAND (as serve --exec)."),
+    ] = None,
+    handler: Annotated[
+        list[str] | None,
+        typer.Option("--handler", help="Handle it here and now with module:function."),
+    ] = None,
     data_dir: DataDirOpt = None,
     redis_url: RedisOpt = None,
     inbox_name: InboxNameOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
-    """Run an event's handlers again: a failed (or done) event becomes pending, and the
-    running `dingkit callback serve` handles it."""
+    """Run an event's handlers again: a failed (or done) event becomes pending and the
+    running `dingkit callback serve` handles it; with --exec or --handler it (and anything
+    else pending) is handled here, once, before the command returns."""
     try:
         inbox = open_inbox(data_dir, redis_url, inbox_name)
         entry = inbox.get(entry_id)
@@ -101,16 +114,38 @@ def replay(
             raise ConfigurationError(
                 f"no event {entry_id!r} in the inbox: see `dingkit callback events`"
             )
+        handlers = build_handlers(exec_command, handler) if exec_command or handler else None
         if not inbox.replay(entry_id):
             raise ConfigurationError(
                 f"event {entry_id} is {entry.state}: only failed or done events are replayed"
             )
+        state = "pending" if handlers is None else _handle_now(inbox, handlers, entry_id)
     except DingTalkError as error:
         fail(error, as_json=as_json)
     if as_json:
-        print_json({"id": entry_id, "state": "pending"})
-    else:
+        print_json({"id": entry_id, "state": state})
+    elif handlers is None:
         typer.echo(f"event {entry_id} ({entry.event_type}) is pending again")
+    else:
+        typer.echo(f"event {entry_id} ({entry.event_type}) handled here: {state}")
+    if state == "failed":
+        raise typer.Exit(1)
+
+
+def _handle_now(inbox: Inbox, handlers: Handlers, entry_id: str) -> str:
+    import asyncio
+
+    from .._retry import RetryPolicy
+    from ..callback.dispatcher import Dispatcher
+
+    once = RetryPolicy(max_attempts=1)
+    dispatcher = Dispatcher(inbox, handlers, retry=once, concurrency=1)
+    try:
+        asyncio.run(dispatcher.drain(within=EXEC_TIMEOUT + 10))
+    except TimeoutError:
+        raise ConfigurationError("the handlers did not finish in time") from None
+    entry = inbox.get(entry_id)
+    return entry.state if entry is not None else "gone"
 
 
 @app.command("pull-failed")

@@ -20,9 +20,10 @@ from ._inbox import DataDirOpt, InboxNameOpt, RedisOpt, open_inbox
 from ._output import fail
 
 if TYPE_CHECKING:
+    from ..callback.dispatcher import Handlers
     from ..callback.events import Event
 
-__all__ = ["serve"]
+__all__ = ["EXEC_TIMEOUT", "build_handlers", "serve"]
 
 #: A command given to --exec that runs longer than this has failed (and is retried).
 EXEC_TIMEOUT = 300.0
@@ -91,12 +92,7 @@ def serve(
             handler_retry=RetryPolicy(max_attempts=attempts, initial_delay=1.0, max_delay=300.0),
             lease=lease,
         )
-        for target in handler or ():
-            receiver.on()(_import_handler(target))
-        if exec_command:
-            receiver.on()(_exec_handler(exec_command))
-        if not handler and not exec_command:
-            receiver.on()(_print_event)
+        receiver.handlers = build_handlers(exec_command, handler)
         listener = _bind(host, port)
     except DingTalkError as error:
         fail(error)
@@ -106,6 +102,20 @@ def serve(
     typer.echo(f"receiving DingTalk events at {url}  (inbox: {where})", err=True)
     typer.echo(f"metrics: http://{host}:{listener.getsockname()[1]}/metrics", err=True)
     _run(receiver, listener)
+
+
+def build_handlers(exec_command: str | None, targets: list[str] | None) -> Handlers:
+    """What --exec and --handler ask for; printing each event when neither is given."""
+    from ..callback.dispatcher import Handlers
+
+    handlers = Handlers()
+    for target in targets or ():
+        handlers.add("*", _import_handler(target))
+    if exec_command:
+        handlers.add("*", _exec_handler(exec_command))
+    if not targets and not exec_command:
+        handlers.add("*", _print_event)
+    return handlers
 
 
 def _log_to_stderr() -> None:
