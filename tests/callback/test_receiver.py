@@ -406,3 +406,30 @@ def test_the_readme_example_mounts_with_its_lifespan(tmp_path: Path) -> None:
     finally:
         served.stop()
     assert got == ["agree"]
+
+
+async def test_the_dispatcher_outlives_an_inbox_that_fails_for_a_while(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Flaky(SQLiteInbox):
+        failures = 3
+
+        def claim(self, owner: str, lease: float) -> Any:
+            if self.failures:
+                self.failures -= 1
+                raise OSError("database is locked")
+            return super().claim(owner, lease)
+
+    inbox = Flaky(tmp_path / "i.sqlite3")
+    receiver = CallbackReceiver(
+        TOKEN, AES_KEY, CORP_ID, inbox=inbox, handler_retry=FAST, dispatch=False
+    )
+    got: list[str] = []
+    receiver.on()(lambda event: got.append(event.event_type))
+    transport = httpx.ASGITransport(app=receiver)
+    async with httpx.AsyncClient(transport=transport, base_url="http://r") as http:
+        assert_success(await post(http, INSTANCE_FINISHED))
+    await receiver.dispatcher.drain()
+    assert got == ["bpms_instance_change"]
+    assert inbox.failures == 0
+    assert "cannot read the inbox (OSError: database is locked)" in caplog.text

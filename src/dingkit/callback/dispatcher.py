@@ -59,6 +59,10 @@ class Handlers:
         return [*self._by_type.get(event_type, ()), *self._by_type.get(ANY, ())]
 
 
+def _describe(error: BaseException | None) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
 def event_of(entry: InboxEntry) -> Event:
     """The typed event an inbox entry holds (a push, or a failed-list item)."""
     if entry.source == "failed-list":
@@ -112,7 +116,13 @@ class Dispatcher:
         try:
             while True:
                 await self._slots.acquire()
-                entry = await asyncio.to_thread(self.inbox.claim, self.owner, self.lease)
+                try:
+                    entry = await asyncio.to_thread(self.inbox.claim, self.owner, self.lease)
+                except Exception as error:  # the inbox is down: its events wait, safe in it
+                    self._slots.release()
+                    logger.warning("cannot read the inbox (%s); trying again", _describe(error))
+                    await asyncio.sleep(poll)
+                    continue
                 if entry is None:
                     self._slots.release()
                     await self._sleep_until_due(poll)
@@ -125,9 +135,15 @@ class Dispatcher:
             for task in list(self._running.values()):
                 task.cancel()
 
-    def _finished(self, entry_id: str, _task: object = None) -> None:
+    def _finished(self, entry_id: str, task: asyncio.Task[None] | None = None) -> None:
         self._running.pop(entry_id, None)
         self._slots.release()
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            # Recording the outcome failed (the inbox went away): the lease lapses and the
+            # event runs again, which at-least-once delivery allows.
+            logger.warning(
+                "event %s: cannot record its outcome (%s)", entry_id, _describe(task.exception())
+            )
 
     async def _sleep_until_due(self, poll: float) -> None:
         due = await asyncio.to_thread(self.inbox.next_due)
@@ -141,7 +157,10 @@ class Dispatcher:
             await asyncio.sleep(self.lease / 3)
             if self._running:
                 ids = list(self._running)
-                await asyncio.to_thread(self.inbox.renew, self.owner, ids, self.lease)
+                try:
+                    await asyncio.to_thread(self.inbox.renew, self.owner, ids, self.lease)
+                except Exception as error:  # a lapsed lease only means a second run
+                    logger.warning("cannot renew leases (%s)", _describe(error))
 
     async def _handle(self, entry: InboxEntry) -> None:
         try:
