@@ -26,9 +26,8 @@ from dingkit.callback.events import (
     UserModifyOrg,
     event_from_failed_item,
     parse_event,
-    to_failed_item,
-    to_payload,
 )
+from dingkit.callback.payloads import to_failed_item, to_payload
 
 CORP = "dingc7c5220402493357f2c783f7214b6d69"
 T = 1685501863357

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import (
     AliasChoices,
@@ -54,13 +52,11 @@ __all__ = [
     "UserModifyOrg",
     "event_from_failed_item",
     "parse_event",
-    "to_failed_item",
-    "to_payload",
 ]
 
 # Fields that say when and for whom an event was delivered rather than what happened. The same
 # unknown event pushed in either format, or fetched from the failed list, differs only in these.
-_ENVELOPE = frozenset(
+ENVELOPE = frozenset(
     {"EventTime", "TimeStamp", "timeStamp", "eventId", "CorpId", "corpId", "corpid", "BizId"}
 )
 _BPMS_DATA = "bpmsCallBackData"
@@ -132,7 +128,7 @@ class Event(DingTalkModel):
         if identity is None:
             # Without a known identity, the same payload when there is no id: everything but
             # the envelope, which is all that differs between the forms of one event.
-            identity = {k: v for k, v in self._message.items() if k not in _ENVELOPE}
+            identity = {k: v for k, v in self._message.items() if k not in ENVELOPE}
         canonical = json.dumps(
             identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
         )
@@ -357,70 +353,3 @@ def _validate(cls: type[Event], message: dict[str, Any], raw: dict[str, Any]) ->
 
 
 # ---- writing (the sandbox) --------------------------------------------------------------
-def to_payload(
-    event_type: str,
-    fields: Mapping[str, Any],
-    *,
-    style: Literal["new", "classic"] = "new",
-    corp_id: str,
-    event_id: str | None = None,
-    event_time: int | None = None,
-) -> dict[str, Any]:
-    """The plaintext DingTalk pushes for one event, in the new or the classic format (§7.6).
-
-    Args:
-        event_type: the ``EventType``.
-        fields: the event's own fields in the new format's names (``userId``, ``deptId``,
-            ``processInstanceId``, ``taskId``...); renamed for the classic format.
-        style: ``"new"`` (``EventTime``, ``CorpId``, ``eventId``) or ``"classic"``
-            (``TimeStamp``, ``UserId``/``DeptId``, ``CorpId``; ``corpId`` for approvals).
-        corp_id: the organisation.
-        event_id: the new format's ``eventId``, a fresh one when not given.
-        event_time: milliseconds, now when not given.
-
-    Only what DingTalk sends is written: URL checks are ``EventType`` and their own fields
-    alone (§7.4), classic pushes have no ``eventId``, classic approvals no ``TimeStamp``.
-    """
-    if style not in ("new", "classic"):
-        raise ValueError(f"style must be 'new' or 'classic', not {style!r}")
-    wire = EVENT_TYPES.get(event_type, Event)._wire
-    if wire.bare:
-        return {"EventType": event_type, **fields}
-    when = event_time if event_time is not None else time.time_ns() // 1_000_000
-    body = dict(fields)
-    payload: dict[str, Any] = {"EventType": event_type}
-    if style == "new":
-        payload |= {"EventTime": when, "CorpId": corp_id, "eventId": event_id or uuid.uuid4().hex}
-        if wire.stamp:
-            payload["timeStamp"] = str(when)
-    else:
-        if wire.classic_time:
-            payload["TimeStamp"] = when
-        payload[wire.classic_corp] = corp_id
-        body.pop("timeStamp", None)
-        if wire.ids and wire.ids[0] in body:
-            body[wire.ids[1]] = body.pop(wire.ids[0])
-    payload.update(body)
-    return payload
-
-
-def to_failed_item(event: Event) -> dict[str, Any]:
-    """The ``failed_list`` item (§7.5) ``get_call_back_failed_result`` would return for
-    ``event``: the fields under the tag's key, approvals wrapped in ``bpmsCallBackData``."""
-    # The class it was read into, not the registry's: a known type kept as a generic Event
-    # then reads back from its item to the same content key.
-    wire = type(event)._wire
-    body = {k: v for k, v in event._message.items() if k not in _ENVELOPE and k != "EventType"}
-    if wire.ids:
-        present = [body.pop(name) for name in wire.ids if name in body]
-        if present:
-            body[wire.ids[2]] = present[0]
-    if wire.wrapper:
-        body = {wire.wrapper: body}
-    if event.corp_id is not None:
-        body["corpid"] = event.corp_id
-    item: dict[str, Any] = {"call_back_tag": event.event_type}
-    if event.event_time is not None:
-        item["event_time"] = event.event_time
-    item[event.event_type] = body
-    return item

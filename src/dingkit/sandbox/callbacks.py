@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 
 from ..callback.crypto import CallbackCrypto
-from ..callback.events import parse_event, to_failed_item, to_payload
+from ..callback.events import parse_event
+from ..callback.payloads import to_failed_item, to_payload
 from .callback_store import Attempt, Push, Registration
 
 if TYPE_CHECKING:
