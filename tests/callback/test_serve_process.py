@@ -19,7 +19,7 @@ import pytest
 
 from dingkit.callback.crypto import CallbackCrypto, new_aes_key
 
-from .conftest import REDIS_URL
+from .conftest import REDIS_URL, wait_for
 
 TOKEN = "serve-token"
 RECEIVER_ID = "dingcorpserve"
@@ -114,15 +114,6 @@ def push(url: str, env: dict[str, str], event: dict[str, Any]) -> httpx.Response
     return response
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
-
-
 def handled(folder: Path) -> list[str]:
     path = folder / "handled.txt"
     return path.read_text().split() if path.exists() else []
@@ -150,7 +141,7 @@ def test_an_event_acked_before_a_sigkill_is_handled_after_the_restart(
     assert handled(tmp_path) == []
     (tmp_path / "hang").unlink()
     receivers(args, keys)  # the same data dir: the inbox survived
-    wait_for(lambda: handled(tmp_path) == ["ev-killed"])
+    wait_for(lambda: handled(tmp_path) == ["ev-killed"], seconds=20)
     time.sleep(1.5)  # longer than a lease: still once
     assert handled(tmp_path) == ["ev-killed"]
 
@@ -179,7 +170,7 @@ def test_two_receivers_sharing_a_redis_inbox_handle_each_event_once(
             push(first.url, keys, user_event(event_id))
             if n % 3 == 0:
                 push(second.url, keys, user_event(event_id))
-        wait_for(lambda: len(handled(tmp_path)) >= len(ids))
+        wait_for(lambda: len(handled(tmp_path)) >= len(ids), seconds=20)
         time.sleep(0.5)
         assert sorted(handled(tmp_path)) == sorted(ids)
     finally:

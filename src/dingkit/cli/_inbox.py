@@ -12,7 +12,7 @@ from .._exceptions import ConfigurationError
 if TYPE_CHECKING:
     from ..callback.inbox import Inbox
 
-__all__ = ["DataDirOpt", "InboxNameOpt", "JsonOpt", "RedisOpt", "open_inbox"]
+__all__ = ["DataDirOpt", "InboxNameOpt", "RedisOpt", "open_inbox"]
 
 DataDirOpt = Annotated[
     Path | None,
@@ -29,7 +29,6 @@ RedisOpt = Annotated[
 InboxNameOpt = Annotated[
     str, typer.Option("--inbox-name", help="With --redis: receivers sharing a name share it.")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
 
 
 def open_inbox(data_dir: Path | None, redis_url: str | None, name: str = "default") -> Inbox:

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .._exceptions import ConfigurationError, DingTalkError
-from ._inbox import DataDirOpt, InboxNameOpt, JsonOpt, RedisOpt, open_inbox
+from ._inbox import DataDirOpt, InboxNameOpt, RedisOpt, open_inbox
 from ._output import fail, print_json
+from ._server import JsonResult
 from .callback_serve import EXEC_TIMEOUT, build_handlers, serve
 from .callback_subscription import delete, get, register, update
 
@@ -52,7 +53,7 @@ def events(
     data_dir: DataDirOpt = None,
     redis_url: RedisOpt = None,
     inbox_name: InboxNameOpt = "default",
-    as_json: JsonOpt = False,
+    as_json: JsonResult = False,
 ) -> None:
     """List the inbox, newest first (ids for `dingkit callback replay`)."""
     if failed and state not in (None, "failed"):
@@ -102,7 +103,7 @@ def replay(
     data_dir: DataDirOpt = None,
     redis_url: RedisOpt = None,
     inbox_name: InboxNameOpt = "default",
-    as_json: JsonOpt = False,
+    as_json: JsonResult = False,
 ) -> None:
     """Run an event's handlers again: a failed (or done) event becomes pending and the
     running `dingkit callback serve` handles it; with --exec or --handler it (and anything
@@ -153,7 +154,7 @@ def pull_failed(
     data_dir: DataDirOpt = None,
     redis_url: RedisOpt = None,
     inbox_name: InboxNameOpt = "default",
-    as_json: JsonOpt = False,
+    as_json: JsonResult = False,
 ) -> None:
     """Fetch the events DingTalk could not deliver (get_call_back_failed_result) into the
     inbox, skipping those that already arrived. DingTalk forgets each batch it hands out,

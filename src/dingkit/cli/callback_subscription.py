@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ._output import print_json
-from ._server import open_client
+from ._server import JsonResult, open_client
 
 __all__ = ["delete", "get", "register", "update"]
 
@@ -24,11 +24,10 @@ TagOpt = Annotated[
     list[str],
     typer.Option("--tag", help="An event type to subscribe to (repeatable)."),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def register(
-    url: UrlOpt, token: TokenOpt, aes_key: AesKeyOpt, tag: TagOpt, as_json: JsonOpt = False
+    url: UrlOpt, token: TokenOpt, aes_key: AesKeyOpt, tag: TagOpt, as_json: JsonResult = False
 ) -> None:
     """Subscribe the organisation's events to --url. DingTalk checks the URL first: start
     `dingkit callback serve` (with the same token and aes_key) before this."""
@@ -38,7 +37,7 @@ def register(
 
 
 def update(
-    url: UrlOpt, token: TokenOpt, aes_key: AesKeyOpt, tag: TagOpt, as_json: JsonOpt = False
+    url: UrlOpt, token: TokenOpt, aes_key: AesKeyOpt, tag: TagOpt, as_json: JsonResult = False
 ) -> None:
     """Replace the subscription (URL, token, aes_key and tags)."""
     with open_client(as_json=as_json) as client:
@@ -50,7 +49,7 @@ def get(
     show_secrets: Annotated[
         bool, typer.Option("--show-secrets", help="Also print the token and aes_key.")
     ] = False,
-    as_json: JsonOpt = False,
+    as_json: JsonResult = False,
 ) -> None:
     """Show the subscription (its token and aes_key only with --show-secrets)."""
     with open_client(as_json=as_json) as client:
@@ -68,7 +67,7 @@ def get(
         typer.echo(f"aes_key: {registration.aes_key}")
 
 
-def delete(as_json: JsonOpt = False) -> None:
+def delete(as_json: JsonResult = False) -> None:
     """Remove the subscription: DingTalk stops pushing."""
     with open_client(as_json=as_json) as client:
         client.callbacks.delete()
