@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from ._exceptions import APIError
-from ._request import APIRequest
+from ._request import APIRequest, Endpoint
 
 __all__ = [
+    "NEW_TOKEN",
+    "OLD_TOKEN",
     "AccessToken",
     "FileTokenStore",
     "MemoryTokenStore",
@@ -41,6 +43,11 @@ DEFAULT_LIFETIME = 7200.0
 REFRESH_MARGIN = 600.0
 
 TokenEndpoint = Literal["new", "old"]
+
+# The two token endpoints (§1.1 old, §1.2 new): no access token, no permission point, exempt
+# from the monthly quota (§9.3).
+OLD_TOKEN = Endpoint("GET", "/gettoken", auth=False, param_error=40035, quota_exempt=True)
+NEW_TOKEN = Endpoint("POST", "/v1.0/oauth2/accessToken", auth=False, quota_exempt=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,21 +89,15 @@ def token_request(
 ) -> APIRequest[AccessToken]:
     """The request that fetches a token from either endpoint (§1.1 old, §1.2 new)."""
     if endpoint == "new":
-        return APIRequest(
-            "POST",
-            "/v1.0/oauth2/accessToken",
+        return NEW_TOKEN.request(
             json={"appKey": app_key, "appSecret": app_secret},
             parse=lambda d: AccessToken(
                 str(d["accessToken"]), now() + _lifetime(d.get("expireIn"))
             ),
-            auth=False,
         )
-    return APIRequest(
-        "GET",
-        "/gettoken",
+    return OLD_TOKEN.request(
         params={"appkey": app_key, "appsecret": app_secret},
         parse=lambda d: AccessToken(str(d["access_token"]), now() + _lifetime(d.get("expires_in"))),
-        auth=False,
     )
 
 

@@ -1,13 +1,20 @@
-"""Server-API requests as data, for both API families (§0.3). No I/O.
+"""Server-API endpoints and requests as data, for both API families (§0.3). No I/O.
 
-Every endpoint of the SDK is a function that returns an :class:`APIRequest`: method, path,
-parameters, body, and how to read the answer. The sync and async clients execute the same
-descriptions, so building requests and parsing answers exists once.
+An :class:`Endpoint` declares one DingTalk endpoint once, next to its request builder in
+``dingkit.resources``: method, path, the permission point it needs, the parameter error its
+family answers, its limits. The client builds :class:`APIRequest` descriptions from it; the
+sandbox registers its route from the same declaration, so the two cannot disagree::
 
-The family follows from the path: ``/v1.0/...`` is the new family (``api.dingtalk.com``, token
-in the ``x-acs-dingtalk-access-token`` header, errors as HTTP status + ``code``); everything
-else is the old one (``oapi.dingtalk.com``, token as ``access_token`` query parameter, errors as
-HTTP 200 + ``errcode``).
+    USER_GET = Endpoint("POST", "/topapi/v2/user/get", scope="qyapi_get_member")
+
+    def user(userid: str) -> APIRequest[User]:
+        return USER_GET.request(json={"userid": userid}, parse=...)
+
+The sync and async clients execute the same descriptions, so building requests and parsing
+answers exists once. The family follows from the path (:func:`dingkit._wire.family_of`):
+``/v1.0/...`` is the new family (``api.dingtalk.com``, token header, errors as HTTP status +
+``code``); everything else is the old one (``oapi.dingtalk.com``, token as ``access_token``
+query parameter, errors as HTTP 200 + ``errcode``).
 """
 
 from __future__ import annotations
@@ -16,27 +23,115 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 from ._errors import error_from_response
 from ._exceptions import ServerError
+from ._wire import TOKEN_HEADER, TOKEN_QUERY_PARAMETER, Family, family_of
 
-__all__ = ["APIRequest", "Family", "HTTPCall", "build_call", "family_of", "parse_answer"]
+__all__ = [
+    "APIRequest",
+    "Endpoint",
+    "Family",
+    "HTTPCall",
+    "build_call",
+    "family_of",
+    "parse_answer",
+]
 
 T = TypeVar("T")
-Family = Literal["oapi", "api"]
-
-_NEW_FAMILY_PATH = re.compile(r"^/v\d+\.\d+/")
-TOKEN_HEADER = "x-acs-dingtalk-access-token"
-
-
-def family_of(path: str) -> Family:
-    """``"api"`` for new-family paths (``/v1.0/...``), ``"oapi"`` for the rest."""
-    return "api" if _NEW_FAMILY_PATH.match(path) else "oapi"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def _as_is(data: Any) -> Any:
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One DingTalk server endpoint, declared once for the client and the sandbox.
+
+    Args:
+        method: the HTTP method the client uses.
+        path: the path on the family's host; ``{name}`` marks a path parameter, e.g.
+            ``/v1.0/calendar/users/{unionId}/calendars/{calendarId}/events``.
+        scope: the permission point (权限点) an app must be granted in the developer console
+            to call it; ``None`` when every app may (tokens, the robot webhook).
+        param_error: what the family answers for a malformed parameter: an ``errcode`` (old
+            family, 400002 unless the endpoint's page says otherwise) or a ``code`` (new
+            family, ``invalidParameter``).
+        page_size: the largest page the endpoint serves, for paged lists.
+        max_body_bytes: the largest request body DingTalk accepts, where documented.
+        auth: whether the call carries an access token (the token endpoints do not).
+        idempotent: whether repeating it after a lost answer is harmless.
+        methods: every method the server accepts on this path for this endpoint, when the
+            reference leaves it open (default: ``method`` alone).
+        aliases: other spellings of the path the server also accepts.
+        quota_exempt: exempt from the monthly call quota (tokens, identity and contacts
+            APIs, §9.3).
+    """
+
+    method: str
+    path: str
+    scope: str | None = None
+    param_error: int | str | None = None
+    page_size: int | None = None
+    max_body_bytes: int | None = None
+    auth: bool = True
+    idempotent: bool = True
+    methods: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    quota_exempt: bool = False
+
+    @property
+    def family(self) -> Family:
+        return family_of(self.path)
+
+    @property
+    def accepted_methods(self) -> tuple[str, ...]:
+        return self.methods or (self.method,)
+
+    @property
+    def parameter_error(self) -> int | str:
+        """The answer to a malformed parameter: ``param_error`` or the family's default."""
+        if self.param_error is not None:
+            return self.param_error
+        return "invalidParameter" if self.family == "api" else 400002
+
+    @property
+    def path_parameters(self) -> tuple[str, ...]:
+        return tuple(_PLACEHOLDER.findall(self.path))
+
+    def url_path(self, **path_params: str) -> str:
+        """The path with its parameters filled in, each quoted as one path segment."""
+        missing = set(self.path_parameters) - set(path_params)
+        if missing:
+            raise ValueError(f"{self.path}: missing path parameters {sorted(missing)}")
+        return _PLACEHOLDER.sub(lambda m: quote(str(path_params[m[1]]), safe=""), self.path)
+
+    def request(
+        self,
+        *,
+        path_params: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        parse: Callable[[Any], T] = _as_is,
+        parse_json: Callable[[bytes], T] | None = None,
+        idempotent: bool | None = None,
+    ) -> APIRequest[T]:
+        """A call to this endpoint; the QPS limit counts it under the path template."""
+        return APIRequest(
+            self.method,
+            self.url_path(**(path_params or {})),
+            params=params,
+            json=json,
+            parse=parse,
+            parse_json=parse_json,
+            auth=self.auth,
+            idempotent=self.idempotent if idempotent is None else idempotent,
+            api=self.path if self.path_parameters else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +200,7 @@ def build_call(
     else:
         base = oapi_base
         if request.auth and token is not None:
-            params["access_token"] = token
+            params[TOKEN_QUERY_PARAMETER] = token
     content = None
     if request.json is not None:
         content = json.dumps(request.json, ensure_ascii=False, separators=(",", ":")).encode()

@@ -258,4 +258,4 @@ def test_bad_times_are_refused(options: dict[str, Any], says: str) -> None:
 def test_paths_escape_ids_and_limit_under_a_template() -> None:
     request = calendar.get("a/b", "e 1")
     assert request.path == "/v1.0/calendar/users/a%2Fb/calendars/primary/events/e%201"
-    assert request.api_name == "/v1.0/calendar/users/{unionId}/calendars/primary/events/{eventId}"
+    assert request.api_name == calendar.EVENT_GET.path  # one QPS window for every user

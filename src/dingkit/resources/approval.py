@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from .._pagination import Page, PageFlow
-from .._request import APIRequest
+from .._request import APIRequest, Endpoint
 from ._approval_models import (
     ApprovalInstance,
     ApprovalTask,
@@ -30,8 +30,17 @@ from ._approval_models import (
 )
 
 __all__ = [
+    "INSTANCE_CREATE",
+    "INSTANCE_CREATE_OLD",
+    "INSTANCE_EXECUTE",
+    "INSTANCE_GET",
+    "INSTANCE_GET_OLD",
+    "INSTANCE_IDS",
+    "INSTANCE_IDS_OLD",
+    "INSTANCE_TERMINATE",
     "MAX_INSTANCE_PAGE",
     "MAX_TEMPLATE_PAGE",
+    "TEMPLATES",
     "WINDOW",
     "ApprovalInstance",
     "ApprovalTask",
@@ -59,6 +68,38 @@ MAX_INITIATORS = 10
 MAX_VALUE_CHARS = 65535
 _INSTANCES = "/v1.0/workflow/processInstances"
 Status = Literal["RUNNING", "TERMINATED", "COMPLETED"]
+
+# The endpoints (§3). Permission points: §3.1 names Workflow.Instance.Write; the read one and
+# the old API's are [I] (DingTalk's console lists the old approval APIs under qyapi_aflow).
+INSTANCE_CREATE = Endpoint(
+    "POST",
+    _INSTANCES,
+    scope="Workflow.Instance.Write",
+    idempotent=False,  # a resend after a lost answer starts a second approval
+)
+INSTANCE_GET = Endpoint("GET", _INSTANCES, scope="Workflow.Instance.Read")
+INSTANCE_IDS = Endpoint(
+    "POST",
+    "/v1.0/workflow/processes/instanceIds/query",
+    scope="Workflow.Instance.Read",
+    page_size=MAX_INSTANCE_PAGE,
+)
+INSTANCE_EXECUTE = Endpoint(
+    "POST", _INSTANCES + "/execute", scope="Workflow.Instance.Write", idempotent=False
+)
+INSTANCE_TERMINATE = Endpoint(
+    "POST", _INSTANCES + "/terminate", scope="Workflow.Instance.Write", idempotent=False
+)
+TEMPLATES = Endpoint(
+    "POST", "/topapi/process/listbyuserid", scope="qyapi_aflow", page_size=MAX_TEMPLATE_PAGE
+)
+INSTANCE_CREATE_OLD = Endpoint(
+    "POST", "/topapi/processinstance/create", scope="qyapi_aflow", idempotent=False
+)
+INSTANCE_GET_OLD = Endpoint("POST", "/topapi/processinstance/get", scope="qyapi_aflow")
+INSTANCE_IDS_OLD = Endpoint(
+    "POST", "/topapi/processinstance/listids", scope="qyapi_aflow", page_size=MAX_INSTANCE_PAGE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,20 +216,12 @@ def create(
         body["ccList"] = list(cc_list)
     if cc_position is not None:
         body["ccPosition"] = cc_position
-    return APIRequest(
-        "POST",
-        _INSTANCES,
-        json=body,
-        parse=lambda d: str(d["instanceId"]),
-        idempotent=False,  # a resend after a lost answer starts a second approval
-    )
+    return INSTANCE_CREATE.request(json=body, parse=lambda d: str(d["instanceId"]))
 
 
 def get(instance_id: str) -> APIRequest[ApprovalInstance]:
     """One instance, new API (§3.2). ``success`` may be the string ``"true"``; not needed."""
-    return APIRequest(
-        "GET",
-        _INSTANCES,
+    return INSTANCE_GET.request(
         params={"processInstanceId": instance_id},
         parse=lambda d: ApprovalInstance.model_validate(
             {"processInstanceId": instance_id, **d["result"]}
@@ -198,9 +231,7 @@ def get(instance_id: str) -> APIRequest[ApprovalInstance]:
 
 def get_old(instance_id: str) -> APIRequest[ApprovalInstance]:
     """One instance, old API (§3.5 ``get``), read into the same model as :func:`get`."""
-    return APIRequest(
-        "POST",
-        "/topapi/processinstance/get",
+    return INSTANCE_GET_OLD.request(
         json={"process_instance_id": instance_id},
         parse=lambda d: ApprovalInstance.model_validate(
             {"processInstanceId": instance_id, **from_old(d["process_instance"])}
@@ -219,9 +250,7 @@ def templates(userid: str, *, page_size: int = MAX_TEMPLATE_PAGE) -> PageFlow[Pr
         raise ValueError(f"page_size must be between 1 and {MAX_TEMPLATE_PAGE}")
     offset = 0
     while True:
-        page = yield APIRequest(
-            "POST",
-            "/topapi/process/listbyuserid",
+        page = yield TEMPLATES.request(
             json={"userid": userid, "offset": offset, "size": page_size},
             parse=_template_page,
         )
@@ -296,12 +325,7 @@ def instance_ids(
                 body["userIds"] = list(userids)
             if statuses:
                 body["statuses"] = list(statuses)
-            page = yield APIRequest(
-                "POST",
-                "/v1.0/workflow/processes/instanceIds/query",
-                json=body,
-                parse=lambda d: _id_page(d, seen),
-            )
+            page = yield INSTANCE_IDS.request(json=body, parse=lambda d: _id_page(d, seen))
             if not page.has_more or int(page.cursor) == token:
                 break  # (a token that does not move would loop for ever)
             token = int(page.cursor)
@@ -332,13 +356,7 @@ def execute(
     }
     if remark is not None:
         body["remark"] = remark
-    return APIRequest(
-        "POST",
-        _INSTANCES + "/execute",
-        json=body,
-        parse=lambda d: bool(d.get("result", True)),
-        idempotent=False,
-    )
+    return INSTANCE_EXECUTE.request(json=body, parse=lambda d: bool(d.get("result", True)))
 
 
 def terminate(
@@ -352,10 +370,4 @@ def terminate(
     }
     if remark is not None:
         body["remark"] = remark
-    return APIRequest(
-        "POST",
-        _INSTANCES + "/terminate",
-        json=body,
-        parse=lambda d: bool(d.get("result", True)),
-        idempotent=False,
-    )
+    return INSTANCE_TERMINATE.request(json=body, parse=lambda d: bool(d.get("result", True)))

@@ -16,10 +16,13 @@ from typing import Any
 from pydantic import Field
 
 from .._pagination import Page, PageFlow
-from .._request import APIRequest
+from .._request import Endpoint
+from .._wire import CHINA, CHINA_TIME_FORMAT
 from ._models import CamelModel
 
 __all__ = [
+    "ATTENDANCE_LIST",
+    "ATTENDANCE_LIST_RECORD",
     "MAX_DAYS",
     "MAX_PAGE",
     "MAX_USERS",
@@ -35,8 +38,25 @@ __all__ = [
 MAX_DAYS = 7  # span of one call, inclusive (§6.1, §6.2)
 MAX_USERS = 50  # userIds per call
 MAX_PAGE = 50  # `limit` of /attendance/list
-_FORMAT = "%Y-%m-%d %H:%M:%S"
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+_FORMAT = CHINA_TIME_FORMAT
+
+# The endpoints (§6): old, non-topapi paths, whose gateway answers bad parameters with 40035
+# (as /gettoken does, §1.1) [I]. Permission point [I: the console's attendance-read one].
+ATTENDANCE_LIST = Endpoint(
+    "POST",
+    "/attendance/list",
+    scope="qyapi_attendance_read",
+    param_error=40035,
+    page_size=MAX_PAGE,
+)
+ATTENDANCE_LIST_RECORD = Endpoint(
+    "POST",
+    "/attendance/listRecord",
+    scope="qyapi_attendance_read",
+    param_error=40035,
+    # [I] Some SDKs write the path in lower case (007gzs/dingtalk-sdk and others).
+    aliases=("/attendance/listrecord",),
+)
 
 
 class AttendanceResult(CamelModel):
@@ -193,9 +213,7 @@ def results(
         for group in groups:
             offset = 0
             while True:
-                page = yield APIRequest(
-                    "POST",
-                    "/attendance/list",
+                page = yield ATTENDANCE_LIST.request(
                     json={
                         # Only the date counts: the whole day, 0-24 h (§6.1).
                         "workDateFrom": f"{first.isoformat()} 00:00:00",
@@ -249,9 +267,7 @@ def records(
     seen: set[Any] = set()
     for start, stop in time_windows(*_bounds(date_from, date_to)):
         for group in groups:
-            yield APIRequest(
-                "POST",
-                "/attendance/listRecord",
+            yield ATTENDANCE_LIST_RECORD.request(
                 json={
                     "userIds": group,
                     "checkDateFrom": start.strftime(_FORMAT),

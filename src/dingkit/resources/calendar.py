@@ -14,20 +14,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
 from .._exceptions import NotFoundError
 from .._pagination import Page, PageFlow
-from .._request import APIRequest
+from .._request import APIRequest, Endpoint
 from . import contacts
 from ._models import CamelModel
 
 __all__ = [
+    "EVENT_CREATE",
+    "EVENT_DELETE",
+    "EVENT_GET",
+    "EVENT_LIST",
+    "EVENT_UPDATE",
     "MAX_ATTENDEES",
     "MAX_EVENT_PAGE",
+    "PRIMARY",
     "Attendee",
     "Event",
     "EventTime",
@@ -43,14 +48,32 @@ __all__ = [
 
 MAX_EVENT_PAGE = 100  # maxResults (§4.2)
 MAX_ATTENDEES = 500  # per call (§4.1)
-_API = "/v1.0/calendar/users/{unionId}/calendars/primary/events"
+_EVENTS = "/v1.0/calendar/users/{unionId}/calendars/{calendarId}/events"
+#: The only calendar DingTalk's API knows (§4).
+PRIMARY = "primary"
+
+# The endpoints (§4). `{unionId}` is the user's unionId, not the userId (§4). Permission
+# points [I: the console's calendar read/write permissions; the reference names none].
+EVENT_CREATE = Endpoint(
+    "POST",
+    _EVENTS,
+    scope="Calendar.Event.Write",
+    idempotent=False,  # DingTalk's x-client-token would make it so; not sent
+)
+EVENT_LIST = Endpoint("GET", _EVENTS, scope="Calendar.Event.Read", page_size=MAX_EVENT_PAGE)
+EVENT_GET = Endpoint("GET", _EVENTS + "/{eventId}", scope="Calendar.Event.Read")
+EVENT_UPDATE = Endpoint("PUT", _EVENTS + "/{eventId}", scope="Calendar.Event.Write")
+EVENT_DELETE = Endpoint("DELETE", _EVENTS + "/{eventId}", scope="Calendar.Event.Write")
 
 
-def _path(union_id: str, event_id: str | None = None) -> str:
+def _where(union_id: str, event_id: str | None = None) -> dict[str, str]:
+    """The path parameters of an event (or of the user's calendar)."""
     if not union_id:
         raise ValueError("a unionId is required (the user's `unionid` from contacts.user)")
-    path = _API.replace("{unionId}", quote(union_id, safe=""))
-    return path if event_id is None else f"{path}/{quote(event_id, safe='')}"
+    where = {"unionId": union_id, "calendarId": PRIMARY}
+    if event_id is not None:
+        where["eventId"] = event_id
+    return where
 
 
 def union_id(userid: str) -> APIRequest[str]:
@@ -217,35 +240,26 @@ def create(union_id: str, body: Mapping[str, Any]) -> APIRequest[Event]:
     """Create an event in the user's primary calendar (§4.1); ``body`` from :func:`event_body`."""
     if not body.get("summary") or "start" not in body or "end" not in body:
         raise ValueError("an event needs a summary, a start and an end")
-    return APIRequest(
-        "POST",
-        _path(union_id),
-        json=dict(body),
-        parse=Event.model_validate,
-        idempotent=False,  # DingTalk's x-client-token would make it so; not sent
-        api=_API,
+    return EVENT_CREATE.request(
+        path_params=_where(union_id), json=dict(body), parse=Event.model_validate
     )
 
 
 def get(union_id: str, event_id: str, *, max_attendees: int | None = None) -> APIRequest[Event]:
     """One event (§4.3); ``max_attendees`` ≤ 500, DingTalk's default 100."""
-    return APIRequest(
-        "GET",
-        _path(union_id, event_id),
+    return EVENT_GET.request(
+        path_params=_where(union_id, event_id),
         params={"maxAttendees": max_attendees},
         parse=Event.model_validate,
-        api=_API + "/{eventId}",
     )
 
 
 def update(union_id: str, event_id: str, body: Mapping[str, Any]) -> APIRequest[Event]:
     """Change an event (``PUT``, §4.4): the fields in ``body``, plus its ``id``."""
-    return APIRequest(
-        "PUT",
-        _path(union_id, event_id),
+    return EVENT_UPDATE.request(
+        path_params=_where(union_id, event_id),
         json={**body, "id": event_id},
         parse=Event.model_validate,
-        api=_API + "/{eventId}",
     )
 
 
@@ -256,12 +270,8 @@ def delete(
     params = None
     if push_notification is not None:
         params = {"pushNotification": "true" if push_notification else "false"}
-    return APIRequest(
-        "DELETE",
-        _path(union_id, event_id),
-        params=params,
-        parse=lambda d: None,
-        api=_API + "/{eventId}",
+    return EVENT_DELETE.request(
+        path_params=_where(union_id, event_id), params=params, parse=lambda d: None
     )
 
 
@@ -293,11 +303,11 @@ def events(
     }
     if show_deleted:
         params["showDeleted"] = "true"
-    path = _path(union_id)
+    where = _where(union_id)
     token: str | None = None
     while True:
-        page = yield APIRequest(
-            "GET", path, params={**params, "nextToken": token}, parse=_event_page, api=_API
+        page = yield EVENT_LIST.request(
+            path_params=where, params={**params, "nextToken": token}, parse=_event_page
         )
         if not page.cursor or page.cursor == token:
             return

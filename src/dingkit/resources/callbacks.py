@@ -19,11 +19,16 @@ from typing import Any
 
 from pydantic import Field
 
-from .._request import APIRequest
+from .._request import APIRequest, Endpoint
 from ..callback.events import Event, event_from_failed_item
 from ._models import DingTalkModel
 
 __all__ = [
+    "DELETE",
+    "FAILED",
+    "GET",
+    "REGISTER",
+    "UPDATE",
     "CallbackRegistration",
     "FailedEvents",
     "delete",
@@ -53,6 +58,23 @@ class FailedEvents(DingTalkModel):
     has_more: bool = False
 
 
+# The endpoints (§7.1, §7.5). The reference names no method for update, get and delete
+# [I]: the client POSTs update and GETs the others; the sandbox takes GET and POST for all
+# three. Permission point [I]: qyapi_base, the app's basic one.
+_BOTH = ("GET", "POST")
+REGISTER = Endpoint("POST", "/call_back/register_call_back", scope="qyapi_base", idempotent=False)
+UPDATE = Endpoint("POST", "/call_back/update_call_back", scope="qyapi_base", methods=_BOTH)
+GET = Endpoint("GET", "/call_back/get_call_back", scope="qyapi_base", methods=_BOTH)
+DELETE = Endpoint("GET", "/call_back/delete_call_back", scope="qyapi_base", methods=_BOTH)
+FAILED = Endpoint(
+    "GET",
+    "/call_back/get_call_back_failed_result",
+    scope="qyapi_base",
+    page_size=200,  # at most 200 events per call (§7.5)
+    idempotent=False,  # each call clears what it returned
+)
+
+
 def _subscription(url: str, token: str, aes_key: str, tags: Sequence[str]) -> dict[str, Any]:
     if isinstance(tags, str):
         tags = [tags]
@@ -61,30 +83,17 @@ def _subscription(url: str, token: str, aes_key: str, tags: Sequence[str]) -> di
 
 def register(url: str, token: str, aes_key: str, tags: Sequence[str]) -> APIRequest[None]:
     """Subscribe the organisation's ``tags`` events to ``url`` (§7.1)."""
-    return APIRequest(
-        "POST",
-        "/call_back/register_call_back",
-        json=_subscription(url, token, aes_key, tags),
-        parse=lambda _d: None,
-        idempotent=False,
-    )
+    return REGISTER.request(json=_subscription(url, token, aes_key, tags), parse=lambda _d: None)
 
 
 def update(url: str, token: str, aes_key: str, tags: Sequence[str]) -> APIRequest[None]:
     """Replace the subscription (URL, keys and tags)."""
-    return APIRequest(
-        "POST",
-        "/call_back/update_call_back",
-        json=_subscription(url, token, aes_key, tags),
-        parse=lambda _d: None,
-    )
+    return UPDATE.request(json=_subscription(url, token, aes_key, tags), parse=lambda _d: None)
 
 
 def get() -> APIRequest[CallbackRegistration]:
     """The subscription as DingTalk has it."""
-    return APIRequest(
-        "GET",
-        "/call_back/get_call_back",
+    return GET.request(
         parse=lambda d: CallbackRegistration.model_validate(
             {k: v for k, v in d.items() if k not in ("errcode", "errmsg", "request_id")}
         ),
@@ -93,7 +102,7 @@ def get() -> APIRequest[CallbackRegistration]:
 
 def delete() -> APIRequest[None]:
     """Remove the subscription: no more pushes."""
-    return APIRequest("GET", "/call_back/delete_call_back", parse=lambda _d: None)
+    return DELETE.request(parse=lambda _d: None)
 
 
 def _failed(data: dict[str, Any]) -> FailedEvents:
@@ -108,9 +117,4 @@ def _failed(data: dict[str, Any]) -> FailedEvents:
 def failed_events() -> APIRequest[FailedEvents]:
     """The next (up to 200) events DingTalk could not deliver; the call clears them there,
     so it is not retried after a lost answer."""
-    return APIRequest(
-        "GET",
-        "/call_back/get_call_back_failed_result",
-        parse=_failed,
-        idempotent=False,
-    )
+    return FAILED.request(parse=_failed)

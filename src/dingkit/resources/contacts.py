@@ -13,11 +13,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from .._pagination import Page, PageFlow
-from .._request import APIRequest
+from .._request import APIRequest, Endpoint
 from ._models import DingTalkModel
 
 __all__ = [
+    "DEPARTMENT_GET",
+    "DEPARTMENT_LIST_SUB",
+    "DEPARTMENT_LIST_SUB_IDS",
+    "MAX_USER_PAGE",
     "ROOT_DEPT_ID",
+    "USER_GET",
+    "USER_GET_BY_MOBILE",
+    "USER_LIST",
+    "USER_LIST_IDS",
     "Department",
     "DepartmentDetail",
     "User",
@@ -34,6 +42,35 @@ __all__ = [
 ROOT_DEPT_ID = 1
 #: `user/list` does not state its maximum page size; its sibling's is 100 (§5.4).
 MAX_USER_PAGE = 100
+
+# The endpoints (§5). Every §5 page lists 400002 for a bad parameter, except user/list's,
+# which names 40035. The contacts APIs are exempt from the monthly quota (§9.3). Permission
+# points [I: the names DingTalk's console shows for the contacts read permissions; the
+# reference names none for §5].
+DEPARTMENT_LIST_SUB = Endpoint(
+    "POST", "/topapi/v2/department/listsub", scope="qyapi_get_department_list", quota_exempt=True
+)
+DEPARTMENT_LIST_SUB_IDS = Endpoint(
+    "POST", "/topapi/v2/department/listsubid", scope="qyapi_get_department_list", quota_exempt=True
+)
+DEPARTMENT_GET = Endpoint(
+    "POST", "/topapi/v2/department/get", scope="qyapi_get_department_list", quota_exempt=True
+)
+USER_LIST = Endpoint(
+    "POST",
+    "/topapi/v2/user/list",
+    scope="qyapi_get_department_member",
+    param_error=40035,
+    page_size=MAX_USER_PAGE,
+    quota_exempt=True,
+)
+USER_GET = Endpoint("POST", "/topapi/v2/user/get", scope="qyapi_get_member", quota_exempt=True)
+USER_GET_BY_MOBILE = Endpoint(
+    "POST", "/topapi/v2/user/getbymobile", scope="qyapi_get_member_by_mobile", quota_exempt=True
+)
+USER_LIST_IDS = Endpoint(
+    "POST", "/topapi/user/listid", scope="qyapi_get_department_member", quota_exempt=True
+)
 
 
 class Department(DingTalkModel):
@@ -88,9 +125,7 @@ def sub_departments(
     dept_id: int = ROOT_DEPT_ID, *, language: str | None = None
 ) -> APIRequest[list[Department]]:
     """The next level of departments under ``dept_id`` (§5.1)."""
-    return APIRequest(
-        "POST",
-        "/topapi/v2/department/listsub",
+    return DEPARTMENT_LIST_SUB.request(
         json={"dept_id": dept_id, "language": language} if language else {"dept_id": dept_id},
         parse=lambda d: [Department.model_validate(x) for x in _result(d)],
     )
@@ -98,9 +133,7 @@ def sub_departments(
 
 def sub_department_ids(dept_id: int = ROOT_DEPT_ID) -> APIRequest[list[int]]:
     """The ids of the next level of departments (§5.2)."""
-    return APIRequest(
-        "POST",
-        "/topapi/v2/department/listsubid",
+    return DEPARTMENT_LIST_SUB_IDS.request(
         json={"dept_id": dept_id},
         parse=lambda d: [int(x) for x in _result(d)["dept_id_list"]],
     )
@@ -108,9 +141,7 @@ def sub_department_ids(dept_id: int = ROOT_DEPT_ID) -> APIRequest[list[int]]:
 
 def department(dept_id: int) -> APIRequest[DepartmentDetail]:
     """One department's details (§5.3)."""
-    return APIRequest(
-        "POST",
-        "/topapi/v2/department/get",
+    return DEPARTMENT_GET.request(
         json={"dept_id": dept_id},
         parse=lambda d: DepartmentDetail.model_validate(_result(d)),
     )
@@ -118,9 +149,7 @@ def department(dept_id: int) -> APIRequest[DepartmentDetail]:
 
 def user(userid: str) -> APIRequest[User]:
     """One user's details (§5.6)."""
-    return APIRequest(
-        "POST",
-        "/topapi/v2/user/get",
+    return USER_GET.request(
         json={"userid": userid},
         parse=lambda d: User.model_validate(_result(d)),
     )
@@ -128,9 +157,7 @@ def user(userid: str) -> APIRequest[User]:
 
 def user_by_mobile(mobile: str) -> APIRequest[str]:
     """The userid of the current employee with this mobile number (§5.5)."""
-    return APIRequest(
-        "POST",
-        "/topapi/v2/user/getbymobile",
+    return USER_GET_BY_MOBILE.request(
         json={"mobile": mobile},
         parse=lambda d: str(_result(d)["userid"]),
     )
@@ -138,9 +165,7 @@ def user_by_mobile(mobile: str) -> APIRequest[str]:
 
 def user_ids(dept_id: int) -> APIRequest[list[str]]:
     """The userids of a department's direct members (§5.7)."""
-    return APIRequest(
-        "POST",
-        "/topapi/user/listid",
+    return USER_LIST_IDS.request(
         json={"dept_id": dept_id},
         parse=lambda d: [str(x) for x in _result(d)["userid_list"]],
     )
@@ -203,9 +228,7 @@ def users(dept_id: int, *, page_size: int = MAX_USER_PAGE) -> PageFlow[User]:
         raise ValueError(f"page_size must be between 1 and {MAX_USER_PAGE}")
     cursor = 0
     while True:
-        page = yield APIRequest(
-            "POST",
-            "/topapi/v2/user/list",
+        page = yield USER_LIST.request(
             json={"dept_id": dept_id, "cursor": cursor, "size": page_size},
             parse=_user_page,
             parse_json=_user_page_from_json,
@@ -219,9 +242,7 @@ def walk(root: int = ROOT_DEPT_ID) -> PageFlow[Department]:
     """Every department below ``root``, breadth first: one page per ``listsub`` call."""
     pending: deque[int] = deque([root])
     while pending:
-        page = yield APIRequest(
-            "POST",
-            "/topapi/v2/department/listsub",
+        page = yield DEPARTMENT_LIST_SUB.request(
             json={"dept_id": pending.popleft()},
             parse=lambda d: Page([Department.model_validate(x) for x in _result(d)]),
         )

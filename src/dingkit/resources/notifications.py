@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import Field
 
 from .._exceptions import ConfigurationError, MessageValidationError
-from .._request import APIRequest
+from .._request import APIRequest, Endpoint
 from ._models import DingTalkModel
 from ._work_messages import (
     OA,
@@ -42,6 +42,10 @@ __all__ = [
     "MAX_MSG_BYTES",
     "MAX_USERIDS",
     "OA",
+    "PROGRESS",
+    "RECALL",
+    "RESULT",
+    "SEND",
     "ActionCard",
     "ActionCardButton",
     "ForbiddenEntry",
@@ -69,6 +73,19 @@ MAX_DEPT_IDS = 20
 MAX_MSG_BYTES = 2048  # the whole `msg`, JSON-encoded (§12.1)
 MAX_STATUS_BAR_USERS = 5  # oa.status_bar only works for ≤ 5 userids, no depts, not all
 _PATH = "/topapi/message/corpconversation/"
+
+# The endpoints (§12.1, §12.2). Permission point qyapi_base (§12.1, on by default). Bad
+# parameters answer 40035 (§12.1's table); recall's page lists 400002 (§12.2).
+SEND = Endpoint(
+    "POST",
+    _PATH + "asyncsend_v2",
+    scope="qyapi_base",
+    param_error=40035,
+    idempotent=False,  # a resend after a lost answer would notify everyone twice
+)
+PROGRESS = Endpoint("POST", _PATH + "getsendprogress", scope="qyapi_base", param_error=40035)
+RESULT = Endpoint("POST", _PATH + "getsendresult", scope="qyapi_base", param_error=40035)
+RECALL = Endpoint("POST", _PATH + "recall", scope="qyapi_base")
 
 
 class NotificationProgress(DingTalkModel):
@@ -190,20 +207,15 @@ def send(
             "to the details",
             field="msg",
         )
-    return APIRequest(
-        "POST",
-        _PATH + "asyncsend_v2",
+    return SEND.request(
         json={"agent_id": agent_id, **receivers, "msg": payload},
         parse=lambda d: int(d["task_id"]),
-        idempotent=False,  # a resend after a lost answer would notify everyone twice
     )
 
 
 def progress(task_id: int, *, agent_id: int) -> APIRequest[NotificationProgress]:
     """How far a send has got (within 24 hours of it)."""
-    return APIRequest(
-        "POST",
-        _PATH + "getsendprogress",
+    return PROGRESS.request(
         json={"agent_id": agent_id, "task_id": task_id},
         parse=lambda d: NotificationProgress.model_validate(d.get("progress") or {}),
     )
@@ -211,9 +223,7 @@ def progress(task_id: int, *, agent_id: int) -> APIRequest[NotificationProgress]
 
 def result(task_id: int, *, agent_id: int) -> APIRequest[NotificationResult]:
     """Who got, read or missed the message (within 24 h; not for > 100 receivers)."""
-    return APIRequest(
-        "POST",
-        _PATH + "getsendresult",
+    return RESULT.request(
         json={"agent_id": agent_id, "task_id": task_id},
         parse=lambda d: NotificationResult.model_validate(d.get("send_result") or {}),
     )
@@ -221,9 +231,7 @@ def result(task_id: int, *, agent_id: int) -> APIRequest[NotificationResult]:
 
 def recall(task_id: int, *, agent_id: int) -> APIRequest[None]:
     """Take a sent message back (within 24 h)."""
-    return APIRequest(
-        "POST",
-        _PATH + "recall",
+    return RECALL.request(
         json={"agent_id": agent_id, "msg_task_id": task_id},  # not `task_id` here (§12.2)
         parse=lambda d: None,
     )

@@ -21,13 +21,25 @@ from .._config import oapi_base_url
 from .._errors import error_from_response
 from .._exceptions import APIError, ConfigurationError, ServerError
 from .._redact import redact_url
+from .._request import Endpoint
 from . import compose
 from .messages import RobotMessage, to_payload
 from .signing import signature_params
 
-__all__ = ["PreparedSend", "RobotTarget", "SendResult", "parse_response"]
+__all__ = ["ROBOT_SEND", "PreparedSend", "RobotTarget", "SendResult", "parse_response"]
 
-ROBOT_SEND_PATH = "/robot/send"
+#: The custom robot's webhook (§2.1): the robot's own token in ``access_token`` (not an app's
+#: access token: ``auth=False``), no permission point, a body of at most 20000 bytes (§2.3);
+#: a malformed message answers 400402 (§2.5).
+ROBOT_SEND = Endpoint(
+    "POST",
+    "/robot/send",
+    auth=False,
+    param_error=400402,
+    max_body_bytes=compose.MAX_BODY_BYTES,
+    quota_exempt=True,
+)
+ROBOT_SEND_PATH = ROBOT_SEND.path
 
 
 @dataclass(frozen=True, slots=True)

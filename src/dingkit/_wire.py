@@ -1,0 +1,42 @@
+"""Facts of DingTalk's wire that the client and the sandbox both need, written once. No I/O.
+
+The two server-API families (§0.3 of the protocol reference) differ in host, where the access
+token goes and how errors come back; which family an endpoint belongs to follows from its
+path alone. Dates and ``yyyy-MM-dd HH:mm:ss`` strings on the wire are China time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+__all__ = [
+    "CHINA",
+    "CHINA_TIME_FORMAT",
+    "TOKEN_HEADER",
+    "TOKEN_QUERY_PARAMETER",
+    "Family",
+    "family_of",
+]
+
+Family = Literal["oapi", "api"]
+
+#: New family: the access token travels in this request header (§0.3).
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+#: Old family: the access token travels in this query parameter (§0.3).
+TOKEN_QUERY_PARAMETER = "access_token"
+#: China Standard Time, UTC+8 without daylight saving: DingTalk's dates and the old APIs'
+#: time strings are read in it (§3.5, §6).
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+#: The old APIs' time format (``"2026-10-01 09:00:00"``, China time).
+CHINA_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+_NEW_FAMILY_PATH = re.compile(r"^/v\d+\.\d+/")
+
+
+def family_of(path: str) -> Family:
+    """``"api"`` for new-family paths (``/v1.0/...`` on api.dingtalk.com), ``"oapi"`` for the
+    rest (``/topapi/...``, ``/gettoken``, ``/attendance/...``, ``/robot/send`` on
+    oapi.dingtalk.com)."""
+    return "api" if _NEW_FAMILY_PATH.match(path) else "oapi"
