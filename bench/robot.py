@@ -58,9 +58,9 @@ SIGNED = RobotConfig(
 # stop when stdin closes.
 _SERVER_SCRIPT = """
 import sys
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox
 from dingkit.sandbox.config import SandboxConfig
-from dingkit.sandbox.server import SandboxServer
+from dingkit.sandbox import SandboxServer
 
 sandbox = Sandbox.from_settings(config=SandboxConfig.model_validate_json(sys.argv[1]))
 with SandboxServer(sandbox) as server:

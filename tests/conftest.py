@@ -20,9 +20,8 @@ import httpx
 import pytest
 
 from dingkit import NO_RETRY, AsyncRobot
-from dingkit.sandbox.app import Sandbox, create_app
+from dingkit.sandbox import Sandbox, SandboxServer, create_app
 from dingkit.sandbox.config import SandboxConfig
-from dingkit.sandbox.server import SandboxServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 #: The client address the ASGI transport reports to the sandbox.
@@ -134,7 +133,7 @@ async def robot_for() -> AsyncIterator[Callable[..., AsyncRobot]]:
             wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
             **settings: Any,
         ) -> AsyncRobot:
-            stored = target.store.robot_by_name(name)
+            stored = target.robot.robot_by_name(name)
             assert stored is not None, f"the sandbox has no robot {name!r}"
             transport: httpx.AsyncBaseTransport = httpx.ASGITransport(
                 app=create_app(target), client=(client_ip, 1234)

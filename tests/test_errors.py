@@ -25,7 +25,7 @@ from dingkit import (
     ServerError,
 )
 from dingkit._errors import error_from_response, security_check_reason
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox
 
 TOKEN = "tok0SENSITIVE0token0value"
 SECRET = "SECsensitive0secret0value"
@@ -299,7 +299,7 @@ async def test_sandbox_rejection_logs_carry_no_secrets(
     sandbox: Sandbox, robot_for: Callable[..., AsyncRobot], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    stored = sandbox.store.robot_by_name("alerts")
+    stored = sandbox.robot.robot_by_name("alerts")
     assert stored is not None
     assert stored.secret is not None
     robot = robot_for(sandbox, "alerts", secret=stored.secret + "x")

@@ -9,7 +9,7 @@ import pytest
 
 from dingkit import AsyncRobot, RateLimitError, Robot, SlidingWindow
 from dingkit._ratelimit import LimiterRegistry
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox
 from dingkit.sandbox.config import RobotConfig, SandboxConfig
 
 START = 1_700_000_000.0
@@ -191,8 +191,8 @@ async def test_burst_of_25_is_paced_to_20_a_minute_and_all_accepted(
     assert len(times) == 25
     assert max_in_any_window(times) <= 20
     assert times[-1] - times[0] >= 60
-    assert len(sandbox.store.messages(robot="burst")) == 25
-    assert sandbox.store.rejections() == []
+    assert len(sandbox.robot.messages(robot="burst")) == 25
+    assert sandbox.robot.rejections() == []
 
 
 @pytest.mark.anyio
@@ -207,4 +207,4 @@ async def test_the_same_burst_without_the_limiter_is_refused(
         with pytest.raises(RateLimitError) as info:
             await robot.send_text(f"burst {i}")
         assert info.value.errcode == 410100
-    assert len(sandbox.store.messages(robot="burst")) == 20
+    assert len(sandbox.robot.messages(robot="burst")) == 20

@@ -17,6 +17,7 @@ __all__ = [
     "TOKEN_HEADER",
     "TOKEN_QUERY_PARAMETER",
     "Family",
+    "china_midnight_ms",
     "family_of",
 ]
 
@@ -40,3 +41,10 @@ def family_of(path: str) -> Family:
     rest (``/topapi/...``, ``/gettoken``, ``/attendance/...``, ``/robot/send`` on
     oapi.dingtalk.com)."""
     return "api" if _NEW_FAMILY_PATH.match(path) else "oapi"
+
+
+def china_midnight_ms(ms: int) -> int:
+    """The start of the China day that the epoch milliseconds ``ms`` fall in (DingTalk's
+    per-day limits count China days)."""
+    day = dt.datetime.fromtimestamp(ms / 1000, CHINA).date()
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=CHINA).timestamp() * 1000)

@@ -12,10 +12,9 @@ from playwright.sync_api import Browser, Page, expect
 
 from dingkit import DingTalk
 from dingkit.resources.approval import ApproverStep
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox, SandboxServer
+from dingkit.sandbox.approval.templates import EXPENSE_CODE, LEAVE_CODE
 from dingkit.sandbox.config import AppConfig, SandboxConfig
-from dingkit.sandbox.processes import EXPENSE_CODE, LEAVE_CODE
-from dingkit.sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.browser
 

@@ -12,9 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from dingkit import NO_RETRY, Robot, SecurityCheckError
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import RobotConfig, SandboxConfig
-from dingkit.sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.browser
 

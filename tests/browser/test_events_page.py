@@ -20,9 +20,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dingkit.callback.crypto import CallbackCrypto, new_aes_key
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import DEFAULT_CORP_ID, CallbackConfig, SandboxConfig
-from dingkit.sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.browser
 

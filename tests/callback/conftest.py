@@ -27,10 +27,9 @@ from dingkit.callback.crypto import new_aes_key
 from dingkit.callback.inbox import Inbox, SQLiteInbox
 from dingkit.callback.receiver import CallbackReceiver, inbox_path
 from dingkit.callback.redis_inbox import RedisInbox
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import AppConfig, SandboxConfig
-from dingkit.sandbox.server import SandboxServer
-from dingkit.sandbox.store import SandboxStore
+from dingkit.sandbox.store import Store
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -125,7 +124,7 @@ class Served:
 @pytest.fixture
 def sandbox_server() -> Iterator[SandboxServer]:
     config = SandboxConfig(apps=(APP,), callback_retry_delays=(0.05, 0.1), callback_timeout=2.0)
-    sandbox = Sandbox(config, SandboxStore(":memory:"))
+    sandbox = Sandbox(config, Store(":memory:"))
     with SandboxServer(sandbox) as server:
         yield server
 

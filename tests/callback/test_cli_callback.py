@@ -12,7 +12,7 @@ import pytest
 
 from dingkit.callback.inbox import SQLiteInbox
 from dingkit.callback.receiver import CallbackReceiver, inbox_path
-from dingkit.sandbox.server import SandboxServer
+from dingkit.sandbox import SandboxServer
 
 from .conftest import AES_KEY, TOKEN, Served, cli_env, dingkit
 

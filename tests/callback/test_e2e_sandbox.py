@@ -18,8 +18,8 @@ import httpx
 from dingkit import DingTalk
 from dingkit.callback.events import BpmsInstanceChange, BpmsTaskChange, Event
 from dingkit.callback.receiver import CallbackReceiver
-from dingkit.sandbox.processes import EXPENSE_CODE
-from dingkit.sandbox.server import SandboxServer
+from dingkit.sandbox import SandboxServer
+from dingkit.sandbox.approval.templates import EXPENSE_CODE
 
 from .conftest import AES_KEY, EXPENSE_FORM, TOKEN, Served, cli_env, dingkit, wait_for
 

@@ -23,9 +23,8 @@ from typing import Any
 
 import pytest
 
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import AppConfig, RobotConfig, SandboxConfig
-from dingkit.sandbox.server import SandboxServer
 
 #: Generous for a loaded 2-core machine; a command normally takes well under a second.
 COMMAND_TIMEOUT = 30.0

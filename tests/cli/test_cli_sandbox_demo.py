@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from dingkit.robot.client import Robot
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox
 
 STARTUP_TIMEOUT = 30.0
 
@@ -167,13 +167,13 @@ def test_sandbox_serves_the_demo_robots_until_interrupted(start_sandbox, tmp_pat
     assert served.interrupt() == 0
     assert "Traceback" not in served.stderr()
     # The history outlives the process.
-    store = Sandbox.from_settings(data_dir=tmp_path / "data").store
+    reopened = Sandbox.from_settings(data_dir=tmp_path / "data")
     try:
-        assert [m.payload["text"]["content"] for m in store.messages(robot="alerts")] == [
+        assert [m.payload["text"]["content"] for m in reopened.robot.messages(robot="alerts")] == [
             "hello from the test"
         ]
     finally:
-        store.close()
+        reopened.close()
 
 
 @pytest.mark.parametrize("with_config", [False, True], ids=["demo-robots", "config-file"])
@@ -261,12 +261,12 @@ def test_demo_sends_every_message_type(cli, tmp_path):
     assert match, result
     assert "The sandbox keeps running" not in result.stdout
 
-    store = Sandbox.from_settings(data_dir=data).store
+    reopened = Sandbox.from_settings(data_dir=data)
     try:
-        messages = store.messages()
-        robots = {robot.name for robot in store.robots()}
+        messages = reopened.robot.messages()
+        robots = {robot.name for robot in reopened.robot.robots()}
     finally:
-        store.close()
+        reopened.close()
     assert len(messages) >= 7
     assert {m.msgtype for m in messages} >= {"text", "markdown", "link", "actionCard", "feedCard"}
     assert {m.robot for m in messages} == {"alerts", "deploys"} == robots

@@ -7,7 +7,7 @@ import csv
 import datetime as dt
 import io
 
-from dingkit.sandbox.attendance import attendance_day
+from dingkit.sandbox.attendance.generator import attendance_day
 
 FIRST, LAST = dt.date(2024, 5, 6), dt.date(2024, 5, 15)  # 10 days, 8 of them working days
 DAYS = [FIRST + dt.timedelta(days=n) for n in range((LAST - FIRST).days + 1)]

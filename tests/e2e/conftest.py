@@ -25,11 +25,11 @@ from starlette.applications import Starlette
 
 from dingkit import AsyncDingTalk, DingTalk, RetryPolicy
 from dingkit._pagination import AsyncPager, Page, SyncPager
+from dingkit._request import Endpoint
+from dingkit.sandbox import Sandbox, SandboxServer, create_app
 from dingkit.sandbox import server as server_module
-from dingkit.sandbox.app import Sandbox, create_app
 from dingkit.sandbox.config import AppConfig, SandboxConfig
-from dingkit.sandbox.openapi.gateway import Call, Gateway
-from dingkit.sandbox.server import SandboxServer
+from dingkit.sandbox.gateway.pipeline import Call, Gateway
 
 #: A new-family endpoint on the sandbox's gateway: token header, QPS, failure modes, §0.3.
 ECHO = "/v1.0/e2e/echo"
@@ -54,7 +54,7 @@ def with_echo(sandbox: Sandbox) -> Starlette:
         return {"app": call.app.name, "body": call.body}
 
     app = create_app(sandbox)
-    app.router.routes.insert(0, Gateway(sandbox).api_route(ECHO, echo, methods=["POST"]))
+    app.router.routes[:0] = Gateway(sandbox).routes([(Endpoint("POST", ECHO), echo)])
     return app
 
 

@@ -28,9 +28,9 @@ from dingkit import (
     ServerError,
 )
 from dingkit.resources.attendance import MAX_PAGE, chunks, day_windows
-from dingkit.sandbox.attendance import attendance_day, is_workday
-from dingkit.sandbox.org import BOSS_MOBILE, BOSS_USERID, Department, Organization, User
-from dingkit.sandbox.org_data import EMPTY_DEPARTMENT
+from dingkit.sandbox.attendance.generator import attendance_day, is_workday
+from dingkit.sandbox.contacts.names import EMPTY_DEPARTMENT
+from dingkit.sandbox.contacts.org import BOSS_MOBILE, BOSS_USERID, Department, Organization, User
 
 if TYPE_CHECKING:
     from conftest import E2E

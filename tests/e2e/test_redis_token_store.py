@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from dingkit import AccessToken, RedisTokenStore
-from dingkit.sandbox.org import BOSS_USERID
+from dingkit.sandbox.contacts.org import BOSS_USERID
 
 if TYPE_CHECKING:
     from conftest import E2E

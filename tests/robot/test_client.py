@@ -31,8 +31,7 @@ from dingkit.robot.messages import (
     Text,
     to_payload,
 )
-from dingkit.sandbox.app import Sandbox
-from dingkit.sandbox.server import SandboxServer
+from dingkit.sandbox import Sandbox, SandboxServer
 
 MOBILE = "13800000000"
 USER = "user001"
@@ -131,7 +130,7 @@ async def no_sleep(seconds: float) -> None:
 
 
 def recorded(sandbox: Sandbox, robot: str) -> list[dict[str, Any]]:
-    return [m.payload for m in sandbox.store.messages(robot=robot)]
+    return [m.payload for m in sandbox.robot.messages(robot=robot)]
 
 
 # -- round trips ------------------------------------------------------------------------
@@ -171,7 +170,7 @@ async def test_async_round_trip_records_exactly_what_was_sent(
 @pytest.mark.parametrize("kind", list(MESSAGES))
 def test_sync_round_trip_through_a_live_sandbox(kind: str, live_sandbox: SandboxServer) -> None:
     message = MESSAGES[kind]
-    stored_robot = live_sandbox.sandbox.store.robot_by_name("alerts")
+    stored_robot = live_sandbox.sandbox.robot.robot_by_name("alerts")
     assert stored_robot is not None
     recorder = Recorder(httpx.HTTPTransport())
     with (
@@ -266,12 +265,12 @@ async def test_retry_after_a_timeout_reuses_the_msg_uuid_and_posts_once(
     assert len(recorder.bodies) == 2
     assert recorder.bodies[0] == recorder.bodies[1]
     assert recorder.bodies[0]["msgUuid"] == result.msg_uuid
-    [stored] = sandbox.store.messages(robot="alerts")
+    [stored] = sandbox.robot.messages(robot="alerts")
     assert stored.msg_uuid == result.msg_uuid
 
 
 def test_sync_retry_after_a_timeout_posts_once(live_sandbox: SandboxServer) -> None:
-    stored_robot = live_sandbox.sandbox.store.robot_by_name("alerts")
+    stored_robot = live_sandbox.sandbox.robot.robot_by_name("alerts")
     assert stored_robot is not None
     recorder = Recorder(httpx.HTTPTransport(), timeouts=2)
     sleeps: list[float] = []
@@ -292,7 +291,7 @@ def test_sync_retry_after_a_timeout_posts_once(live_sandbox: SandboxServer) -> N
     assert len(recorder.bodies) == 3
     assert {body["msgUuid"] for body in recorder.bodies} == {result.msg_uuid}
     assert len(sleeps) == 2
-    assert len(live_sandbox.sandbox.store.messages(robot="alerts")) == 1
+    assert len(live_sandbox.sandbox.robot.messages(robot="alerts")) == 1
 
 
 @pytest.mark.anyio
@@ -310,7 +309,7 @@ async def test_timeouts_on_every_try_raise_api_timeout_error(
         await robot.send_text("lost answers")
     assert info.value.robot == "alerts"
     # Every try reached the sandbox, and it still shows the message once.
-    assert len(sandbox.store.messages(robot="alerts")) == 1
+    assert len(sandbox.robot.messages(robot="alerts")) == 1
 
 
 # -- validation before sending ----------------------------------------------------------
@@ -341,8 +340,8 @@ async def test_invalid_message_is_refused_before_anything_is_posted(
     with pytest.raises(MessageValidationError):
         await robot.send(message)
     assert recorders[0].bodies == []
-    assert sandbox.store.messages() == []
-    assert sandbox.store.rejections() == []
+    assert sandbox.robot.messages() == []
+    assert sandbox.robot.rejections() == []
 
 
 @pytest.mark.anyio
@@ -380,7 +379,7 @@ async def test_split_sends_every_part_in_order(
         bodies = [p["markdown"]["text"] for p in recorded(sandbox, "alerts")]
     assert result.parts >= 3
     assert "".join(bodies) == original
-    stored = sandbox.store.messages(robot="alerts")
+    stored = sandbox.robot.messages(robot="alerts")
     assert [m.msg_uuid for m in stored] == list(result.msg_uuids)
     for message in stored:
         size = len(json.dumps(message.payload, ensure_ascii=False, separators=(",", ":")).encode())
@@ -407,7 +406,7 @@ async def test_split_without_split_flag_is_refused(
     robot = robot_for(sandbox, "alerts")
     with pytest.raises(MessageValidationError, match="split=True"):
         await robot.send_text(long_lines(1500))
-    assert sandbox.store.messages() == []
+    assert sandbox.robot.messages() == []
 
 
 # -- keyword ----------------------------------------------------------------------------
@@ -455,8 +454,8 @@ async def test_wait_false_raises_on_the_21st_without_posting(
     assert info.value.retry_after > 0
     assert info.value.errcode is None
     assert info.value.robot == "alerts"
-    assert len(sandbox.store.messages(robot="alerts")) == 20
-    assert sandbox.store.rejections() == []
+    assert len(sandbox.robot.messages(robot="alerts")) == 20
+    assert sandbox.robot.rejections() == []
 
 
 def test_sync_wait_false_raises_on_the_21st(fake_clock: Callable[[], float]) -> None:

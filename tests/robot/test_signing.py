@@ -16,7 +16,7 @@ from dingkit.robot.signing import (
     verify_signature,
 )
 from dingkit.robot.target import RobotTarget
-from dingkit.sandbox.app import Sandbox, create_app
+from dingkit.sandbox import Sandbox, create_app
 
 SANDBOX_SEND_URL = "http://sandbox/robot/send"
 
@@ -151,7 +151,7 @@ async def test_sandbox_accepts_a_correctly_signed_send(
     robot = robot_for(sandbox, "alerts")
     assert robot.target.secret
     result = await robot.send_text("signed hello")
-    [message] = sandbox.store.messages(robot="alerts")
+    [message] = sandbox.robot.messages(robot="alerts")
     assert message.msg_uuid == result.msg_uuid
 
 
@@ -165,8 +165,8 @@ async def test_wrong_secret_is_a_signature_error(
     assert info.value.errcode == 310000
     assert info.value.reason == "signature"
     assert info.value.robot == "alerts"
-    assert sandbox.store.messages() == []
-    [rejection] = sandbox.store.rejections()
+    assert sandbox.robot.messages() == []
+    [rejection] = sandbox.robot.rejections()
     assert (rejection.errcode, rejection.reason) == (310000, "signature")
 
 
@@ -192,14 +192,14 @@ async def test_client_clock_an_hour_off_is_a_timestamp_error(
     with pytest.raises(SecurityCheckError) as info:
         await robot.send_text("hello")
     assert (info.value.errcode, info.value.reason) == (310000, "timestamp")
-    [rejection] = sandbox.store.rejections()
+    [rejection] = sandbox.robot.rejections()
     assert rejection.reason == "timestamp"
 
 
 async def post_signed(
     sandbox: Sandbox, *, clock: Callable[[], float], url: str | None = None
 ) -> dict[str, Any]:
-    robot = sandbox.store.robot_by_name("alerts")
+    robot = sandbox.robot.robot_by_name("alerts")
     assert robot is not None
     target = RobotTarget(robot.token, secret=robot.secret, send_url=SANDBOX_SEND_URL)
     [prepared] = target.prepare(Text(content="hello"))
@@ -229,7 +229,7 @@ async def test_sandbox_window_is_one_hour(
     answer = await post_signed(sandbox, clock=lambda: fake_clock() + offset)
     assert answer["errcode"] == errcode
     if errcode:
-        assert sandbox.store.rejections()[0].reason == "timestamp"
+        assert sandbox.robot.rejections()[0].reason == "timestamp"
 
 
 @pytest.mark.anyio
@@ -237,7 +237,7 @@ async def test_sign_encoded_twice_is_refused(
     make_sandbox: Callable[..., Sandbox], fake_clock: Callable[[], float]
 ) -> None:
     sandbox = make_sandbox(clock=fake_clock)
-    robot = sandbox.store.robot_by_name("alerts")
+    robot = sandbox.robot.robot_by_name("alerts")
     assert robot is not None
     assert robot.secret is not None
     params = signature_params(robot.secret, clock=fake_clock)
@@ -253,7 +253,7 @@ async def test_sign_encoded_twice_is_refused(
     answer = await post_signed(sandbox, clock=fake_clock, url=url)
     assert answer["errcode"] == 310000
     assert "sign" in answer["errmsg"]
-    [rejection] = sandbox.store.rejections()
+    [rejection] = sandbox.robot.rejections()
     assert rejection.reason == "signature"
 
 
@@ -262,7 +262,7 @@ async def test_sign_with_a_raw_plus_is_refused(
     make_sandbox: Callable[..., Sandbox], fake_clock: Callable[[], float]
 ) -> None:
     sandbox = make_sandbox(clock=fake_clock)
-    robot = sandbox.store.robot_by_name("alerts")
+    robot = sandbox.robot.robot_by_name("alerts")
     assert robot is not None
     assert robot.secret is not None
     timestamp = timestamp_whose_sign_has(robot.secret, "+")
@@ -271,4 +271,4 @@ async def test_sign_with_a_raw_plus_is_refused(
     url = f"{SANDBOX_SEND_URL}?access_token={robot.token}&timestamp={timestamp}&sign={sign}"
     answer = await post_signed(sandbox, clock=lambda: timestamp / 1000, url=url)
     assert answer["errcode"] == 310000
-    assert sandbox.store.rejections()[0].reason == "signature"
+    assert sandbox.robot.rejections()[0].reason == "signature"

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from dingkit.callback.crypto import CallbackCrypto, new_aes_key
-from dingkit.sandbox.app import Sandbox, create_app
+from dingkit.sandbox import Sandbox, create_app
 from dingkit.sandbox.config import DEFAULT_CORP_ID, AppConfig, SandboxConfig
 
 #: The app every server-API test uses unless it says otherwise.

@@ -16,10 +16,9 @@ from dingkit.callback.events import (
     event_from_failed_item,
     parse_event,
 )
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox, SandboxServer
+from dingkit.sandbox.approval.templates import LEAVE_CODE
 from dingkit.sandbox.config import DEFAULT_CORP_ID, AppConfig, CallbackConfig, SandboxConfig
-from dingkit.sandbox.processes import LEAVE_CODE
-from dingkit.sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.anyio
 

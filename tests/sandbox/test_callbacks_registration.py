@@ -11,7 +11,7 @@ import pytest
 from dingkit import ConfigurationError
 from dingkit.callback.crypto import new_aes_key
 from dingkit.callback.events import CheckUrl, parse_event
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox
 from dingkit.sandbox.config import DEFAULT_CORP_ID, load_config
 
 pytestmark = pytest.mark.anyio

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from dingkit.sandbox.markdown import is_image_url, is_safe_link, render_markdown
+from dingkit.sandbox.robot.markdown import is_image_url, is_safe_link, render_markdown
 
 LINK_ATTRS = 'target="_blank" rel="noopener noreferrer"'
 

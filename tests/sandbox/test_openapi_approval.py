@@ -11,11 +11,10 @@ import pytest
 
 from dingkit import AsyncDingTalk, DingTalk
 from dingkit.resources.approval import ApproverStep
-from dingkit.sandbox.app import Sandbox, create_app
+from dingkit.sandbox import Sandbox, SandboxServer, create_app
+from dingkit.sandbox.approval.templates import EXPENSE_CODE, LEAVE_CODE, PURCHASE_CODE
 from dingkit.sandbox.config import AppConfig, ProcessConfig, SandboxConfig, load_config
-from dingkit.sandbox.org import BOSS_USERID, User
-from dingkit.sandbox.processes import EXPENSE_CODE, LEAVE_CODE, PURCHASE_CODE
-from dingkit.sandbox.server import SandboxServer
+from dingkit.sandbox.contacts.org import BOSS_USERID, User
 
 pytestmark = pytest.mark.anyio
 
@@ -753,7 +752,7 @@ async def test_instances_outlive_a_restart(
     assert (await Approvals(again, connect(again)).get(instance_id))["status"] == "RUNNING"
     # Task ids go on from where they were.
     second = await Approvals(again, connect(again)).create()
-    ids = [t.task_id for i in (instance_id, second) for t in again.store.approvals.get(i).tasks]  # type: ignore[union-attr]
+    ids = [t.task_id for i in (instance_id, second) for t in again.approvals.get(i).tasks]  # type: ignore[union-attr]
     assert len(set(ids)) == len(ids)
 
 

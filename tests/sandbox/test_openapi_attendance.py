@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from dingkit.sandbox.app import Sandbox
-from dingkit.sandbox.org import BOSS_USERID
+from dingkit.sandbox import Sandbox
+from dingkit.sandbox.contacts.org import BOSS_USERID
 
 pytestmark = pytest.mark.anyio
 

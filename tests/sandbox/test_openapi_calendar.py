@@ -11,10 +11,9 @@ import httpx
 import pytest
 
 from dingkit import AsyncDingTalk, DingTalk, NotFoundError
-from dingkit.sandbox.app import Sandbox, create_app
+from dingkit.sandbox import Sandbox, SandboxServer, create_app
 from dingkit.sandbox.config import AppConfig, SandboxConfig
-from dingkit.sandbox.org import User
-from dingkit.sandbox.server import SandboxServer
+from dingkit.sandbox.contacts.org import User
 
 pytestmark = pytest.mark.anyio
 

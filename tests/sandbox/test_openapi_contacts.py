@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from dingkit.sandbox.app import Sandbox
-from dingkit.sandbox.org import BOSS_MOBILE, BOSS_USERID, Department
-from dingkit.sandbox.org_data import EMPTY_DEPARTMENT
+from dingkit.sandbox import Sandbox
+from dingkit.sandbox.contacts.names import EMPTY_DEPARTMENT
+from dingkit.sandbox.contacts.org import BOSS_MOBILE, BOSS_USERID, Department
 
 pytestmark = pytest.mark.anyio
 

@@ -18,11 +18,10 @@ from dingkit.resources.notifications import (
     OAFormItem,
     OAHead,
 )
-from dingkit.sandbox.app import Sandbox, create_app
+from dingkit.sandbox import Sandbox, SandboxServer, create_app
 from dingkit.sandbox.config import AppConfig, SandboxConfig
-from dingkit.sandbox.notifications import notification_html
-from dingkit.sandbox.org import BOSS_USERID, ROOT_DEPT_ID
-from dingkit.sandbox.server import SandboxServer
+from dingkit.sandbox.contacts.org import BOSS_USERID, ROOT_DEPT_ID
+from dingkit.sandbox.notifications.model import notification_html
 
 pytestmark = pytest.mark.anyio
 

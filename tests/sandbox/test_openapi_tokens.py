@@ -9,10 +9,12 @@ import pytest
 from starlette.applications import Starlette
 
 from dingkit import ConfigurationError
-from dingkit.sandbox.app import Sandbox, create_app
-from dingkit.sandbox.apps import FailureMode, failure_mode
+from dingkit._request import Endpoint
+from dingkit.sandbox import Sandbox, create_app
+from dingkit.sandbox.apps.tokens import FailureMode, failure_mode
 from dingkit.sandbox.config import FAILURE_PREFIXES, AppConfig, SandboxConfig, load_config
-from dingkit.sandbox.openapi.gateway import ApiError, Call, Gateway
+from dingkit.sandbox.gateway.answers import ApiError
+from dingkit.sandbox.gateway.pipeline import Call, Gateway
 from dingkit.sandbox.server import describe_apps
 
 pytestmark = pytest.mark.anyio
@@ -34,7 +36,8 @@ def with_echo(sandbox: Sandbox) -> Starlette:
         return {"app": call.app.name, "body": call.body}
 
     app = create_app(sandbox)
-    app.router.routes.insert(0, Gateway(sandbox).api_route(ECHO, echo, methods=["GET", "POST"]))
+    declared = Endpoint("POST", ECHO, methods=("GET", "POST"))
+    app.router.routes[:0] = Gateway(sandbox).routes([(declared, echo)])
     return app
 
 
@@ -379,7 +382,7 @@ def test_without_apps_the_demo_app_and_its_failure_twins_are_created_and_kept(
     tmp_path: Path, make_sandbox: Callable[..., Sandbox]
 ) -> None:
     first = make_sandbox(data_dir=tmp_path)
-    apps = {app.name: app for app in first.store.apps()}
+    apps = {app.name: app for app in first.apps.all()}
     demo = apps["demo"]
     assert demo.app_key.startswith("ding")
     assert {name: failure_mode(app.app_key) for name, app in apps.items()} == {
@@ -389,7 +392,7 @@ def test_without_apps_the_demo_app_and_its_failure_twins_are_created_and_kept(
     assert {app.app_secret for app in apps.values()} == {demo.app_secret}
     first.store.close()
     second = make_sandbox(data_dir=tmp_path)
-    assert {app.name: app for app in second.store.apps()} == apps
+    assert {app.name: app for app in second.apps.all()} == apps
 
 
 def test_apps_from_the_config_replace_the_demo(
@@ -411,7 +414,7 @@ def test_apps_from_the_config_replace_the_demo(
         5,
     )
     sandbox = make_sandbox(config=config)
-    apps = {app.name: app for app in sandbox.store.apps()}
+    apps = {app.name: app for app in sandbox.apps.all()}
     assert set(apps) == {"hr", "hr-slow"}
     assert apps["hr"].agent_id == 42
     assert 100_000_000 <= apps["hr-slow"].agent_id < 1_000_000_000  # derived, stable
@@ -492,8 +495,9 @@ async def test_unknown_new_api_path_and_wrong_old_method(
     assert_new_error(await client.http.get("/v1.0/nothing/here"), 404, "InvalidAction.NotFound")
     answer = (await client.http.get(USERS, params={"access_token": await client.token()})).json()
     assert answer["errcode"] == 43002
-    assert (await client.http.get("/no/such/page")).status_code == 404
-    assert (await client.http.get("/v1.0/oauth2/accessToken")).status_code == 405
+    unknown = await client.http.get("/no/such/page")
+    assert (unknown.status_code, unknown.json()["errcode"]) == (200, 404)
+    assert_new_error(await client.http.get("/v1.0/oauth2/accessToken"), 405, "MethodNotAllowed")
 
 
 async def test_new_family_errors_raised_by_an_endpoint(

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from dingkit.sandbox.attendance import attendance_day, is_workday
-from dingkit.sandbox.org import (
+from dingkit.sandbox.attendance.generator import attendance_day, is_workday
+from dingkit.sandbox.contacts.names import EMPTY_DEPARTMENT
+from dingkit.sandbox.contacts.org import (
     BOSS_MOBILE,
     BOSS_USERID,
     ROOT_DEPT_ID,
@@ -16,7 +17,6 @@ from dingkit.sandbox.org import (
     User,
     generate_org,
 )
-from dingkit.sandbox.org_data import EMPTY_DEPARTMENT
 
 
 def snapshot(org: Organization) -> tuple[Any, ...]:

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from dingkit.callback.events import OrgDeptCreate, UserModifyOrg, parse_event
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox
 from dingkit.sandbox.config import CallbackConfig, SandboxConfig
-from dingkit.sandbox.org import BOSS_USERID, ROOT_DEPT_ID
+from dingkit.sandbox.contacts.org import BOSS_USERID, ROOT_DEPT_ID
 
 pytestmark = pytest.mark.anyio
 

@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from dingkit.sandbox.render import message_preview, render_message
+from dingkit.sandbox.robot.render import message_preview, render_message
 
 LINK_ATTRS = 'target="_blank" rel="noopener noreferrer"'
 MOBILE = "13800000000"

@@ -26,7 +26,7 @@ from dingkit.robot.messages import (
     Text,
     to_payload,
 )
-from dingkit.sandbox.app import Sandbox, create_app
+from dingkit.sandbox import Sandbox, create_app
 from dingkit.sandbox.config import RobotConfig, SandboxConfig, demo_config
 
 JSON = {"Content-Type": "application/json"}
@@ -63,7 +63,7 @@ async def post(
 
 
 def token_of(sandbox: Sandbox, name: str) -> str:
-    robot = sandbox.store.robot_by_name(name)
+    robot = sandbox.robot.robot_by_name(name)
     assert robot is not None
     return robot.token
 
@@ -153,7 +153,7 @@ async def test_bad_requests_get_dingtalks_errcodes(
         reason,
         "deploys",
     )
-    assert sandbox.store.messages() == []
+    assert sandbox.robot.messages() == []
 
 
 @pytest.mark.anyio
@@ -209,7 +209,7 @@ async def test_disabled_robot_and_dissolved_group(
         400013,
         400013,
     ]
-    assert len(sandbox.store.messages(robot="deploys")) == 2
+    assert len(sandbox.robot.messages(robot="deploys")) == 2
 
 
 @pytest.mark.anyio
@@ -275,7 +275,7 @@ async def test_same_msg_uuid_is_shown_once(
     token = token_of(sandbox, "deploys")
     assert (await post(asgi_client, token, body))["errcode"] == 0
     assert (await post(asgi_client, token, body))["errcode"] == 0
-    [message] = sandbox.store.messages()
+    [message] = sandbox.robot.messages()
     assert message.msg_uuid == "fixed-uuid-1"
 
 
@@ -315,7 +315,7 @@ async def test_keyword_anywhere_in_the_text_is_enough(
     robot = robot_for(sandbox, "deploys")
     message = KEYWORD_PLACES[place]
     result = await robot.send(message)
-    [stored] = sandbox.store.messages(robot="deploys")
+    [stored] = sandbox.robot.messages(robot="deploys")
     assert stored.payload == to_payload(message, msg_uuid=result.msg_uuid)
 
 
@@ -340,7 +340,7 @@ async def test_missing_keyword_is_refused(
     assert (info.value.errcode, info.value.reason) == (310000, "keyword")
     [rejection] = await rejections(asgi_client)
     assert (rejection["errcode"], rejection["reason"]) == (310000, "keyword")
-    assert sandbox.store.messages() == []
+    assert sandbox.robot.messages() == []
 
 
 # -- IP allow-list ----------------------------------------------------------------------
@@ -383,12 +383,12 @@ async def test_ip_allow_list(
     sender = robot_for(sandbox, robot, client_ip=ip)
     if allowed:
         await sender.send_text("hello")
-        assert len(sandbox.store.messages(robot=robot)) == 1
+        assert len(sandbox.robot.messages(robot=robot)) == 1
         return
     with pytest.raises(SecurityCheckError) as info:
         await sender.send_text("hello")
     assert (info.value.errcode, info.value.reason) == (310000, "ip")
-    [rejection] = sandbox.store.rejections()
+    [rejection] = sandbox.robot.rejections()
     assert (rejection.errcode, rejection.reason) == (310000, "ip")
     assert ip in rejection.errmsg
 
@@ -437,10 +437,10 @@ async def test_21st_message_in_a_minute_blocks_the_robot_for_10_minutes(
 
     fake_clock.advance(360)
     await robot.send_text("11 minutes later")
-    contents = [m.payload["text"]["content"] for m in sandbox.store.messages(robot="chatty")]
+    contents = [m.payload["text"]["content"] for m in sandbox.robot.messages(robot="chatty")]
     assert len(contents) == 21
     assert contents[-1] == "11 minutes later"
-    assert [(r.errcode, r.reason) for r in sandbox.store.rejections()] == [
+    assert [(r.errcode, r.reason) for r in sandbox.robot.rejections()] == [
         (errcode, "rate_limited")
     ] * 2
 
@@ -454,7 +454,7 @@ async def test_twenty_a_minute_spread_out_is_fine(
     for i in range(60):
         await robot.send_text(f"message {i}")
         fake_clock.advance(3)
-    assert len(sandbox.store.messages(robot="chatty")) == 60
+    assert len(sandbox.robot.messages(robot="chatty")) == 60
 
 
 @pytest.mark.anyio
@@ -466,4 +466,4 @@ async def test_limits_off_lets_a_benchmark_through(
     robot = robot_for(sandbox, "chatty")
     for i in range(30):
         await robot.send_text(f"message {i}")
-    assert len(sandbox.store.messages(robot="chatty")) == 30
+    assert len(sandbox.robot.messages(robot="chatty")) == 30

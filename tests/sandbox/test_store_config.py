@@ -7,7 +7,7 @@ import pytest
 
 from dingkit import AsyncRobot, ConfigurationError, SecurityCheckError
 from dingkit.robot.messages import Text
-from dingkit.sandbox.app import Sandbox
+from dingkit.sandbox import Sandbox
 from dingkit.sandbox.config import (
     GroupConfig,
     RobotConfig,
@@ -15,7 +15,8 @@ from dingkit.sandbox.config import (
     demo_config,
     load_config,
 )
-from dingkit.sandbox.store import SandboxStore
+from dingkit.sandbox.robot.records import RobotRecords
+from dingkit.sandbox.store import Store
 
 GOOD_TOML = """
 errcodes = "observed"
@@ -54,7 +55,7 @@ async def test_file_backed_sandbox_keeps_its_state_across_restarts(
     tmp_path: Path, make_sandbox: Callable[..., Sandbox], robot_for: Callable[..., AsyncRobot]
 ) -> None:
     first = make_sandbox(data_dir=tmp_path)
-    before = {r.name: (r.token, r.secret, r.keywords) for r in first.store.robots()}
+    before = {r.name: (r.token, r.secret, r.keywords) for r in first.robot.robots()}
     assert set(before) == {"alerts", "deploys"}
     result = await robot_for(first, "alerts").send_text("kept")
     with pytest.raises(SecurityCheckError):
@@ -62,23 +63,23 @@ async def test_file_backed_sandbox_keeps_its_state_across_restarts(
     first.store.close()
 
     second = make_sandbox(data_dir=tmp_path)
-    after = {r.name: (r.token, r.secret, r.keywords) for r in second.store.robots()}
+    after = {r.name: (r.token, r.secret, r.keywords) for r in second.robot.robots()}
     assert after == before
-    [message] = second.store.messages()
+    [message] = second.robot.messages()
     assert (message.msg_uuid, message.payload["text"]["content"]) == (result.msg_uuid, "kept")
-    [rejection] = second.store.rejections()
+    [rejection] = second.robot.rejections()
     assert (rejection.errcode, rejection.reason, rejection.robot) == (310000, "keyword", "deploys")
     # The old webhook still works after the restart.
     await robot_for(second, "alerts").send_text("still here")
-    assert len(second.store.messages()) == 2
+    assert len(second.robot.messages()) == 2
 
 
 def test_in_memory_sandboxes_get_fresh_demo_credentials(
     make_sandbox: Callable[..., Sandbox],
 ) -> None:
     one, two = make_sandbox(), make_sandbox()
-    tokens_one = {r.token for r in one.store.robots()}
-    tokens_two = {r.token for r in two.store.robots()}
+    tokens_one = {r.token for r in one.robot.robots()}
+    tokens_two = {r.token for r in two.robot.robots()}
     assert tokens_one.isdisjoint(tokens_two)
 
 
@@ -93,7 +94,8 @@ def test_demo_robots() -> None:
 
 
 def test_store_keeps_one_message_per_msg_uuid() -> None:
-    store = SandboxStore()
+    db = Store()
+    store = RobotRecords(db)
     try:
         store.upsert_group(GroupConfig(id="g"))
         store.upsert_robot(RobotConfig(name="r", token="r-token-0001", group="g"))
@@ -112,18 +114,19 @@ def test_store_keeps_one_message_per_msg_uuid() -> None:
         assert store.messages() == []
         assert store.rejections() == []
     finally:
-        store.close()
+        db.close()
 
 
 def test_a_token_moved_to_another_name_replaces_the_old_robot() -> None:
-    store = SandboxStore()
+    db = Store()
+    store = RobotRecords(db)
     try:
         store.upsert_group(GroupConfig(id="demo"))
         store.upsert_robot(RobotConfig(name="old", token="same-token-0001"))
         store.upsert_robot(RobotConfig(name="new", token="same-token-0001"))
         assert [r.name for r in store.robots()] == ["new"]
     finally:
-        store.close()
+        db.close()
 
 
 # -- config files -----------------------------------------------------------------------
@@ -151,7 +154,7 @@ async def test_a_configured_sandbox_enforces_its_robots(
     tmp_path: Path, make_sandbox: Callable[..., Sandbox], robot_for: Callable[..., AsyncRobot]
 ) -> None:
     sandbox = make_sandbox(config=load_config(write(tmp_path, GOOD_TOML)))
-    assert {r.name for r in sandbox.store.robots()} == {"alerts", "builds"}
+    assert {r.name for r in sandbox.robot.robots()} == {"alerts", "builds"}
     alerts = robot_for(sandbox, "alerts", client_ip="10.1.2.3")
     await alerts.send(Text(content="磁盘告警"))
     with pytest.raises(SecurityCheckError) as info:
@@ -161,7 +164,7 @@ async def test_a_configured_sandbox_enforces_its_robots(
         await robot_for(sandbox, "alerts", client_ip="192.168.1.1").send_text("alert")
     assert info.value.reason == "ip"
     await robot_for(sandbox, "builds").send_text("anything")
-    assert [m.group for m in sandbox.store.messages()] == ["ops", "ci"]
+    assert [m.group for m in sandbox.robot.messages()] == ["ops", "ci"]
 
 
 @pytest.mark.parametrize(

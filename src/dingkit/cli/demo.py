@@ -47,19 +47,19 @@ def demo(
 ) -> None:
     """Start the sandbox, send every message type to its demo group, print the chat URL."""
     from ..robot.client import Robot
-    from ..sandbox.app import Sandbox
     from ..sandbox.config import demo_config
+    from ..sandbox.core import Sandbox
     from ..sandbox.server import SandboxServer
 
     directory = data_dir or default_data_dir() / "sandbox"
     instance = Sandbox.from_settings(data_dir=directory)
-    robots = {robot.name: robot for robot in instance.store.robots()}
+    robots = {robot.name: robot for robot in instance.robot.robots()}
     if "alerts" not in robots or "deploys" not in robots:
         # A data dir from a custom config: add the demo robots beside its own.
         for robot in demo_config().robots:
             if robot.name not in robots:
                 instance.add_robot(robot)
-        robots = {robot.name: robot for robot in instance.store.robots()}
+        robots = {robot.name: robot for robot in instance.robot.robots()}
     try:
         server = SandboxServer(instance, port=port)
     except OSError:

@@ -82,8 +82,8 @@ def sandbox(
 ) -> None:
     """Run a local DingTalk: robot webhooks with DingTalk's rules, a chat page at /, and the
     server APIs (tokens, contacts, attendance) over a generated organisation."""
-    from ..sandbox.app import Sandbox
     from ..sandbox.config import load_config
+    from ..sandbox.core import Sandbox
     from ..sandbox.server import run_foreground
 
     directory = data_dir or default_data_dir() / "sandbox"

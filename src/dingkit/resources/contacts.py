@@ -17,6 +17,7 @@ from .._request import APIRequest, Endpoint
 from ._models import DingTalkModel
 
 __all__ = [
+    "DEPARTMENT_CREATE",
     "DEPARTMENT_GET",
     "DEPARTMENT_LIST_SUB",
     "DEPARTMENT_LIST_SUB_IDS",
@@ -29,6 +30,7 @@ __all__ = [
     "Department",
     "DepartmentDetail",
     "User",
+    "create_department",
     "department",
     "sub_department_ids",
     "sub_departments",
@@ -55,6 +57,11 @@ DEPARTMENT_LIST_SUB_IDS = Endpoint(
 )
 DEPARTMENT_GET = Endpoint(
     "POST", "/topapi/v2/department/get", scope="qyapi_get_department_list", quota_exempt=True
+)
+#: Create a department (``/topapi/v2/department/create``): ``name`` and ``parent_id`` in,
+#: ``result.dept_id`` out. Not exempt from the monthly quota [I]; permission point [I].
+DEPARTMENT_CREATE = Endpoint(
+    "POST", "/topapi/v2/department/create", scope="qyapi_manage_department", idempotent=False
 )
 USER_LIST = Endpoint(
     "POST",
@@ -145,6 +152,23 @@ def department(dept_id: int) -> APIRequest[DepartmentDetail]:
         json={"dept_id": dept_id},
         parse=lambda d: DepartmentDetail.model_validate(_result(d)),
     )
+
+
+def create_department(
+    name: str, parent_id: int = ROOT_DEPT_ID, *, order: int | None = None
+) -> APIRequest[int]:
+    """Create a department named ``name`` under ``parent_id``; the new department's id.
+
+    DingTalk refuses a name a sibling already has (60008) and an unknown parent (60004).
+    Not retried after a lost answer: the department may exist already (read the parent's
+    sub-departments to find out).
+    """
+    if not name or not name.strip():
+        raise ValueError("a department needs a name")
+    body: dict[str, Any] = {"name": name, "parent_id": parent_id}
+    if order is not None:
+        body["order"] = order
+    return DEPARTMENT_CREATE.request(json=body, parse=lambda d: int(_result(d)["dept_id"]))
 
 
 def user(userid: str) -> APIRequest[User]:

@@ -13,10 +13,11 @@ from types import TracebackType
 
 import uvicorn
 
-from .app import Sandbox, create_app
-from .apps import failure_mode
+from .app import create_app
+from .apps.tokens import failure_mode
 from .config import AppConfig
-from .store import StoredRobot
+from .core import Sandbox
+from .robot.records import StoredRobot
 
 __all__ = ["SandboxServer", "describe_apps", "describe_robots"]
 
@@ -171,8 +172,8 @@ def run_foreground(
     if data_dir is not None:
         announce(f"history kept in {data_dir}")
     announce(describe_org(sandbox))
-    for line in describe_apps(sandbox.store.apps()):
+    for line in describe_apps(sandbox.apps.all()):
         announce(line)
-    for line in describe_robots(sandbox.store.robots(), server.url):
+    for line in describe_robots(sandbox.robot.robots(), server.url):
         announce(line)
     server.wait()

@@ -1,11 +1,16 @@
-"""The sandbox's memory: groups, robots, apps, accepted messages and rejected requests, in
-SQLite; the server APIs' approvals, calendar events and work notifications are kept in the
-same database by :mod:`.records` (``store.approvals``, ``store.events``, ``store.notifications``),
-event subscriptions and pushes by :mod:`.callback_store` (``store.callbacks``) and changes to
-the organisation by :mod:`.org_changes` (``store.org_changes``).
+"""The sandbox's memory: one SQLite connection that every concept keeps its tables in.
+
+The store knows no concept. Each concept's records class (``robot.records``,
+``approval.records``...) is a :class:`Table` that brings its own ``SCHEMA``; creating it
+registers the schema with the store, which creates the tables if they are missing::
+
+    class NoteRecords(Table):
+        SCHEMA = "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT);"
+
+    notes = NoteRecords(store)
 
 One connection guarded by a lock: every statement is short, and SQLite serialises writers
-anyway. ``:memory:`` gives a store for in-process tests.
+anyway. ``":memory:"`` gives a store for in-process tests.
 """
 
 from __future__ import annotations
@@ -13,387 +18,85 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from .callback_store import SCHEMA as CALLBACK_SCHEMA
-from .callback_store import CallbackRecords
-from .config import AppConfig, GroupConfig, RobotConfig
-from .org_changes import SCHEMA as ORG_CHANGES_SCHEMA
-from .org_changes import OrgChangeRecords
-from .records import SCHEMA as RECORDS_SCHEMA
-from .records import ApprovalRecords, CalendarRecords, NotificationRecords
-
-__all__ = ["Rejection", "SandboxStore", "StoredMessage", "StoredRobot"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS groups (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    dissolved INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS robots (
-    name TEXT PRIMARY KEY,
-    token TEXT NOT NULL UNIQUE,
-    secret TEXT,
-    keywords TEXT NOT NULL DEFAULT '[]',
-    ip_allowlist TEXT NOT NULL DEFAULT '[]',
-    group_id TEXT NOT NULL REFERENCES groups(id),
-    disabled INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    robot TEXT NOT NULL,
-    group_id TEXT NOT NULL,
-    msgtype TEXT NOT NULL,
-    msg_uuid TEXT,
-    payload TEXT NOT NULL,
-    received_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_group ON messages (group_id, id);
-CREATE UNIQUE INDEX IF NOT EXISTS messages_by_uuid ON messages (robot, msg_uuid)
-    WHERE msg_uuid IS NOT NULL;
-CREATE TABLE IF NOT EXISTS apps (
-    name TEXT PRIMARY KEY,
-    app_key TEXT NOT NULL UNIQUE,
-    app_secret TEXT NOT NULL,
-    agent_id INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rejections (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    robot TEXT,
-    group_id TEXT,
-    errcode INTEGER NOT NULL,
-    errmsg TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    body TEXT NOT NULL,
-    received_at TEXT NOT NULL
-);
-"""
-# Enough of a rejected body to see what was wrong, without storing megabytes of garbage.
-_REJECTED_BODY_KEEP = 2000
+__all__ = ["Store", "Table", "now_iso", "to_json"]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRobot:
-    name: str
-    token: str
-    secret: str | None
-    keywords: tuple[str, ...]
-    ip_allowlist: tuple[str, ...]
-    group: str
-    disabled: bool
-    group_dissolved: bool
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    id: int
-    robot: str
-    group: str
-    msgtype: str
-    msg_uuid: str | None
-    payload: dict[str, Any]
-    received_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    id: int
-    robot: str | None
-    group: str | None
-    errcode: int
-    errmsg: str
-    reason: str
-    body: str
-    received_at: str
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class SandboxStore:
-    """SQLite-backed state; ``path`` is a file or ``":memory:"``."""
+class Store:
+    """One SQLite database; ``path`` is a file or ``":memory:"``."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-            self._db.executescript(RECORDS_SCHEMA)
-            self._db.executescript(CALLBACK_SCHEMA)
-            self._db.executescript(ORG_CHANGES_SCHEMA)
-        self.approvals = ApprovalRecords(self._db, self._lock)
-        self.events = CalendarRecords(self._db, self._lock)
-        self.notifications = NotificationRecords(self._db, self._lock)
-        self.callbacks = CallbackRecords(self._db, self._lock)
-        self.org_changes = OrgChangeRecords(self._db, self._lock)
+        self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.lock = threading.Lock()
+        self.schemas: list[str] = []
+        with self.lock:
+            self.db.execute("PRAGMA journal_mode=WAL")
+        self.register(_SEQUENCES)
+
+    def register(self, schema: str) -> None:
+        """Create a concept's tables (``CREATE ... IF NOT EXISTS``), once per schema."""
+        if schema in self.schemas:
+            return
+        with self.lock:
+            self.db.executescript(schema)
+        self.schemas.append(schema)
 
     def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+
+_SEQUENCES = """
+CREATE TABLE IF NOT EXISTS sequences (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+
+class Table:
+    """A concept's tables in the store: subclasses set ``SCHEMA`` and add their queries."""
+
+    SCHEMA: ClassVar[str] = ""
+
+    def __init__(self, store: Store) -> None:
+        if self.SCHEMA:
+            store.register(self.SCHEMA)
+        self._store = store
+        self._db = store.db
+        self._lock = store.lock
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            self._db.close()
+            return self._db.execute(sql, tuple(args)).fetchall()
 
-    # -- groups and robots -------------------------------------------------------------
-
-    def has_robots(self) -> bool:
+    def _run(self, sql: str, args: Sequence[Any] = ()) -> int:
         with self._lock:
-            return self._db.execute("SELECT 1 FROM robots LIMIT 1").fetchone() is not None
+            return self._db.execute(sql, tuple(args)).rowcount
 
-    def upsert_group(self, group: GroupConfig) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO groups (id, name) VALUES (?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET name = excluded.name",
-                (group.id, group.name or group.id),
-            )
-
-    def upsert_robot(self, robot: RobotConfig) -> None:
-        with self._lock:
-            # A token moved to another name replaces the old robot of that token.
-            self._db.execute(
-                "DELETE FROM robots WHERE token = ? AND name != ?", (robot.token, robot.name)
-            )
-            self._db.execute(
-                "INSERT INTO robots (name, token, secret, keywords, ip_allowlist, group_id) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-                "token = excluded.token, secret = excluded.secret, keywords = excluded.keywords, "
-                "ip_allowlist = excluded.ip_allowlist, group_id = excluded.group_id",
-                (
-                    robot.name,
-                    robot.token,
-                    robot.secret,
-                    json.dumps(list(robot.keywords)),
-                    json.dumps(list(robot.ip_allowlist)),
-                    robot.group,
-                ),
-            )
-
-    def robot_by_token(self, token: str) -> StoredRobot | None:
-        rows = self._robots("WHERE r.token = ?", (token,))
-        return rows[0] if rows else None
-
-    def robot_by_name(self, name: str) -> StoredRobot | None:
-        rows = self._robots("WHERE r.name = ?", (name,))
-        return rows[0] if rows else None
-
-    def robots(self) -> list[StoredRobot]:
-        return self._robots("ORDER BY r.name", ())
-
-    def _robots(self, where: str, args: tuple[Any, ...]) -> list[StoredRobot]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT r.*, g.dissolved FROM robots r JOIN groups g ON g.id = r.group_id " + where,
-                args,
-            ).fetchall()
-        return [
-            StoredRobot(
-                name=row["name"],
-                token=row["token"],
-                secret=row["secret"],
-                keywords=tuple(json.loads(row["keywords"])),
-                ip_allowlist=tuple(json.loads(row["ip_allowlist"])),
-                group=row["group_id"],
-                disabled=bool(row["disabled"]),
-                group_dissolved=bool(row["dissolved"]),
-            )
-            for row in rows
-        ]
-
-    def set_robot_disabled(self, name: str, disabled: bool) -> bool:
-        with self._lock:
-            cursor = self._db.execute(
-                "UPDATE robots SET disabled = ? WHERE name = ?", (int(disabled), name)
-            )
-        return cursor.rowcount > 0
-
-    def set_group_dissolved(self, group_id: str, dissolved: bool) -> bool:
-        with self._lock:
-            cursor = self._db.execute(
-                "UPDATE groups SET dissolved = ? WHERE id = ?", (int(dissolved), group_id)
-            )
-        return cursor.rowcount > 0
-
-    def groups(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT g.id, g.name, g.dissolved, "
-                "(SELECT COUNT(*) FROM messages m WHERE m.group_id = g.id) AS message_count, "
-                "(SELECT MAX(id) FROM messages m WHERE m.group_id = g.id) AS last_id "
-                "FROM groups g ORDER BY g.id"
-            ).fetchall()
-            robots = self._db.execute("SELECT name, group_id FROM robots ORDER BY name").fetchall()
-        return [
-            {
-                "id": row["id"],
-                "name": row["name"],
-                "dissolved": bool(row["dissolved"]),
-                "robots": [r["name"] for r in robots if r["group_id"] == row["id"]],
-                "message_count": row["message_count"],
-                "last_id": row["last_id"],
-            }
-            for row in rows
-        ]
-
-    # -- apps ----------------------------------------------------------------------------
-
-    def has_apps(self) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM apps LIMIT 1").fetchone() is not None
-
-    def upsert_app(self, app: AppConfig) -> None:
-        with self._lock:
-            # A key moved to another name replaces the old app of that key.
-            self._db.execute(
-                "DELETE FROM apps WHERE app_key = ? AND name != ?", (app.app_key, app.name)
-            )
-            self._db.execute(
-                "INSERT INTO apps (name, app_key, app_secret, agent_id) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET app_key = excluded.app_key, "
-                "app_secret = excluded.app_secret, agent_id = excluded.agent_id",
-                (app.name, app.app_key, app.app_secret, app.agent_id),
-            )
-
-    def app_by_key(self, app_key: str) -> AppConfig | None:
-        apps = self._apps("WHERE app_key = ?", (app_key,))
-        return apps[0] if apps else None
-
-    def apps(self) -> list[AppConfig]:
-        return self._apps("ORDER BY name", ())
-
-    def _apps(self, where: str, args: tuple[Any, ...]) -> list[AppConfig]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM apps " + where, args).fetchall()
-        return [
-            AppConfig(
-                name=row["name"],
-                app_key=row["app_key"],
-                app_secret=row["app_secret"],
-                agent_id=row["agent_id"],
-            )
-            for row in rows
-        ]
-
-    # -- messages and rejections -------------------------------------------------------
-
-    def add_message(
-        self, robot: StoredRobot, msgtype: str, msg_uuid: str | None, payload: dict[str, Any]
-    ) -> StoredMessage | None:
-        """Record an accepted message; ``None`` if this robot already sent that ``msgUuid``."""
-        received_at = _now_iso()
-        with self._lock:
-            try:
-                cursor = self._db.execute(
-                    "INSERT INTO messages (robot, group_id, msgtype, msg_uuid, payload, "
-                    "received_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        robot.name,
-                        robot.group,
-                        msgtype,
-                        msg_uuid,
-                        json.dumps(payload, ensure_ascii=False),
-                        received_at,
-                    ),
-                )
-            except sqlite3.IntegrityError:
-                return None
-        assert cursor.lastrowid is not None
-        return StoredMessage(
-            cursor.lastrowid, robot.name, robot.group, msgtype, msg_uuid, payload, received_at
-        )
-
-    def has_message(self, robot: str, msg_uuid: str) -> bool:
+    def next_values(self, name: str, count: int = 1) -> list[int]:
+        """``count`` fresh numbers of the sequence ``name`` (1, 2, 3... over the store's life)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT 1 FROM messages WHERE robot = ? AND msg_uuid = ?", (robot, msg_uuid)
+                "INSERT INTO sequences (name, value) VALUES (?, ?) ON CONFLICT (name) "
+                "DO UPDATE SET value = value + excluded.value RETURNING value",
+                (name, count),
             ).fetchone()
-        return row is not None
+        last = int(row[0])
+        return list(range(last - count + 1, last + 1))
 
-    def messages(
-        self,
-        *,
-        group: str | None = None,
-        robot: str | None = None,
-        after: int = 0,
-        limit: int = 500,
-    ) -> list[StoredMessage]:
-        clauses, args = ["id > ?"], list[Any]([after])
-        if group is not None:
-            clauses.append("group_id = ?")
-            args.append(group)
-        if robot is not None:
-            clauses.append("robot = ?")
-            args.append(robot)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT * FROM messages WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
-                (*args, limit),
-            ).fetchall()
-        return [
-            StoredMessage(
-                row["id"],
-                row["robot"],
-                row["group_id"],
-                row["msgtype"],
-                row["msg_uuid"],
-                json.loads(row["payload"]),
-                row["received_at"],
-            )
-            for row in rows
-        ]
 
-    def add_rejection(
-        self, *, robot: StoredRobot | None, errcode: int, errmsg: str, reason: str, body: bytes
-    ) -> None:
-        text = body[:_REJECTED_BODY_KEEP].decode("utf-8", errors="replace")
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO rejections (robot, group_id, errcode, errmsg, reason, body, "
-                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    robot.name if robot else None,
-                    robot.group if robot else None,
-                    errcode,
-                    errmsg,
-                    reason,
-                    text,
-                    _now_iso(),
-                ),
-            )
+def to_json(data: Any) -> str:
+    """Compact JSON of a stored object (non-ASCII kept as is)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
-    def rejections(
-        self, *, robot: str | None = None, after: int = 0, limit: int = 500
-    ) -> list[Rejection]:
-        clauses, args = ["id > ?"], list[Any]([after])
-        if robot is not None:
-            clauses.append("robot = ?")
-            args.append(robot)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT * FROM rejections WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
-                (*args, limit),
-            ).fetchall()
-        return [
-            Rejection(
-                row["id"],
-                row["robot"],
-                row["group_id"],
-                row["errcode"],
-                row["errmsg"],
-                row["reason"],
-                row["body"],
-                row["received_at"],
-            )
-            for row in rows
-        ]
 
-    def clear_history(self) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM messages")
-            self._db.execute("DELETE FROM rejections")
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -27,6 +27,12 @@ class ContactsAPI:
         """The ids of the next level of departments under ``dept_id``."""
         return self._client.request(contacts.sub_department_ids(dept_id))
 
+    def create_department(
+        self, name: str, parent_id: int = contacts.ROOT_DEPT_ID, *, order: int | None = None
+    ) -> int:
+        """Create a department under ``parent_id`` (default: the root); its new id."""
+        return self._client.request(contacts.create_department(name, parent_id, order=order))
+
     def department(self, dept_id: int) -> DepartmentDetail:
         """One department's details."""
         return self._client.request(contacts.department(dept_id))

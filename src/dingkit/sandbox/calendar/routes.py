@@ -1,0 +1,266 @@
+"""Calendar (日程), new API (§4): events in each person's ``primary`` calendar, kept in the
+store so they outlive a restart. The checks and the event's shape are in :mod:`.model`.
+
+The path takes a **unionId** (§4). Any other id, a userId included, answers HTTP 400
+``invalidParameter`` [I: the reference gives no answer for it; 400 is DingTalk's answer to a
+bad parameter, and the message says what to pass instead]. A calendar other than
+``primary`` answers 404 ``itemNotFound``.
+
+Choices where the reference is silent [I]:
+
+- ``timeMin <= start < timeMax`` (all-day events by their first day's midnight, China time);
+  a span over 365 days is refused. Events come by start, then creation.
+- ``nextToken`` is the next offset as a string, left out on the last page; that page carries
+  a ``syncToken`` unless ``timeMax`` was given. A ``syncToken`` asks for the events changed
+  since it was issued, deleted ones included (as ``cancelled``).
+- ``x-client-token``: a create with a token seen for this user in the last 24 hours answers
+  the event it created then (§4, "kept for 1 day").
+- The 100 new events per user per day (§4.1) count per China day, deleted ones included;
+  ``limits = false`` switches the limit off.
+- Deleted events: ``GET`` answers 404 ``instanceNotExist`` (§4.3); ``PUT`` and a second
+  ``DELETE`` answer 404 ``itemNotFound``.
+
+Sandbox-only: ``GET /_sandbox/calendar?user=<userId or unionId>`` lists a person's events
+(everyone's when ``user`` is left out), deleted ones marked.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..._wire import china_midnight_ms
+from ...resources import calendar as api
+from ..gateway.answers import ApiError
+from ..gateway.pipeline import Call, Gateway
+from .model import (
+    EventError,
+    check_event,
+    event_json,
+    parse_time,
+    people_of,
+)
+from .records import StoredCalendarEvent
+
+if TYPE_CHECKING:
+    from ..core import Sandbox
+
+__all__ = ["routes"]
+
+DAILY_LIMIT = 100
+MAX_PAGE = api.EVENT_LIST.page_size or 100  # maxResults and maxAttendees of the list (§4.2)
+MAX_ATTENDEES_SHOWN = api.MAX_ATTENDEES  # maxAttendees of a get (§4.3)
+_DAY_MS = 86_400_000
+_YEAR_MS = 365 * _DAY_MS
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def _now(call: Call) -> int:
+    return int(call.sandbox.clock() * 1000)
+
+
+def _owner(call: Call) -> str:
+    calendar = call.request.path_params["calendarId"]
+    if calendar != api.PRIMARY:
+        raise EventError(f"Calendar not found: {calendar}", status=404, code="itemNotFound")
+    union: str = call.request.path_params["unionId"]
+    people_of(call.sandbox.org).resolve(union, "User")
+    return union
+
+
+def _number(call: Call, name: str, default: int, high: int) -> int:
+    text = call.request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= high:
+        raise EventError(f"{name} must between [1, {high}]")
+    return int(text)
+
+
+def _flag(call: Call, name: str) -> bool:
+    text = call.request.query_params.get(name, "false").lower()
+    if text not in ("true", "false"):
+        raise EventError(f"{name} must be true or false")
+    return text == "true"
+
+
+def _json(call: Call, event: StoredCalendarEvent, max_attendees: int = 100) -> dict[str, Any]:
+    return event_json(
+        event.id,
+        event.data,
+        people_of(call.sandbox.org),
+        owner=event.owner,
+        created_ms=event.created_ms,
+        updated_ms=event.updated_ms,
+        deleted=event.deleted,
+        max_attendees=max_attendees,
+    )
+
+
+def _live(call: Call, owner: str) -> StoredCalendarEvent:
+    event = call.sandbox.calendar.get(owner, call.request.path_params["eventId"])
+    if event is None or event.deleted:
+        raise EventError("Event not found", status=404, code="itemNotFound")
+    return event
+
+
+def create(call: Call) -> dict[str, Any]:
+    owner, now = _owner(call), _now(call)
+    records = call.sandbox.calendar
+    token = call.request.headers.get("x-client-token") or None
+    if token is not None:
+        earlier = records.by_client_token(owner, token, now - _DAY_MS)
+        if earlier is not None:
+            return _json(call, earlier)
+    fields = check_event(call.body, people_of(call.sandbox.org))
+    if (
+        call.sandbox.config.limits
+        and records.created_since(owner, china_midnight_ms(now)) >= DAILY_LIMIT
+    ):
+        raise EventError(
+            f"current user can not create events exceed {DAILY_LIMIT} per day", code="flowLimit"
+        )
+    start_ms = fields.pop("_start_ms")
+    # Letters and digits only: an id starting with "-" would read as an option on a command line.
+    event_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+    event = StoredCalendarEvent(event_id, owner, start_ms, now, now, False, fields)
+    records.add(event, client_token=token)
+    return _json(call, event)
+
+
+def get(call: Call) -> dict[str, Any]:
+    owner = _owner(call)
+    event = call.sandbox.calendar.get(owner, call.request.path_params["eventId"])
+    if event is None:
+        raise EventError("Event not found", status=404, code="itemNotFound")
+    if event.deleted:
+        raise EventError("instance not exist", status=404, code="instanceNotExist")
+    return _json(call, event, _number(call, "maxAttendees", 100, MAX_ATTENDEES_SHOWN))
+
+
+def update(call: Call) -> dict[str, Any]:
+    owner = _owner(call)
+    event = _live(call, owner)
+    body = call.body
+    if not isinstance(body, dict) or not body:
+        raise EventError("Event must be provided.")
+    if not body.get("id"):
+        raise EventError("Event id cannot be blank")
+    if body["id"] != event.id:
+        raise EventError("Event id does not match the path")
+    changes = {key: value for key, value in body.items() if key != "id" and value is not None}
+    kept = dict(event.data)
+    if ("start" in changes or "end" in changes) and "isAllDay" not in changes:
+        kept.pop("isAllDay", None)  # inferred again from the new times
+    fields = check_event({**kept, **changes}, people_of(call.sandbox.org))
+    start_ms = fields.pop("_start_ms")
+    changed = StoredCalendarEvent(
+        event.id, owner, start_ms, event.created_ms, _now(call), False, fields
+    )
+    call.sandbox.calendar.save(changed)
+    return _json(call, changed)
+
+
+def delete(call: Call) -> Response:
+    owner = _owner(call)
+    _flag(call, "pushNotification")
+    event = _live(call, owner)
+    gone = StoredCalendarEvent(
+        event.id, owner, event.start_ms, event.created_ms, _now(call), True, event.data
+    )
+    call.sandbox.calendar.save(gone)
+    return Response(status_code=200)  # an empty body (§4.4)
+
+
+def list_events(call: Call) -> dict[str, Any]:
+    owner, query = _owner(call), call.request.query_params
+    size = _number(call, "maxResults", MAX_PAGE, MAX_PAGE)
+    max_attendees = _number(call, "maxAttendees", 100, MAX_PAGE)
+    low = parse_time(query["timeMin"], "timeMin") if query.get("timeMin") else None
+    high = parse_time(query["timeMax"], "timeMax") if query.get("timeMax") else None
+    if low is not None and high is not None and (high < low or (high - low).days > 365):
+        raise EventError("timeMax must be after timeMin and at most one year later")
+    token = query.get("nextToken") or "0"
+    if not token.isdigit():
+        raise EventError(f"Invalid nextToken: {token}")
+    show_deleted, since = _flag(call, "showDeleted"), None
+    if query.get("syncToken"):
+        sync = query["syncToken"]
+        if not (sync.startswith("st") and sync[2:].isdigit()):
+            raise EventError(f"Invalid syncToken: {sync}")
+        since, show_deleted = int(sync[2:]), True
+    found = call.sandbox.calendar.find(
+        owner,
+        start_min=int(low.timestamp() * 1000) if low else None,
+        start_max=int(high.timestamp() * 1000) if high else None,
+        deleted=show_deleted,
+        updated_after=since,
+        offset=int(token),
+        limit=size + 1,
+    )
+    answer: dict[str, Any] = {"events": [_json(call, e, max_attendees) for e in found[:size]]}
+    if len(found) > size:
+        answer["nextToken"] = str(int(token) + size)
+    elif high is None:
+        answer["syncToken"] = f"st{_now(call)}"
+    return answer
+
+
+def _calendar_api(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
+    def run(call: Call) -> Any:
+        try:
+            return handler(call)
+        except EventError as exc:
+            raise ApiError(exc.status, exc.code, exc.message) from None
+
+    return run
+
+
+def routes(gateway: Gateway) -> list[Route]:
+    sandbox: Sandbox = gateway.sandbox
+
+    async def calendar_view(request: Request) -> Response:
+        people = people_of(sandbox.org)
+        who = request.query_params.get("user") or None
+        owner = None
+        if who is not None:
+            user = people.by_userid.get(who) or people.by_union.get(who)
+            if user is None:
+                return JSONResponse({"error": f"no user {who!r}"}, status_code=404)
+            owner = user.unionid
+        found = sandbox.calendar.everyone(owner, limit=500)
+        events = []
+        for event in found:
+            user = people.by_union.get(event.owner)
+            view = event_json(
+                event.id,
+                event.data,
+                people,
+                owner=event.owner,
+                created_ms=event.created_ms,
+                updated_ms=event.updated_ms,
+                deleted=event.deleted,
+            )
+            events.append(
+                {**view, "owner": {"unionid": event.owner, "userid": user and user.userid}}
+            )
+        return JSONResponse({"events": events})
+
+    return [
+        *gateway.routes(
+            [
+                (api.EVENT_CREATE, _calendar_api(create)),
+                (api.EVENT_LIST, _calendar_api(list_events)),
+                (api.EVENT_GET, _calendar_api(get)),
+                (api.EVENT_UPDATE, _calendar_api(update)),
+                (api.EVENT_DELETE, _calendar_api(delete)),
+            ]
+        ),
+        Route("/_sandbox/calendar", calendar_view, methods=["GET"]),
+    ]

@@ -1,0 +1,72 @@
+"""The rule of ``POST /robot/send`` (§2), without HTTP: find the robot by its token, judge
+the request (:mod:`.rules`), keep a resent ``msgUuid`` from showing twice, count the message
+against the robot's minute, and store it. Every refusal is recorded for the chat page.
+
+    errcode, errmsg = send(sandbox, token=..., content_type="application/json",
+                           client_ip="127.0.0.1", query={...}, body=b"...")
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .rules import robot_error
+
+if TYPE_CHECKING:
+    from ..core import Sandbox
+
+__all__ = ["send"]
+
+logger = logging.getLogger("dingkit.sandbox")
+
+OK = (0, "ok")
+
+
+def send(
+    sandbox: Sandbox,
+    *,
+    token: str,
+    content_type: str,
+    client_ip: str | None,
+    query: Mapping[str, str],
+    body: bytes,
+) -> tuple[int, str]:
+    """DingTalk's ``(errcode, errmsg)`` for one webhook request; ``(0, "ok")`` when the
+    message was accepted (or was a resend of one already shown)."""
+    robot = sandbox.robot.robot_by_token(token) if token else None
+    era = sandbox.config.errcodes
+
+    def refuse(reason: str, details: Mapping[str, str] | None = None) -> tuple[int, str]:
+        errcode, errmsg = robot_error(reason, era, **(details or {}))
+        sandbox.robot.add_rejection(
+            robot=robot, errcode=errcode, errmsg=errmsg, reason=reason, body=body
+        )
+        logger.info(
+            "robot %s: rejected (%s, errcode %d)", robot.name if robot else "?", reason, errcode
+        )
+        return errcode, errmsg
+
+    if robot is None:
+        return refuse("unknown_token")
+    outcome = sandbox.judge.check_request(
+        robot, content_type=content_type, client_ip=client_ip, query=query, body=body
+    )
+    if outcome.reason is not None:
+        return refuse(outcome.reason, outcome.details)
+    assert outcome.payload is not None
+    assert outcome.message is not None
+    msg_uuid = _msg_uuid(outcome.payload.get("msgUuid"))
+    if msg_uuid is not None and sandbox.robot.has_message(robot.name, msg_uuid):
+        # A resend after a timeout: DingTalk shows the message once (§2.1, msgUuid).
+        return OK
+    limited = sandbox.judge.take_rate_slot(robot)
+    if limited is not None and limited.reason is not None:
+        return refuse(limited.reason)
+    sandbox.robot.add_message(robot, outcome.message.msgtype, msg_uuid, outcome.payload)
+    return OK
+
+
+def _msg_uuid(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
