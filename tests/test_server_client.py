@@ -306,8 +306,19 @@ def test_the_ip_ban_json_is_a_clear_error() -> None:
         user_get(client)
     assert "banned for 5 minutes" in str(caught.value)
     assert caught.value.retry_after == 300
-    # It backs off for about the ban (jitter ±25 % applies), not for 1 s.
-    assert all(wait >= 300 * 0.75 for wait in sleeps)
+    # Five minutes is longer than the policy's max_wait: raised at once, not slept through.
+    assert sleeps == []
+    assert len(server.calls) == 1
+
+
+def test_a_patient_policy_sits_out_the_ip_ban() -> None:
+    ban = (200, {"status": 1111, "wait": 5, "source": "x5", "punish": "deny"})
+    server = Server(ban, (200, OK))
+    sleeps = Sleeps()
+    patient = RetryPolicy(jitter=0.0, max_wait=600)
+    with sync_client(server, sleep=sleeps, retry=patient) as client:
+        assert user_get(client) == OK
+    assert sleeps == [300.0]
 
 
 # -- call() on both families --------------------------------------------------------------

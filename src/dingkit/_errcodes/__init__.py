@@ -93,8 +93,9 @@ class ErrorCodeInfo:
         action: what the user should do, imperative.
         raises: the exception class dingkit raises for the code.
         http_status: the HTTP status of a new-API (``Api.API``) error.
-        errmsg_examples: real ``errmsg``/``message`` texts, verbatim; the first one is what
-            :func:`catalogue_message` (and so the sandbox) answers with.
+        errmsg_examples: ``errmsg``/``message`` texts, verbatim from DingTalk unless the
+            note says they are inferred; the first one is what :func:`catalogue_message`
+            (and so the sandbox) answers with.
         note: caveats: observed only, not in DingTalk's own table, sources disagreeing.
         documented: False when the code was only observed or only appears in
             third-party guides.

@@ -11,6 +11,9 @@ from . import Api, ErrorCodeInfo, Retry
 
 _FIX_PARAMETER = "Fix the parameter the message names."
 _INFERRED = "The code is inferred: the reference names no code for this case [I]."
+# [I] The reference gives codes, not messages (§3.1 quotes formConverterError's only): the
+# other examples are the sandbox's wording.
+_WORDING = "The example message is inferred (the reference quotes none) [I]."
 
 _ROWS: tuple[ErrorCodeInfo, ...] = tuple(
     ErrorCodeInfo(
@@ -22,7 +25,14 @@ _ROWS: tuple[ErrorCodeInfo, ...] = tuple(
         retry=Retry.NO,
         action=action,
         errmsg_examples=(example,),
-        note=_INFERRED if inferred else "",
+        note=" ".join(
+            text
+            for text in (
+                _INFERRED if inferred else "",
+                "" if code == "formConverterError" else _WORDING,
+            )
+            if text
+        ),
         documented=not inferred,
     )
     for code, raises, meaning, action, example, inferred in (

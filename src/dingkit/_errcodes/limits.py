@@ -113,7 +113,8 @@ ROWS: tuple[ErrorCodeInfo, ...] = (
             errmsg_examples=(errmsg,),
             note=(
                 "§9.1 says retry after the ban ends. The live messages append when the ban "
-                "ends (see 90002); the base texts are from DingTalk's legacy global table."
+                "ends (see 90002); the base texts are from DingTalk's legacy global table"
+                + (", which lacks 90017: its text is inferred." if code == 90017 else ".")
             ),
             documented=code != 90017,
         )

@@ -61,7 +61,7 @@ def _explain(error: APIError) -> str:
     if isinstance(error, SecurityCheckError) and error.reason in _SECURITY_ADVICE:
         action = _SECURITY_ADVICE[error.reason]
     if isinstance(error, RateLimitError) and error.retry_after:
-        action += f" (DingTalk names a wait of {error.retry_after:.0f} s.)"
+        action += f" Retry in {error.retry_after:.0f} s at the earliest."
     said = f"{said} — " if said else ""
     return f"{where}{ident}{said}{info.meaning} {action}"
 
