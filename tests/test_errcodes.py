@@ -2,10 +2,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 
-from dingkit._errcodes import Api, ErrorCodeInfo, Retry, all_codes, lookup
+import dingkit._errcodes as errcodes
+from dingkit import (
+    APIError,
+    BadRequestError,
+    CallbackError,
+    DingTalkError,
+    NotFoundError,
+    RateLimitError,
+)
+from dingkit._errcodes import Api, ErrorCodeInfo, Retry, all_codes, catalogue_message, lookup
 
 # protocol §2.5
 ROBOT_CODES = [
@@ -227,3 +237,104 @@ def test_enum_values_are_the_strings_the_cli_prints() -> None:
         "not-an-error",
     ]
     assert [api.value for api in Api] == ["robot", "oapi", "api", "callback"]
+
+
+# -- every code the sandbox answers (issue 9) ---------------------------------------------
+
+SANDBOX_OAPI_CODES = [
+    *("22", "40014", "40035", "40096", "41001", "41011", "40056", "40008", "41006", "40032"),
+    *("41041", "41052", "43001", "43002", "33012", "40104", "60003", "60121", "400002"),
+    *("50002", "50004", "60011", "60020", "90018", "90020", "71006", "71007", "71008"),
+    *("71009", "71011", "71012", "900004", "60008", "404"),
+]
+SANDBOX_API_CODES = [
+    *("InvalidAuthentication", "AuthenticationFailed.MissingParameter"),
+    *("invalidClientIdOrSecret", "invalidParameter"),
+    *("Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",),
+    *("Forbidden.AccessDenied.AccessTokenPermissionDenied",),
+    *("Forbidden.AccessDenied.IpNotInWhiteList", "Forbidden.AccessDenied.ApiCountLimitForOrg"),
+    *("ServiceUnavailable", "InvalidAction.NotFound", "MethodNotAllowed"),
+    *("processInstanceNotExist", "processInstanceIdError", "processInstanceInvalidParameter"),
+    *("processCodeError", "formConverterError", "invalidAgentId"),
+    *("aflowProcessInstStatusException", "taskNotExist", "taskStatusException"),
+    *("actionerUserIdNotMatch", "taskRedirectInvalid", "invalidProcessCode"),
+    *("invalidInstanceListIdsStartTime", "invalidNextToken", "invalidMaxResults"),
+    *("invalidEndTime", "invalidUserIds", "itemNotFound", "instanceNotExist", "flowLimit"),
+    *("idempotencyProcessing", "permissionDeny"),
+]
+SANDBOX_ROBOT_CODES = [
+    *("400101", "300005", "400102", "400013", "43004", "310000", "40035", "460101"),
+    *("400402", "400105", "410100", "660026"),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "api"),
+    [
+        *((code, Api.OAPI) for code in SANDBOX_OAPI_CODES),
+        *((code, Api.API) for code in SANDBOX_API_CODES),
+        *((code, Api.ROBOT) for code in SANDBOX_ROBOT_CODES),
+    ],
+)
+def test_every_code_the_sandbox_answers_is_explained_in_english(code: str, api: Api) -> None:
+    info = entry(code, api)
+    for text in (info.meaning, info.action):
+        assert text.strip(), info
+        assert not re.search(r"[\u4e00-\u9fff]", text), info  # English, not Chinese
+    assert catalogue_message(code, api).strip()
+
+
+def test_new_api_rows_carry_the_status_the_sandbox_answers_with() -> None:
+    assert entry("ServiceUnavailable", Api.API).http_status == 503
+    assert entry("InvalidAction.NotFound", Api.API).http_status == 404
+    assert entry("MethodNotAllowed", Api.API).http_status == 405
+    assert entry("processInstanceNotExist", Api.API).http_status == 400
+
+
+def test_department_create_codes_follow_dingtalks_global_table() -> None:
+    assert catalogue_message(60008, Api.OAPI) == "父部门下该部门名称已存在"
+    assert catalogue_message("60004", "oapi") == "父亲部门不存在"
+    assert entry(60008, Api.OAPI).raises is BadRequestError
+    assert entry(60004, Api.OAPI).raises is NotFoundError
+
+
+def test_catalogue_message_is_the_first_example_and_refuses_unknown_codes() -> None:
+    assert catalogue_message(404, Api.OAPI) == "请求的URI地址不存在"
+    assert catalogue_message("InvalidAuthentication", Api.API) == "不合法的access_token"
+    assert catalogue_message(900004, Api.OAPI) == "不合法的aeskey"
+    assert catalogue_message(40035, Api.ROBOT) == "缺少参数 json"
+    with pytest.raises(KeyError):
+        catalogue_message(123456789, Api.OAPI)
+    with pytest.raises(KeyError):
+        catalogue_message(60008, Api.ROBOT)
+
+
+def test_every_row_names_the_exception_it_raises() -> None:
+    for info in all_codes():
+        assert issubclass(info.raises, DingTalkError), info
+        if info.api is not Api.CALLBACK:
+            assert issubclass(info.raises, APIError), info
+        if info.api is Api.CALLBACK:
+            assert issubclass(info.raises, CallbackError), info
+
+
+@pytest.mark.parametrize(
+    "code", ["40014", "42001", "40001", "InvalidAuthentication"], ids=lambda code: code
+)
+def test_token_rejections_are_the_refresh_token_rows(code: str) -> None:
+    assert all(info.token_rejected for info in lookup(code))
+    rejected = {info.code for info in all_codes() if info.token_rejected}
+    assert rejected == {"40001", "40014", "42001", "InvalidAuthentication"}
+
+
+@pytest.mark.parametrize("code", [*range(90001, 90015), 90017, 90002, 90018])
+def test_ban_codes_read_their_end_from_the_message(code: int) -> None:
+    info = entry(code, Api.OAPI)
+    assert info.ban_end_in_message
+    assert info.raises is RateLimitError
+
+
+def test_family_modules_stay_readable() -> None:
+    package = Path(errcodes.__file__).parent
+    for module in package.glob("*.py"):
+        assert len(module.read_text(encoding="utf-8").splitlines()) <= 420, module.name

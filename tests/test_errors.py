@@ -17,6 +17,7 @@ from dingkit import (
     DingTalkError,
     NotFoundError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     RateLimitError,
     RetryPolicy,
     Robot,
@@ -24,7 +25,8 @@ from dingkit import (
     SecurityCheckError,
     ServerError,
 )
-from dingkit._errors import error_from_response, security_check_reason
+from dingkit._errcodes import ban_seconds_left
+from dingkit._errors import error_from_response, required_scope, security_check_reason
 from dingkit.sandbox import Sandbox
 
 TOKEN = "tok0SENSITIVE0token0value"
@@ -316,3 +318,93 @@ def test_error_str_and_repr_are_readable() -> None:
     assert error is not None
     assert str(error) == "robot 'ops': errcode 400102: 机器人已停用"
     assert repr(error) == "RobotGoneError(400102, '机器人已停用', robot='ops')"
+
+
+# -- issue 9: bans, permission scopes -----------------------------------------------------
+
+# The live 90002 errmsg (§9.1): the ban ends at 2019-02-13 20:40:05 China time.
+LIVE_BAN = (
+    "您的服务器调用钉钉开放平台当前接口的所有请求都被暂时禁用了, apiPath(/user/list), "
+    "从 2019-02-13 20:40:04 到 2019-02-13 20:40:04 请求总次数超过了 300 次, "
+    "处罚将在 2019-02-13 20:40:05 结束."
+)
+BAN_ENDS = 1550061605.0  # 2019-02-13 12:40:05 UTC
+
+
+@pytest.mark.parametrize("code", [90001, 90005, 90014, 90017, 90002, 90018])
+def test_ban_codes_read_retry_after_from_the_message(code: int) -> None:
+    error = error_from_response(
+        200, {"errcode": code, "errmsg": LIVE_BAN}, clock=lambda: BAN_ENDS - 42.5
+    )
+    assert isinstance(error, RateLimitError)
+    assert error.retry_after == 42.5
+
+
+def test_a_ban_that_already_ended_keeps_the_qps_rows_one_second() -> None:
+    late = {"clock": lambda: BAN_ENDS + 10}
+    qps = error_from_response(200, {"errcode": 90002, "errmsg": LIVE_BAN}, **late)
+    ban = error_from_response(200, {"errcode": 90005, "errmsg": LIVE_BAN}, **late)
+    assert isinstance(qps, RateLimitError)
+    assert qps.retry_after == 1.0
+    assert isinstance(ban, RateLimitError)
+    assert ban.retry_after == 0.0
+
+
+def test_ban_seconds_left_wants_the_chinese_phrase() -> None:
+    assert ban_seconds_left(LIVE_BAN, BAN_ENDS - 1) == 1.0
+    assert ban_seconds_left("处罚将在 2019-02-30 20:40:05 结束", 0) is None
+    assert ban_seconds_left("请求被暂时禁用了", 0) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "scope"),
+    [
+        (
+            403,
+            {
+                "code": "Forbidden.AccessDenied.AccessTokenPermissionDenied",
+                "message": "没有调用该接口的权限",
+                "accessdenieddetail": {"requiredScopes": ["qyapi_get_member", "x"]},
+            },
+            "qyapi_get_member",
+        ),
+        (
+            403,
+            {
+                "code": "Forbidden.AccessDenied.AccessTokenPermissionDenied",
+                "message": "应用尚未开通所需的权限：[Contact.User.Read]",
+            },
+            "Contact.User.Read",
+        ),
+        (
+            200,
+            {"errcode": 60011, "errmsg": "应用尚未开通所需的权限：[qyapi_get_member]"},
+            "qyapi_get_member",
+        ),
+        (200, {"errcode": 60011, "errmsg": "管理员权限不足"}, None),
+        (403, {"code": "Forbidden.AccessDenied.IpNotInWhiteList", "message": "ip"}, None),
+    ],
+)
+def test_permission_errors_carry_the_missing_scope(
+    status: int, body: dict[str, Any], scope: str | None
+) -> None:
+    error = error_from_response(status, body)
+    assert isinstance(error, PermissionDeniedError)
+    assert error.scope == scope
+    assert required_scope(body, error.message) == scope
+    text = str(error)
+    if scope:
+        assert f"the app lacks permission {scope}: grant it in the developer console" in text
+        assert error.message in text
+    else:
+        assert "lacks permission" not in text
+
+
+def test_the_sdk_and_the_cli_say_the_same_for_90005() -> None:
+    from dingkit._errcodes import lookup, retry_advice
+
+    (info,) = lookup(90005)
+    advice = retry_advice(info, 60)
+    assert "within 60 s" in advice
+    assert "RateLimitError" in advice
+    assert "within 300 s" in retry_advice(info, 300)

@@ -124,6 +124,7 @@ def test_retry_after_lengthens_the_delay() -> None:
 
 def test_default_policy_is_three_tries_starting_at_one_second() -> None:
     assert (DEFAULT_RETRY.max_attempts, DEFAULT_RETRY.initial_delay) == (3, 1.0)
+    assert DEFAULT_RETRY.max_wait == 60.0
     assert NO_RETRY.max_attempts == 1
     assert not NO_RETRY.should_retry(1, ServerError("busy", errcode=-1))
 
@@ -147,6 +148,11 @@ def robot_error(errcode: int, errmsg: str = "x") -> DingTalkError:
         (error_from_response(200, {"errcode": 88, "sub_code": "", "errmsg": "auth"}), True),
         (error_from_response(200, {"errcode": 90018, "errmsg": "qps"}), True),
         (error_from_response(200, {"errcode": 90020, "errmsg": "quota"}), False),
+        # A 900xx ban without an end time: calling again would extend it (§9.1).
+        (error_from_response(200, {"errcode": 90005, "errmsg": "请求被暂时禁用了"}), False),
+        (error_from_response(200, {"errcode": 90001, "errmsg": "请求被暂时禁用了"}), False),
+        (error_from_response(200, {"errcode": 90002, "errmsg": "请求被暂时禁用了"}), True),
+        (error_from_response(200, {"status": 1, "wait": 5, "punish": "deny"}), False),
         (robot_error(310000, "sign not match"), False),
         (robot_error(400402), False),
         (robot_error(460101), False),
@@ -241,3 +247,15 @@ def test_every_try_is_signed_afresh_but_keeps_the_body() -> None:
     assert first.content == second.content
     assert "sign" in first.url.params
     assert "timestamp" in second.url.params
+
+
+@pytest.mark.parametrize(("retry_after", "max_wait", "retry"), [(30, 60, True), (61, 60, False)])
+def test_a_named_wait_is_sat_out_only_within_max_wait(
+    retry_after: float, max_wait: float, retry: bool
+) -> None:
+    ban = RateLimitError("banned", retry_after=retry_after, errcode=90005)
+    policy = RetryPolicy(max_wait=max_wait, jitter=0.0)
+    assert policy.should_retry(1, ban) is retry
+    assert not policy.should_retry(policy.max_attempts, ban)
+    if retry:
+        assert policy.delay(1, ban) == retry_after

@@ -21,12 +21,14 @@ import pytest
 from dingkit import (
     AuthenticationError,
     BadRequestError,
+    PermissionDeniedError,
     RateLimitError,
     RetryPolicy,
     ServerError,
 )
 from dingkit._auth import FileTokenStore
 from dingkit._client import AsyncDingTalk, DingTalk
+from dingkit._retry import DEFAULT_MAX_ATTEMPTS as DEFAULT_ATTEMPTS
 
 FAST = RetryPolicy(initial_delay=0.001, max_delay=0.001)
 SECRET = "app-secret-value"
@@ -304,8 +306,19 @@ def test_the_ip_ban_json_is_a_clear_error() -> None:
         user_get(client)
     assert "banned for 5 minutes" in str(caught.value)
     assert caught.value.retry_after == 300
-    # It backs off for about the ban (jitter ±25 % applies), not for 1 s.
-    assert all(wait >= 300 * 0.75 for wait in sleeps)
+    # Five minutes is longer than the policy's max_wait: raised at once, not slept through.
+    assert sleeps == []
+    assert len(server.calls) == 1
+
+
+def test_a_patient_policy_sits_out_the_ip_ban() -> None:
+    ban = (200, {"status": 1111, "wait": 5, "source": "x5", "punish": "deny"})
+    server = Server(ban, (200, OK))
+    sleeps = Sleeps()
+    patient = RetryPolicy(jitter=0.0, max_wait=600)
+    with sync_client(server, sleep=sleeps, retry=patient) as client:
+        assert user_get(client) == OK
+    assert sleeps == [300.0]
 
 
 # -- call() on both families --------------------------------------------------------------
@@ -394,3 +407,119 @@ def test_each_resource_is_one_cached_facade(make: Any) -> None:
         facade = getattr(client, name)
         assert facade is getattr(client, name)
         assert type(facade).__name__.startswith("Async") == isinstance(client, AsyncDingTalk)
+
+
+# -- 900xx bans: DingTalk names the end; the policy waits for it or raises (issue 9) ------
+
+
+def ban_answer(code: int, seconds_from_now: float, now: float) -> Answer:
+    from datetime import datetime
+
+    from dingkit._errcodes import CHINA
+
+    ends = datetime.fromtimestamp(now + seconds_from_now, CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    errmsg = (
+        "您的企业调用当前接口次数过多,请求被暂时禁用了, apiPath(/topapi/v2/user/get), "
+        f"从 {ends} 到 {ends} 请求总次数超过了 300 次, 处罚将在 {ends} 结束."
+    )
+    return (200, {"errcode": code, "errmsg": errmsg})
+
+
+@pytest.mark.parametrize("code", [90005, 90002, 90018])
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_ban_ending_within_max_wait_is_waited_out(code: int, kind: str, fake_clock: Any) -> None:
+    server = Server(ban_answer(code, 30, fake_clock()), (200, OK))
+    sleeps = Sleeps()
+    policy = RetryPolicy(jitter=0.0)
+    if kind == "sync":
+        with sync_client(server, sleep=sleeps, clock=fake_clock, retry=policy) as client:
+            assert user_get(client) == OK
+    else:
+
+        async def run() -> Any:
+            async with async_client(
+                server, sleep=sleeps.asleep, clock=fake_clock, retry=policy
+            ) as client:
+                return await client.call("POST", USER_GET, json={"userid": "u1"})
+
+        assert asyncio.run(run()) == OK
+    assert len(server.calls) == 2
+    assert sleeps == [30.0]
+
+
+@pytest.mark.parametrize("code", [90005, 90002])
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_longer_ban_raises_at_once_with_retry_after(
+    code: int, kind: str, fake_clock: Any
+) -> None:
+    server = Server(ban_answer(code, 3600, fake_clock()), (200, OK))
+    sleeps = Sleeps()
+    if kind == "sync":
+        with (
+            sync_client(server, sleep=sleeps, clock=fake_clock) as client,
+            pytest.raises(RateLimitError) as caught,
+        ):
+            user_get(client)
+    else:
+
+        async def run() -> Any:
+            async with async_client(server, sleep=sleeps.asleep, clock=fake_clock) as c:
+                return await c.call("POST", USER_GET, json={"userid": "u1"})
+
+        with pytest.raises(RateLimitError) as caught:
+            asyncio.run(run())
+    assert caught.value.retry_after == 3600
+    assert caught.value.errcode == code
+    assert len(server.calls) == 1
+    assert sleeps == []
+
+
+def test_max_wait_is_the_policy_s_bound(fake_clock: Any) -> None:
+    server = Server(ban_answer(90005, 120, fake_clock()), (200, OK))
+    sleeps = Sleeps()
+    patient = RetryPolicy(jitter=0.0, max_wait=300)
+    with sync_client(server, sleep=sleeps, clock=fake_clock, retry=patient) as client:
+        assert user_get(client) == OK
+    assert sleeps == [120.0]
+
+
+def test_a_ban_without_an_end_is_not_retried_but_qps_limits_still_are() -> None:
+    banned = Server((200, {"errcode": 90005, "errmsg": "您的企业调用当前接口次数过多"}), (200, OK))
+    with sync_client(banned) as client, pytest.raises(RateLimitError) as caught:
+        user_get(client)
+    assert caught.value.retry_after is None
+    assert len(banned.calls) == 1
+    qps = Server((200, {"errcode": 90002, "errmsg": "请求被暂时禁用了"}), (200, OK))
+    sleeps = Sleeps()
+    with sync_client(qps, sleep=sleeps, retry=RetryPolicy(jitter=0.0)) as client:
+        assert user_get(client) == OK
+    assert sleeps == [1.0]
+
+
+def test_bans_count_as_tries(fake_clock: Any) -> None:
+    server = Server(ban_answer(90005, 10, fake_clock()))
+    sleeps = Sleeps()
+    with (
+        sync_client(server, sleep=sleeps, clock=fake_clock, retry=RetryPolicy(jitter=0.0)) as c,
+        pytest.raises(RateLimitError),
+    ):
+        user_get(c)
+    assert len(server.calls) == DEFAULT_ATTEMPTS
+
+
+def test_permission_errors_name_the_missing_scope() -> None:
+    body = {
+        "code": "Forbidden.AccessDenied.AccessTokenPermissionDenied",
+        "message": "应用尚未开通所需的权限：[Contact.User.Read]",
+        "requestid": "r9",
+    }
+    server = Server((403, body))
+    with sync_client(server) as client, pytest.raises(PermissionDeniedError) as caught:
+        client.call("GET", "/v1.0/contact/users/me")
+    assert caught.value.scope == "Contact.User.Read"
+    text = str(caught.value)
+    assert "the app lacks permission Contact.User.Read: grant it in the developer console" in text
+    assert "应用尚未开通所需的权限" in text
+    assert tok(1) not in text
+    assert SECRET not in text
+    assert len(server.calls) == 1

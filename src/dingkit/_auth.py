@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from ._errcodes import info_for_error
 from ._exceptions import APIError
 from ._request import APIRequest, Endpoint
 
@@ -102,12 +103,13 @@ def token_request(
 
 
 def is_token_rejection(error: APIError) -> bool:
-    """DingTalk says the token is bad or expired: refresh once and retry (§9.4)."""
-    if error.errcode in (40014, 42001):
-        return True
-    if error.errcode == 88 and error.code in ("40014", "42001"):
-        return True
-    return error.code == "InvalidAuthentication"
+    """DingTalk says the token is bad or expired: refresh once and retry (§9.4).
+
+    The error catalogue decides: rows whose retry advice is ``refresh-token`` (40014, 42001,
+    40001, 88 + sub_code 40014, ``InvalidAuthentication``).
+    """
+    info = info_for_error(error)
+    return info is not None and info.token_rejected
 
 
 class TokenStore(Protocol):

@@ -112,7 +112,9 @@ class DingTalk(_ClientBase):
                 error, sent = self._connection_error(exc, request), _sent(exc)
             else:
                 try:
-                    return parse_answer(request, response.status_code, response.content)
+                    return parse_answer(
+                        request, response.status_code, response.content, clock=self.clock
+                    )
                 except APIError as api_error:
                     error = api_error
                 if token is not None and not refreshed and is_token_rejection(error):

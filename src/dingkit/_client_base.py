@@ -106,6 +106,8 @@ class _ClientBase:
         self.api_base = (api_base or api_base_url(env)).rstrip("/")
         self.retry = retry
         self.timeout = timeout
+        #: Epoch seconds now: token expiry, and the end of a 900xx ban in ``retry_after``.
+        self.clock = clock
         self._limits = _limiters(qps, None if clock is time.time else clock) if qps else None
         redact_http_logs()
 

@@ -2,89 +2,36 @@
 
 The old family answers HTTP 200 with a non-zero ``errcode``; the new family answers an HTTP
 error status with ``{"code", "message", "requestid"}`` (§0.3). :func:`error_from_response`
-reads the status and the body together and picks the class from the tree in
-``_exceptions``.
+reads the status and the body together and picks the class, and the wait of a rate limit,
+from the code's row in the error catalogue (:mod:`._errcodes`), so that a row added there
+changes the class here too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
 
+from ._errcodes import ErrorCodeInfo, ban_seconds_left, row_for, row_for_status
+from ._errcodes._texts import ROBOT_BLOCK_SECONDS
 from ._exceptions import (
     APIError,
-    AuthenticationError,
-    BadRequestError,
-    NotFoundError,
-    PayloadTooLargeError,
+    DingTalkError,
     PermissionDeniedError,
     RateLimitError,
-    RobotGoneError,
     SecurityCheckError,
     ServerError,
 )
 
-__all__ = ["ROBOT_BLOCK_SECONDS", "error_from_response", "security_check_reason"]
+__all__ = [
+    "ROBOT_BLOCK_SECONDS",
+    "error_from_response",
+    "required_scope",
+    "security_check_reason",
+]
 
-#: A custom robot over its rate limit is blocked for 10 minutes (§2.3).
-ROBOT_BLOCK_SECONDS = 600.0
-
-_ERRCODE_CLASSES: dict[int, type[APIError]] = {
-    # Custom robot (§2.5)
-    310000: SecurityCheckError,
-    300001: AuthenticationError,
-    300005: AuthenticationError,
-    400101: AuthenticationError,
-    130101: RateLimitError,
-    410100: RateLimitError,
-    660026: RateLimitError,
-    460101: PayloadTooLargeError,
-    101002: PayloadTooLargeError,
-    400402: BadRequestError,
-    40035: BadRequestError,
-    43004: BadRequestError,
-    400105: BadRequestError,
-    400013: RobotGoneError,
-    400102: RobotGoneError,
-    400106: RobotGoneError,
-    -1: ServerError,
-    # Old server API (§9.1)
-    15: ServerError,
-    88004: ServerError,
-    40001: AuthenticationError,
-    40014: AuthenticationError,
-    40089: AuthenticationError,
-    40096: AuthenticationError,
-    41001: AuthenticationError,
-    42001: AuthenticationError,
-    40104: BadRequestError,
-    41041: BadRequestError,
-    43001: BadRequestError,
-    43002: BadRequestError,
-    43005: BadRequestError,
-    400002: BadRequestError,
-    33012: BadRequestError,
-    43007: PermissionDeniedError,
-    50002: PermissionDeniedError,
-    50004: PermissionDeniedError,
-    60011: PermissionDeniedError,
-    60020: PermissionDeniedError,
-    60003: NotFoundError,
-    60121: NotFoundError,
-    90002: RateLimitError,
-    90018: RateLimitError,
-    90020: RateLimitError,
-}
-
-_ROBOT_RATE_LIMIT_ERRCODES = frozenset({130101, 410100, 660026})
-
-_HTTP_CLASSES: dict[int, type[APIError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-}
 
 _SECURITY_REASONS = (
     # (reason, patterns seen in the three errmsg eras of §2.5)
@@ -120,34 +67,34 @@ def error_from_response(
     *,
     robot: str | None = None,
     text: str = "",
+    clock: Callable[[], float] = time.time,
 ) -> APIError | None:
     """The error a response stands for, or ``None`` when it is a success.
+
+    The class, ``retry_after`` and the rest come from the code's row in the error catalogue
+    (:mod:`dingkit._errcodes`).
 
     Args:
         http_status: the HTTP status.
         body: the parsed JSON object, or ``None`` when the body was not a JSON object.
         robot: the robot's name, carried by the error (never its token).
         text: the raw body, used to describe answers that are neither API shape.
+        clock: the current time in epoch seconds, for the end of a 900xx ban (tests inject it).
     """
     body = body or {}
     errcode = _as_int(body.get("errcode"))
     request_id = body.get("request_id") or body.get("requestid") or None
+    fields = _Fields(http_status=http_status, request_id=request_id, robot=robot)
     if errcode is not None and errcode != 0:
         message = str(body.get("errmsg") or "")
         sub_code = body.get("sub_code")
         if errcode == 88 and sub_code not in (None, ""):
             # /topapi wraps gateway auth errors as 88 + sub_code: read the sub-code (§0.3).
-            inner = _as_int(sub_code)
-            cls = _ERRCODE_CLASSES.get(inner, APIError) if inner is not None else APIError
-            return cls(
-                message,
-                errcode=88,
-                code=str(sub_code),
-                http_status=http_status,
-                request_id=request_id,
-                robot=robot,
-            )
-        return _make(errcode, message, http_status, request_id, robot)
+            code = str(sub_code)
+            info = row_for(code)
+            return _make(info, message, body, clock, errcode=88, code=code, **fields)
+        info = row_for(errcode, robot=robot is not None)
+        return _make(info, message, body, clock, errcode=errcode, **fields)
     if body.get("punish") == "deny":
         # The per-IP ban answers with neither error shape (§9.3), whatever the HTTP status;
         # `wait` is in minutes.
@@ -160,87 +107,78 @@ def error_from_response(
         )
     if 200 <= http_status < 300 and (errcode == 0 or "errcode" not in body):
         return None
-    code = body.get("code")
-    if isinstance(code, str) and code:
-        return _from_code(code, str(body.get("message") or ""), http_status, request_id, robot)
+    new_code = body.get("code")
+    if isinstance(new_code, str) and new_code:
+        info = row_for(new_code) or row_for_status(http_status)
+        message = str(body.get("message") or "")
+        return _make(info, message, body, clock, code=new_code, **fields)
     if http_status >= 500:
-        return ServerError(
-            f"DingTalk answered HTTP {http_status}", http_status=http_status, robot=robot
-        )
-    if http_status == 429:
-        return RateLimitError("throttled (HTTP 429)", retry_after=1.0, http_status=429, robot=robot)
-    snippet = " ".join(text.split())[:120]
-    cls = _HTTP_CLASSES.get(http_status, APIError)
-    return cls(
-        f"unexpected answer (HTTP {http_status}): {snippet or 'empty body'}",
-        http_status=http_status,
-        robot=robot,
-    )
+        message = f"DingTalk answered HTTP {http_status}"
+    elif http_status == 429:
+        message = "throttled (HTTP 429)"
+    else:
+        snippet = " ".join(text.split())[:120]
+        message = f"unexpected answer (HTTP {http_status}): {snippet or 'empty body'}"
+    fields["request_id"] = None
+    return _make(row_for_status(http_status), message, body, clock, **fields)
+
+
+class _Fields(TypedDict):
+    http_status: int
+    request_id: str | None
+    robot: str | None
 
 
 def _make(
-    errcode: int, message: str, http_status: int, request_id: str | None, robot: str | None
+    info: ErrorCodeInfo | None,
+    message: str,
+    body: Mapping[str, Any],
+    clock: Callable[[], float],
+    *,
+    errcode: int | None = None,
+    code: str | None = None,
+    http_status: int,
+    request_id: str | None,
+    robot: str | None,
 ) -> APIError:
-    cls = _ERRCODE_CLASSES.get(errcode)
-    if cls is None:
-        cls = APIError
-    if cls is SecurityCheckError:
-        return SecurityCheckError(
-            message,
-            reason=security_check_reason(message),
-            errcode=errcode,
-            http_status=http_status,
-            request_id=request_id,
-            robot=robot,
-        )
-    if cls is RateLimitError:
-        # The custom-robot codes mean a 10-minute block whoever parses them (§2.3); the
-        # server APIs' QPS codes clear within a second.
-        robot_block = errcode in _ROBOT_RATE_LIMIT_ERRCODES or robot is not None
-        retry_after: float | None = ROBOT_BLOCK_SECONDS if robot_block else 1.0
-        if errcode == 90020:
-            retry_after = None  # the monthly quota: not until next month
-        return RateLimitError(
-            message,
-            retry_after=retry_after,
-            errcode=errcode,
-            http_status=http_status,
-            request_id=request_id,
-            robot=robot,
-        )
-    return cls(
-        message, errcode=errcode, http_status=http_status, request_id=request_id, robot=robot
-    )
-
-
-def _from_code(
-    code: str, message: str, http_status: int, request_id: str | None, robot: str | None
-) -> APIError:
-    if "QpsLimit" in code or "QpmLimit" in code or code in ("system.busy", "systemBusy"):
-        retry_after = 60.0 if "Qpm" in code else 1.0
-        return RateLimitError(
-            message,
-            retry_after=retry_after,
-            code=code,
-            http_status=http_status,
-            request_id=request_id,
-            robot=robot,
-        )
-    if code.endswith("ApiCountLimitForOrg"):
-        return RateLimitError(
-            message,
-            retry_after=None,
-            code=code,
-            http_status=http_status,
-            request_id=request_id,
-            robot=robot,
-        )
-    if code in ("InvalidAuthentication", "invalidClientIdOrSecret", "authFailed") or (
-        code.startswith("AuthenticationFailed")
-    ):
-        cls: type[APIError] = AuthenticationError
-    elif http_status >= 500:
+    raises: type[DingTalkError] = info.raises if info is not None else APIError
+    # A callback-library row names no answer class; an unknown 5xx is DingTalk failing.
+    cls: type[APIError] = raises if issubclass(raises, APIError) else APIError
+    if info is None and http_status >= 500:
         cls = ServerError
-    else:
-        cls = _HTTP_CLASSES.get(http_status, APIError)
-    return cls(message, code=code, http_status=http_status, request_id=request_id, robot=robot)
+    fields = _Fields(http_status=http_status, request_id=request_id, robot=robot)
+    if issubclass(cls, SecurityCheckError):
+        reason = security_check_reason(message)
+        return cls(message, reason=reason, errcode=errcode, code=code, **fields)
+    if issubclass(cls, RateLimitError):
+        retry_after = info.wait if info is not None else None
+        if info is not None and info.ban_end_in_message:
+            # 900xx bans name their end in China time (§9.1): wait that long, and never
+            # less than the row's own wait (90002/90018: at least 1 s, §9.4).
+            left = ban_seconds_left(message, clock())
+            if left is not None:
+                retry_after = max(left, retry_after or 0.0)
+        return cls(message, retry_after=retry_after, errcode=errcode, code=code, **fields)
+    if issubclass(cls, PermissionDeniedError):
+        scope = required_scope(body, message)
+        return cls(message, scope=scope, errcode=errcode, code=code, **fields)
+    return cls(message, errcode=errcode, code=code, **fields)
+
+
+# "应用尚未开通所需的权限：[Contact.User.Read]" (the live 403 AccessTokenPermissionDenied text);
+# the old family's 60011 is assumed to use the same bracket form [I].
+_SCOPE_IN_MESSAGE = re.compile(r"所需的?权限\s*[:：]\s*\[\s*([^\[\]\s]+)\s*\]")
+
+
+def required_scope(body: Mapping[str, Any], message: str) -> str | None:
+    """The permission point a refusal names: ``accessdenieddetail.requiredScopes[0]`` of a
+    new-family body, else the bracketed code in the message; ``None`` when neither says."""
+    for key in ("accessdenieddetail", "accessDeniedDetail"):
+        detail = body.get(key)
+        if isinstance(detail, Mapping):
+            scopes = detail.get("requiredScopes")
+            first = scopes[0] if isinstance(scopes, list) and scopes else None
+            if isinstance(first, str) and first.strip():
+                return first.strip()
+    match = _SCOPE_IN_MESSAGE.search(message)
+    return match.group(1) if match else None

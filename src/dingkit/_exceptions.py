@@ -191,7 +191,7 @@ class APIError(DingTalkError):
             parts.append(f"errcode {self.errcode}: ")
         elif self.code is not None:
             parts.append(f"{self.code}: ")
-        parts.append(self.message)
+        parts.append(self._detail())
         if self.http_status not in (None, 200):
             parts.append(f" (HTTP {self.http_status})")
         if self.request_id:
@@ -199,6 +199,10 @@ class APIError(DingTalkError):
         if self.hint:
             parts.append(f". {self.hint}")
         return "".join(parts)
+
+    def _detail(self) -> str:
+        """What DingTalk said, as ``str()`` shows it (subclasses add what to do)."""
+        return self.message
 
     def __repr__(self) -> str:
         ident = self.errcode if self.errcode is not None else self.code
@@ -224,7 +228,25 @@ class SecurityCheckError(APIError):
 
 
 class PermissionDeniedError(APIError):
-    """The app lacks a permission, or the caller's IP is not allowed."""
+    """The app lacks a permission, or the caller's IP is not allowed.
+
+    ``scope`` is the missing permission point when DingTalk names it (``Contact.User.Read``,
+    ``qyapi_get_member``); grant it to the app in the developer console.
+    """
+
+    def __init__(
+        self, message: str, *, scope: str | None = None, **fields: Unpack[_APIErrorFields]
+    ) -> None:
+        super().__init__(message, **fields)
+        self.scope = scope
+
+    def _detail(self) -> str:
+        if not self.scope:
+            return self.message
+        return (
+            f"the app lacks permission {self.scope}: grant it in the developer console "
+            f"(DingTalk: {self.message})"
+        )
 
 
 class BadRequestError(APIError):

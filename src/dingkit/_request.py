@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -208,8 +209,16 @@ def build_call(
     return HTTPCall(request.method, base + request.path, params, headers, content)
 
 
-def parse_answer(request: APIRequest[T], http_status: int, content: bytes) -> T:
+def parse_answer(
+    request: APIRequest[T],
+    http_status: int,
+    content: bytes,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> T:
     """The parsed result of an answer.
+
+    ``clock`` (epoch seconds) dates the end of a 900xx ban for ``RateLimitError.retry_after``.
 
     Raises:
         APIError: the error the answer stands for, in either family's shape.
@@ -227,7 +236,7 @@ def parse_answer(request: APIRequest[T], http_status: int, content: bytes) -> T:
         except ValueError:
             data = None
     body = data if isinstance(data, dict) else None
-    error = error_from_response(http_status, body, text=text)
+    error = error_from_response(http_status, body, text=text, clock=clock)
     if error is not None:
         raise error
     if data is None and text.strip():

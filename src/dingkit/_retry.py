@@ -1,7 +1,9 @@
 """When to retry and how long to wait: a pure policy, driven by the sync and async clients.
 
-Which answers are retried follows §9.4 of the protocol reference; each branch of
-:func:`is_retryable` says which DingTalk behaviour it answers.
+Which answers are retried is the error catalogue's call (:mod:`._errcodes`, after §9.4 of
+the protocol reference): each code's row carries its retry advice, and
+:func:`dingkit._errcodes.may_retry` is the one rule that turns advice into a decision, for
+the SDK and for ``dingkit errors`` alike.
 """
 
 from __future__ import annotations
@@ -9,12 +11,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from ._errcodes import DEFAULT_MAX_WAIT, may_retry, retry_class
 from ._exceptions import (
     APIConnectionError,
     APIError,
     DingTalkError,
     RateLimitError,
-    ServerError,
 )
 
 __all__ = ["DEFAULT_RETRY", "NO_RETRY", "RetryPolicy", "is_retryable"]
@@ -36,12 +38,18 @@ class RetryPolicy:
         max_delay: cap on any single delay.
         jitter: each delay is multiplied by a random factor in ``[1 - jitter, 1 + jitter]``
             so that many clients do not retry in lockstep.
+        max_wait: the longest wait DingTalk may name that is sat out before trying again:
+            the end of a 900xx ban read from its message, a robot's 10-minute block, the
+            per-IP ban. A longer one raises :class:`RateLimitError` at once, with
+            ``retry_after`` set, without calling again. The tries stay bounded by
+            ``max_attempts`` either way.
     """
 
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     initial_delay: float = DEFAULT_INITIAL_DELAY
     max_delay: float = DEFAULT_MAX_DELAY
     jitter: float = DEFAULT_JITTER
+    max_wait: float = DEFAULT_MAX_WAIT
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def delay(self, attempt: int, error: DingTalkError | None = None) -> float:
@@ -59,41 +67,21 @@ class RetryPolicy:
         return delay
 
     def should_retry(self, attempt: int, error: DingTalkError) -> bool:
-        return attempt < self.max_attempts and is_retryable(error)
+        return attempt < self.max_attempts and is_retryable(error, max_wait=self.max_wait)
 
 
 DEFAULT_RETRY = RetryPolicy()
 NO_RETRY = RetryPolicy(max_attempts=1)
 
-# Old-API errcodes that §9.4 retries: -1 system busy, 15 backend timeout, 90001-90014 and
-# 90017 temporary bans, 90002 global QPS, 90018 per-app QPS; 88004 as some guides say.
-_RETRYABLE_ERRCODES = frozenset({-1, 15, 88004, 90017, 90018, *range(90001, 90015)})
 
-
-def is_retryable(error: DingTalkError) -> bool:
-    """Whether trying the same request again may succeed."""
+def is_retryable(error: DingTalkError, *, max_wait: float = DEFAULT_MAX_WAIT) -> bool:
+    """Whether trying the same request again may succeed, waiting at most ``max_wait``
+    seconds for a wait DingTalk names."""
     if isinstance(error, APIConnectionError):
         # Network errors and timeouts: safe for robots because msgUuid makes the resend
         # idempotent, and the other APIs dingkit retries are reads or idempotent writes.
         return True
     if not isinstance(error, APIError):
         return False  # validation and configuration errors never get better
-    if error.errcode == 88:
-        # errcode 88 with an empty sub_code means DingTalk's auth service timed out.
-        return not error.code
-    if error.errcode in _RETRYABLE_ERRCODES:
-        return True
-    if isinstance(error, RateLimitError):
-        # A custom robot over 20/min is blocked for 10 minutes: hammering it only extends
-        # the block. QPS answers of the server APIs (403 *QpsLimit*) are retried.
-        # The monthly quota (90020 / ApiCountLimitForOrg) has no retry_after: not retried.
-        return (
-            error.robot is None
-            and error.errcode not in _ROBOT_RATE_LIMIT_ERRCODES
-            and error.retry_after is not None
-        )
-    # HTTP 429/500/502/503/504 (504 is the new-API timeout signal).
-    return isinstance(error, ServerError)
-
-
-_ROBOT_RATE_LIMIT_ERRCODES = frozenset({130101, 410100, 660026})
+    retry_after = error.retry_after if isinstance(error, RateLimitError) else None
+    return may_retry(retry_class(error), retry_after, max_wait)

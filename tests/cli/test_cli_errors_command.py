@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from dingkit._errcodes import lookup, retry_advice
+
 #: code -> (number of entries, a word of the meaning, text of the retry line)
 KNOWN = {
     "310000": (1, "security check", "no"),
@@ -73,3 +75,18 @@ def test_unknown_code_exits_2(cli):
         "known": False,
         "message": as_json.stderr.strip().removeprefix("error: "),
     }
+
+
+def test_ban_codes_say_what_the_sdk_does(cli):
+    ban, qps, robot, dept = cli.run_many(
+        ["errors", "90005"], ["errors", "90002"], ["errors", "660026"], ["errors", "60008"]
+    )
+    for result, code in ((ban, 90005), (qps, 90002), (robot, 660026), (dept, 60008)):
+        result.assert_ok()
+        # The retry line is the catalogue's rule, not a sentence written apart.
+        assert f"  retry:    {retry_advice(lookup(code)[0])}\n" in result.stdout
+    assert "within 60 s (RetryPolicy.max_wait)" in ban.stdout
+    assert "raises:   dingkit.RateLimitError" in ban.stdout
+    assert "retry_after=600" in robot.stdout
+    assert "父部门下该部门名称已存在" in dept.stdout
+    assert "raises:   dingkit.BadRequestError" in dept.stdout

@@ -15,6 +15,8 @@ from .._exceptions import (
     ConfigurationError,
     DingTalkError,
     MessageValidationError,
+    PermissionDeniedError,
+    RateLimitError,
     SecurityCheckError,
 )
 
@@ -32,27 +34,36 @@ def print_json(data: Any) -> None:
 
 
 def _explain(error: APIError) -> str:
-    from .._errcodes import lookup
+    """One line: who refused, the code, DingTalk's own words, then the catalogue's English
+    meaning and what to do (the same row the SDK chose the error class from)."""
+    from .._errcodes import info_for_error
 
-    if error.errcode is None and error.code is None:
+    if error.errcode is None and error.code is None and error.http_status is None:
         # Refused by the client itself (its rate limiter): the message says it all.
         return str(error.message)
-    code = error.errcode if error.errcode is not None else error.code
-    infos = lookup(code) if code is not None else ()
-    # A number can mean different things per family (40035): prefer the robot's reading
-    # for robot errors, the server APIs' otherwise.
-    preferred = [info for info in infos if (info.api == "robot") == (error.robot is not None)]
-    candidates = preferred or list(infos)
-    info = candidates[0] if candidates else None
+    info = info_for_error(error)
     where = f"robot {error.robot!r}: " if error.robot else ""
-    ident = f"errcode {error.errcode}" if error.errcode is not None else f"{error.code}"
-    reason = f" ({error.reason})" if isinstance(error, SecurityCheckError) and error.reason else ""
+    if error.errcode is not None:
+        ident = f"errcode {error.errcode}: "
+    else:
+        ident = f"{error.code}: " if error.code else ""  # a bare HTTP status: said in the text
+    if isinstance(error, SecurityCheckError) and error.reason:
+        ident = f"{ident[:-2]} ({error.reason}): "
+    said = " ".join(error.message.split())
+    if isinstance(error, PermissionDeniedError) and error.scope:
+        said = (
+            f"the app lacks permission {error.scope}: grant it in the developer console "
+            f"(DingTalk: {said})"
+        )
     if info is None:
-        return f"{where}{ident}{reason}: {error.message}"
+        return f"{where}{ident}{said}"
     action = info.action
     if isinstance(error, SecurityCheckError) and error.reason in _SECURITY_ADVICE:
         action = _SECURITY_ADVICE[error.reason]
-    return f"{where}{ident}{reason}: {info.meaning} {action}"
+    if isinstance(error, RateLimitError) and error.retry_after:
+        action += f" Retry in {error.retry_after:.0f} s at the earliest."
+    said = f"{said} — " if said else ""
+    return f"{where}{ident}{said}{info.meaning} {action}"
 
 
 _SECURITY_ADVICE = {

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from .._errcodes import ErrorCodeInfo, lookup
+from .._errcodes import DEFAULT_MAX_WAIT, ErrorCodeInfo, lookup, retry_advice
 from ._output import EXIT_USAGE, print_json
 
-_RETRY_TEXT = {
-    "no": "no — fix the request or the configuration first",
-    "backoff": "yes, with exponential backoff and jitter (dingkit does this for you)",
-    "after-1s": "yes, after at least 1 s, then with backoff (dingkit does this for you)",
-    "refresh-token": "once, after fetching a new access token (dingkit does this for you)",
-    "after-ban": "only after the block or ban ends; retrying earlier extends it",
-    "not-an-error": "not an error",
-}
 _FAMILY = {
     "robot": "custom robot webhook (/robot/send)",
     "oapi": "old server API (oapi.dingtalk.com, errcode in an HTTP 200 body)",
@@ -31,15 +23,27 @@ def _describe(info: ErrorCodeInfo) -> list[str]:
     lines = [
         f"{info.code} — {_FAMILY.get(info.api, info.api)}{status}",
         f"  meaning:  {info.meaning}",
-        f"  retry:    {_RETRY_TEXT.get(info.retry, info.retry)}",
+        f"  retry:    {retry_advice(info, DEFAULT_MAX_WAIT)}",
         f"  do:       {info.action}",
     ]
+    if info.api != "callback" and info.retry != "not-an-error":
+        lines.append(f"  raises:   dingkit.{info.raises.__name__}")
     lines += [f"  errmsg:   {example}" for example in info.errmsg_examples[:3]]
     if info.note:
         lines.append(f"  note:     {info.note}")
     if not info.documented:
         lines.append("  source:   not in DingTalk's own documentation (observed or from guides)")
     return lines
+
+
+def _as_json(info: ErrorCodeInfo) -> dict[str, Any]:
+    return {
+        **asdict(info),
+        "raises": info.raises.__name__,
+        "token_rejected": info.token_rejected,
+        "retry_advice": retry_advice(info, DEFAULT_MAX_WAIT),
+        "known": True,
+    }
 
 
 def errors(
@@ -63,7 +67,7 @@ def errors(
         typer.echo(f"error: {message}", err=True)
         raise typer.Exit(EXIT_USAGE)
     if as_json:
-        print_json([{**asdict(info), "known": True} for info in infos])
+        print_json([_as_json(info) for info in infos])
         return
     blocks = ["\n".join(_describe(info)) for info in infos]
     typer.echo("\n\n".join(blocks))
