@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from dingkit.sandbox.config import SandboxConfig
+
 
 def _csv(stdout: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(stdout)))
@@ -138,3 +140,23 @@ def test_user_and_find_by_mobile(org, server_cli):
     boss = org.user("manager0001")
     assert f"│ {boss.name} " in table.assert_ok().stdout
     assert "│ boss " in table.stdout
+
+
+def test_dept_create_makes_a_department(openapi_sandbox_for, cli_with):
+    served = openapi_sandbox_for(SandboxConfig(limits=False, seed=21, org_size=60))
+    cli = cli_with(served.env())
+    parent = served.sandbox.org.root.children[0]
+
+    created = cli.run("contacts", "dept-create", "值班组", "--parent", str(parent), "--json")
+
+    data = created.assert_ok().json()
+    assert (data["name"], data["parent_id"]) == ("值班组", parent)
+    assert served.sandbox.org.departments[data["dept_id"]].name == "值班组"
+    again, no_parent, blank = cli.run_many(
+        ["contacts", "dept-create", "值班组", "--parent", str(parent)],
+        ["contacts", "dept-create", "别的组", "--parent", "999"],
+        ["contacts", "dept-create", " "],
+    )
+    again.assert_failure(1, "60008")
+    no_parent.assert_failure(1, "60004")
+    blank.assert_failure(2, "name")

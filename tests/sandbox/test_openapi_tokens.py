@@ -11,11 +11,11 @@ from starlette.applications import Starlette
 from dingkit import ConfigurationError
 from dingkit._request import Endpoint
 from dingkit.sandbox import Sandbox, create_app
-from dingkit.sandbox.apps.tokens import FailureMode, failure_mode
 from dingkit.sandbox.config import FAILURE_PREFIXES, AppConfig, SandboxConfig, load_config
 from dingkit.sandbox.gateway.answers import ApiError
 from dingkit.sandbox.gateway.pipeline import Call, Gateway
 from dingkit.sandbox.server import describe_apps
+from dingkit.sandbox.tokens.issuer import FailureMode, failure_mode
 
 pytestmark = pytest.mark.anyio
 

@@ -205,3 +205,71 @@ def test_changes_survive_a_restart(make_sandbox: Callable[..., Sandbox], tmp_pat
     assert again.org.user("newcomer01") is not None
     assert again.org.user(removed) is None
     assert len(again.org.users) == 50
+
+
+# -- department/create: the contacts API's own way to add a department -------------------
+
+CREATE = "/topapi/v2/department/create"
+
+
+async def test_department_create_adds_a_department_and_pushes_org_dept_create(
+    watched: tuple[Sandbox, Any, Any],
+) -> None:
+    sandbox, client, receiver = watched
+    parent = sandbox.org.root.children[0]
+
+    answer = await client.ok(CREATE, {"name": "值班组", "parent_id": parent})
+
+    dept_id = answer["result"]["dept_id"]
+    assert isinstance(dept_id, int)
+    assert answer["request_id"]
+    got = (await client.ok("/topapi/v2/department/get", {"dept_id": dept_id}))["result"]
+    assert (got["name"], got["parent_id"]) == ("值班组", parent)
+    children = await client.ok("/topapi/v2/department/listsubid", {"dept_id": parent})
+    assert children["result"]["dept_id_list"][-1] == dept_id
+    (event,) = pushed(sandbox, receiver)
+    assert isinstance(event, OrgDeptCreate)
+    assert event.dept_ids == [dept_id]
+
+
+@pytest.mark.parametrize(
+    ("body", "errcode"),
+    [
+        ({"name": "研发中心", "parent_id": ROOT_DEPT_ID}, 60008),  # a sibling has that name
+        ({"name": "新部门", "parent_id": 999}, 60004),  # no such parent
+        ({"parent_id": ROOT_DEPT_ID}, 400002),  # no name
+        ({"name": "新部门"}, 400002),  # no parent
+        ({"name": "新部门", "parent_id": "one"}, 400002),
+        ({"name": "x" * 65, "parent_id": ROOT_DEPT_ID}, 400002),
+        ({"name": ["新部门"], "parent_id": ROOT_DEPT_ID}, 400002),
+    ],
+)
+async def test_department_create_refusals(
+    watched: tuple[Sandbox, Any, Any], body: dict[str, Any], errcode: int
+) -> None:
+    sandbox, client, receiver = watched
+    if body.get("name") == "研发中心":
+        names = {sandbox.org.departments[d].name for d in sandbox.org.root.children}
+        assert "研发中心" in names  # the seeded organisation has it
+    before = len(sandbox.org.departments)
+
+    answer = await client.oapi(CREATE, body)
+
+    assert answer["errcode"] == errcode, answer
+    assert answer["errmsg"]
+    assert len(sandbox.org.departments) == before
+    assert pushed(sandbox, receiver) == []
+
+
+def test_department_create_is_a_rule_without_http(open_sandbox: OpenSandbox) -> None:
+    from dingkit.sandbox.contacts.admin import OrgChangeError, create_department
+
+    sandbox = open_sandbox()
+    dept = create_department(sandbox, name="规则组", parent_id=ROOT_DEPT_ID)
+    assert sandbox.org.departments[dept.dept_id].name == "规则组"
+    with pytest.raises(OrgChangeError) as refused:
+        create_department(sandbox, name="规则组", parent_id=ROOT_DEPT_ID)
+    assert refused.value.reason == "name_taken"
+    with pytest.raises(OrgChangeError) as refused:
+        create_department(sandbox, name="别的组", parent_id=123)
+    assert refused.value.reason == "no_parent"

@@ -86,6 +86,25 @@ def dept(
         emit_one(client.contacts.department(dept_id), fmt, fields=DEPT_FIELDS)
 
 
+@app.command("dept-create")
+def dept_create(
+    name: Annotated[str, typer.Argument(help="The new department's name.")],
+    parent: Annotated[
+        int, typer.Option("--parent", "-p", help="Parent department (1: the company).", min=1)
+    ] = 1,
+    output: FormatOpt = Format.table,
+    as_json: JsonFlag = False,
+    as_csv: CsvFlag = False,
+) -> None:
+    """Create a department under --parent, and show it."""
+    fmt = choose_format(output, as_json, as_csv)
+    if not name.strip():
+        raise typer.BadParameter("the name must not be blank", param_hint="NAME")
+    with open_client(as_json=fmt is Format.json) as client:
+        dept_id = client.contacts.create_department(name, parent)
+        emit_one(client.contacts.department(dept_id), fmt, fields=DEPT_FIELDS)
+
+
 @app.command("users")
 def users(
     dept: Annotated[int, typer.Option("--dept", "-d", help="Department id.", min=1)],

@@ -17,7 +17,7 @@ tables, its routes and its page view; around them the pieces every concept share
     gateway/          before a rule runs: token, method, limits, failure modes, the body;
                       each family's answers (answers.py) and typed fields (params.py)
     robot/            custom robots (§2): the webhook's checks, sending, groups, rendering
-    apps/             apps and access tokens (§1): issuing, failure modes, per-app limits
+    tokens/           apps and access tokens (§1): issuing, failure modes, per-app limits
     contacts/         the organisation (§5): generated people and departments, changes to
                       them (admin.py: the rules), the contacts API and the admin routes
     approval/         approval (§3): templates, instances and their state machine, the

@@ -19,7 +19,6 @@ from starlette.staticfiles import StaticFiles
 
 from .approval import routes as approval_routes
 from .approval import routes_old as approval_old_routes
-from .apps import routes as apps_routes
 from .attendance import routes as attendance_routes
 from .calendar import routes as calendar_routes
 from .callbacks import routes as callbacks_routes
@@ -29,6 +28,7 @@ from .core import Sandbox
 from .gateway.pipeline import Gateway, internal_error, not_found
 from .notifications import routes as notifications_routes
 from .robot import routes as robot_routes
+from .tokens import routes as tokens_routes
 
 __all__ = ["create_app", "sandbox_routes"]
 
@@ -40,7 +40,7 @@ def sandbox_routes(sandbox: Sandbox) -> list[BaseRoute]:
     gateway = Gateway(sandbox)
     return [
         *robot_routes.routes(sandbox),
-        *apps_routes.routes(gateway),
+        *tokens_routes.routes(gateway),
         *contacts_routes.routes(gateway),
         *contacts_admin_routes.routes(sandbox),
         *attendance_routes.routes(gateway),

@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from .approval.records import ApprovalRecords
-from .apps.records import AppRecords
-from .apps.tokens import AppGuard, TokenIssuer
 from .calendar.records import CalendarRecords
 from .callbacks.hub import CallbackHub
 from .config import AppConfig, ErrcodeEra, RobotConfig, SandboxConfig, demo_apps, demo_config
@@ -30,6 +28,8 @@ from .notifications.records import NotificationRecords
 from .robot.records import RobotRecords
 from .robot.rules import RobotJudge
 from .store import Store
+from .tokens.issuer import AppGuard, TokenIssuer
+from .tokens.records import AppRecords
 
 __all__ = ["Sandbox"]
 

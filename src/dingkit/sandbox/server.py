@@ -14,10 +14,10 @@ from types import TracebackType
 import uvicorn
 
 from .app import create_app
-from .apps.tokens import failure_mode
 from .config import AppConfig
 from .core import Sandbox
 from .robot.records import StoredRobot
+from .tokens.issuer import failure_mode
 
 __all__ = ["SandboxServer", "describe_apps", "describe_robots"]
 

@@ -1,10 +1,10 @@
 """Calendar events (日程, §4): checking what a client sends and showing what is kept. Pure.
 
-    fields = check_event(body, people)                     # create
-    fields = check_event({**kept, **body}, people)         # update: the fields sent replace
-    event_json(stored, people, max_attendees=100)
+    fields = check_calendar_event(body, people)               # create
+    fields = check_calendar_event({**kept, **body}, people)   # update: the fields sent replace
+    calendar_event_json(stored, people, max_attendees=100)
 
-A refusal raises :class:`EventError` with DingTalk's HTTP status, code and message: §4.1
+A refusal raises :class:`CalendarEventError` with DingTalk's HTTP status, code and message: §4.1
 gives the messages quoted there; the others follow their style [I].
 
 Choices where the reference is silent [I]:
@@ -35,10 +35,10 @@ from ..._wire import CHINA
 from ..contacts.org import Organization, User
 
 __all__ = [
-    "EventError",
+    "CalendarEventError",
     "People",
-    "check_event",
-    "event_json",
+    "calendar_event_json",
+    "check_calendar_event",
     "parse_time",
     "people_of",
     "utc_text",
@@ -57,7 +57,7 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _COPIED = ("location", "uiConfigs", "richTextDescription", "extra")
 
 
-class EventError(Exception):
+class CalendarEventError(Exception):
     """A refused request: HTTP ``status`` with ``code`` and ``message``."""
 
     def __init__(self, message: str, *, status: int = 400, code: str = "invalidParameter") -> None:
@@ -80,11 +80,11 @@ class People:
         if user is not None:
             return user
         if union_id in self.by_userid:
-            raise EventError(
+            raise CalendarEventError(
                 f"{what} {union_id!r} is a userId; the calendar takes the user's unionId "
                 "(contacts user/get → unionid)"
             )
-        raise EventError(f"{what} not found by unionId: {union_id}")
+        raise CalendarEventError(f"{what} not found by unionId: {union_id}")
 
 
 @lru_cache(maxsize=8)
@@ -101,9 +101,9 @@ def parse_time(text: Any, name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(str(text))
     except ValueError:
-        raise EventError(f"Invalid {name}: {text}") from None
+        raise CalendarEventError(f"Invalid {name}: {text}") from None
     if moment.tzinfo is None:
-        raise EventError(f"Invalid {name}: {text} has no UTC offset")
+        raise CalendarEventError(f"Invalid {name}: {text} has no UTC offset")
     return moment
 
 
@@ -111,7 +111,7 @@ def _zone(name: Any) -> ZoneInfo:
     try:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
-        raise EventError(f"Invalid timeZone: {name}") from None
+        raise CalendarEventError(f"Invalid timeZone: {name}") from None
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -119,14 +119,14 @@ def _flag(value: Any, name: str) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise EventError(f"{name} must be a boolean")
+    raise CalendarEventError(f"{name} must be a boolean")
 
 
 def _bounded(value: Any, low: int, high: int, message: str) -> int:
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise EventError(message)
+        raise CalendarEventError(message)
     return value
 
 
@@ -134,9 +134,9 @@ def _times(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], boo
     """``start``, ``end``, ``isAllDay`` and the start in ms (for sorting and the list filter)."""
     start, end = body.get("start"), body.get("end")
     if not isinstance(start, Mapping) or not (start.get("date") or start.get("dateTime")):
-        raise EventError("Event start time not set.")
+        raise CalendarEventError("Event start time not set.")
     if not isinstance(end, Mapping) or not (end.get("date") or end.get("dateTime")):
-        raise EventError("Event end time not set.")
+        raise CalendarEventError("Event end time not set.")
     if body.get("isAllDay") is None:
         all_day = not start.get("dateTime") and not end.get("dateTime")
     else:
@@ -146,15 +146,17 @@ def _times(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], boo
         for side, which in ((start, "start"), (end, "end")):
             text = side.get("date")
             if not text:
-                raise EventError(f"Event {which} time not set.")
+                raise CalendarEventError(f"Event {which} time not set.")
             if not isinstance(text, str) or not _DATE.fullmatch(text):
-                raise EventError(f"Invalid {which} date: {text} (yyyy-MM-dd)")
+                raise CalendarEventError(f"Invalid {which} date: {text} (yyyy-MM-dd)")
             try:
                 days.append(date.fromisoformat(text))
             except ValueError:
-                raise EventError(f"Invalid {which} date: {text}") from None
+                raise CalendarEventError(f"Invalid {which} date: {text}") from None
         if days[1] <= days[0]:
-            raise EventError("Event end date must be after the start date (the end is exclusive)")
+            raise CalendarEventError(
+                "Event end date must be after the start date (the end is exclusive)"
+            )
         first = datetime(days[0].year, days[0].month, days[0].day, tzinfo=CHINA)
         return (
             {"date": days[0].isoformat()},
@@ -164,20 +166,20 @@ def _times(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], boo
         )
     zones = {start.get("timeZone"), end.get("timeZone")} - {None}
     if len(zones) > 1:
-        raise EventError("Event start and end must have the same timeZone")
+        raise CalendarEventError("Event start and end must have the same timeZone")
     zone_name = zones.pop() if zones else DEFAULT_ZONE
     zone = _zone(zone_name)
     moments = []
     for side, which in ((start, "start"), (end, "end")):
         if not side.get("dateTime"):
-            raise EventError(f"Event {which} time not set.")
+            raise CalendarEventError(f"Event {which} time not set.")
         try:
             moment = datetime.fromisoformat(str(side["dateTime"]))
         except ValueError:
-            raise EventError(f"Invalid {which} dateTime: {side['dateTime']}") from None
+            raise CalendarEventError(f"Invalid {which} dateTime: {side['dateTime']}") from None
         moments.append(moment if moment.tzinfo else moment.replace(tzinfo=zone))
     if moments[1] < moments[0]:
-        raise EventError("Event end time must be after the start time")
+        raise CalendarEventError("Event end time must be after the start time")
     return (
         {"dateTime": moments[0].isoformat(), "timeZone": zone_name},
         {"dateTime": moments[1].isoformat(), "timeZone": zone_name},
@@ -188,10 +190,10 @@ def _times(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], boo
 
 def _recurrence(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not isinstance(value.get("pattern"), Mapping):
-        raise EventError("Recurrence pattern must be provided")
+        raise CalendarEventError("Recurrence pattern must be provided")
     pattern = dict(value["pattern"])
     if pattern.get("type") not in _PATTERNS:
-        raise EventError(f"Recurrence pattern type must be one of {', '.join(_PATTERNS)}")
+        raise CalendarEventError(f"Recurrence pattern type must be one of {', '.join(_PATTERNS)}")
     pattern["interval"] = _bounded(
         pattern.get("interval", 1), 1, 365, "Recurrence interval must between [1, 365]"
     )
@@ -199,19 +201,21 @@ def _recurrence(value: Any) -> dict[str, Any]:
     if days is not None and (
         not isinstance(days, str) or any(d.strip() not in _DAYS for d in days.split(","))
     ):
-        raise EventError("Recurrence daysOfWeek must be weekday names, e.g. monday,friday")
+        raise CalendarEventError("Recurrence daysOfWeek must be weekday names, e.g. monday,friday")
     if pattern.get("dayOfMonth") is not None:
         _bounded(pattern["dayOfMonth"], 1, 31, "Recurrence dayOfMonth must between [1, 31]")
     if pattern.get("index") is not None and pattern["index"] not in _INDEXES:
-        raise EventError(f"Recurrence index must be one of {', '.join(_INDEXES)}")
+        raise CalendarEventError(f"Recurrence index must be one of {', '.join(_INDEXES)}")
     recurrence: dict[str, Any] = {"pattern": pattern}
     if value.get("range") is not None:
         bounds = value["range"]
         if not isinstance(bounds, Mapping) or bounds.get("type") not in _RANGES:
-            raise EventError(f"Recurrence range type must be one of {', '.join(_RANGES)}")
+            raise CalendarEventError(f"Recurrence range type must be one of {', '.join(_RANGES)}")
         bounds = dict(bounds)
         if bounds.get("endDate") is not None and bounds.get("numberOfOccurrences") is not None:
-            raise EventError("Recurrence range cannot set both endDate and numberOfOccurrences")
+            raise CalendarEventError(
+                "Recurrence range cannot set both endDate and numberOfOccurrences"
+            )
         if bounds["type"] == "numbered" or bounds.get("numberOfOccurrences") is not None:
             bounds["numberOfOccurrences"] = _bounded(
                 bounds.get("numberOfOccurrences"),
@@ -220,20 +224,20 @@ def _recurrence(value: Any) -> dict[str, Any]:
                 "Recurrence range numberOfOccurrences must between [1, 99]",
             )
         if bounds["type"] == "endDate" and not bounds.get("endDate"):
-            raise EventError("Recurrence range endDate not set.")
+            raise CalendarEventError("Recurrence range endDate not set.")
         recurrence["range"] = bounds
     return recurrence
 
 
 def _attendees(value: Any, people: People) -> list[dict[str, Any]]:
     if not isinstance(value, list):
-        raise EventError("attendees must be a list")
+        raise CalendarEventError("attendees must be a list")
     if len(value) > MAX_ATTENDEES:
-        raise EventError(f"attendees exceed the limit of {MAX_ATTENDEES} per request")
+        raise CalendarEventError(f"attendees exceed the limit of {MAX_ATTENDEES} per request")
     kept: dict[str, bool] = {}
     for item in value:
         if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
-            raise EventError("Each attendee needs an id (a unionId)")
+            raise CalendarEventError("Each attendee needs an id (a unionId)")
         people.resolve(item["id"], "Attendee")
         kept[item["id"]] = _flag(item.get("isOptional", False), "isOptional")
     return [{"id": union, "isOptional": optional} for union, optional in kept.items()]
@@ -241,30 +245,30 @@ def _attendees(value: Any, people: People) -> list[dict[str, Any]]:
 
 def _reminders(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list):
-        raise EventError("reminders must be a list")
+        raise CalendarEventError("reminders must be a list")
     reminders = []
     for item in value:
         if not isinstance(item, Mapping) or item.get("method", "dingtalk") != "dingtalk":
-            raise EventError("Reminder method must be dingtalk")
+            raise CalendarEventError("Reminder method must be dingtalk")
         minutes = _bounded(item.get("minutes"), 0, 525_600, "Invalid reminder minutes")
         reminders.append({"method": "dingtalk", "minutes": minutes})
     return reminders
 
 
-def check_event(body: Any, people: People) -> dict[str, Any]:
+def check_calendar_event(body: Any, people: People) -> dict[str, Any]:
     """The fields of an event to keep, checked (§4.1); ``_start_ms`` is the start in ms."""
     if not isinstance(body, Mapping) or not body:
-        raise EventError("Event must be provided.")
+        raise CalendarEventError("Event must be provided.")
     summary = body.get("summary")
     if not isinstance(summary, str) or not summary.strip():
-        raise EventError("Event summary cannot be blank")
+        raise CalendarEventError("Event summary cannot be blank")
     if len(summary) > MAX_SUMMARY:
-        raise EventError(f"Event summary is too long, max length is {MAX_SUMMARY}")
+        raise CalendarEventError(f"Event summary is too long, max length is {MAX_SUMMARY}")
     description = body.get("description")
     if description is not None and (
         not isinstance(description, str) or len(description) > MAX_DESCRIPTION
     ):
-        raise EventError(f"Event description is too long, max length is {MAX_DESCRIPTION}")
+        raise CalendarEventError(f"Event description is too long, max length is {MAX_DESCRIPTION}")
     start, end, all_day, start_ms = _times(body)
     fields: dict[str, Any] = {
         "summary": summary,
@@ -286,7 +290,7 @@ def check_event(body: Any, people: People) -> dict[str, Any]:
     meeting = body.get("onlineMeetingInfo")
     if meeting is not None:
         if not isinstance(meeting, Mapping) or meeting.get("type") != "dingtalk":
-            raise EventError("onlineMeetingInfo type must be dingtalk")
+            raise CalendarEventError("onlineMeetingInfo type must be dingtalk")
         fields["onlineMeetingInfo"] = dict(meeting)
     for name in _COPIED:
         if body.get(name) is not None:
@@ -303,7 +307,7 @@ def _person(user: User | None, union: str, *, is_self: bool) -> dict[str, Any]:
     }
 
 
-def event_json(
+def calendar_event_json(
     event_id: str,
     fields: Mapping[str, Any],
     people: People,

@@ -40,9 +40,9 @@ from ...resources import calendar as api
 from ..gateway.answers import ApiError
 from ..gateway.pipeline import Call, Gateway
 from .model import (
-    EventError,
-    check_event,
-    event_json,
+    CalendarEventError,
+    calendar_event_json,
+    check_calendar_event,
     parse_time,
     people_of,
 )
@@ -68,7 +68,7 @@ def _now(call: Call) -> int:
 def _owner(call: Call) -> str:
     calendar = call.request.path_params["calendarId"]
     if calendar != api.PRIMARY:
-        raise EventError(f"Calendar not found: {calendar}", status=404, code="itemNotFound")
+        raise CalendarEventError(f"Calendar not found: {calendar}", status=404, code="itemNotFound")
     union: str = call.request.path_params["unionId"]
     people_of(call.sandbox.org).resolve(union, "User")
     return union
@@ -79,19 +79,19 @@ def _number(call: Call, name: str, default: int, high: int) -> int:
     if text is None or text == "":
         return default
     if not text.isdigit() or not 1 <= int(text) <= high:
-        raise EventError(f"{name} must between [1, {high}]")
+        raise CalendarEventError(f"{name} must between [1, {high}]")
     return int(text)
 
 
 def _flag(call: Call, name: str) -> bool:
     text = call.request.query_params.get(name, "false").lower()
     if text not in ("true", "false"):
-        raise EventError(f"{name} must be true or false")
+        raise CalendarEventError(f"{name} must be true or false")
     return text == "true"
 
 
 def _json(call: Call, event: StoredCalendarEvent, max_attendees: int = 100) -> dict[str, Any]:
-    return event_json(
+    return calendar_event_json(
         event.id,
         event.data,
         people_of(call.sandbox.org),
@@ -106,7 +106,7 @@ def _json(call: Call, event: StoredCalendarEvent, max_attendees: int = 100) -> d
 def _live(call: Call, owner: str) -> StoredCalendarEvent:
     event = call.sandbox.calendar.get(owner, call.request.path_params["eventId"])
     if event is None or event.deleted:
-        raise EventError("Event not found", status=404, code="itemNotFound")
+        raise CalendarEventError("Event not found", status=404, code="itemNotFound")
     return event
 
 
@@ -118,12 +118,12 @@ def create(call: Call) -> dict[str, Any]:
         earlier = records.by_client_token(owner, token, now - _DAY_MS)
         if earlier is not None:
             return _json(call, earlier)
-    fields = check_event(call.body, people_of(call.sandbox.org))
+    fields = check_calendar_event(call.body, people_of(call.sandbox.org))
     if (
         call.sandbox.config.limits
         and records.created_since(owner, china_midnight_ms(now)) >= DAILY_LIMIT
     ):
-        raise EventError(
+        raise CalendarEventError(
             f"current user can not create events exceed {DAILY_LIMIT} per day", code="flowLimit"
         )
     start_ms = fields.pop("_start_ms")
@@ -138,9 +138,9 @@ def get(call: Call) -> dict[str, Any]:
     owner = _owner(call)
     event = call.sandbox.calendar.get(owner, call.request.path_params["eventId"])
     if event is None:
-        raise EventError("Event not found", status=404, code="itemNotFound")
+        raise CalendarEventError("Event not found", status=404, code="itemNotFound")
     if event.deleted:
-        raise EventError("instance not exist", status=404, code="instanceNotExist")
+        raise CalendarEventError("instance not exist", status=404, code="instanceNotExist")
     return _json(call, event, _number(call, "maxAttendees", 100, MAX_ATTENDEES_SHOWN))
 
 
@@ -149,16 +149,16 @@ def update(call: Call) -> dict[str, Any]:
     event = _live(call, owner)
     body = call.body
     if not isinstance(body, dict) or not body:
-        raise EventError("Event must be provided.")
+        raise CalendarEventError("Event must be provided.")
     if not body.get("id"):
-        raise EventError("Event id cannot be blank")
+        raise CalendarEventError("Event id cannot be blank")
     if body["id"] != event.id:
-        raise EventError("Event id does not match the path")
+        raise CalendarEventError("Event id does not match the path")
     changes = {key: value for key, value in body.items() if key != "id" and value is not None}
     kept = dict(event.data)
     if ("start" in changes or "end" in changes) and "isAllDay" not in changes:
         kept.pop("isAllDay", None)  # inferred again from the new times
-    fields = check_event({**kept, **changes}, people_of(call.sandbox.org))
+    fields = check_calendar_event({**kept, **changes}, people_of(call.sandbox.org))
     start_ms = fields.pop("_start_ms")
     changed = StoredCalendarEvent(
         event.id, owner, start_ms, event.created_ms, _now(call), False, fields
@@ -185,15 +185,15 @@ def list_events(call: Call) -> dict[str, Any]:
     low = parse_time(query["timeMin"], "timeMin") if query.get("timeMin") else None
     high = parse_time(query["timeMax"], "timeMax") if query.get("timeMax") else None
     if low is not None and high is not None and (high < low or (high - low).days > 365):
-        raise EventError("timeMax must be after timeMin and at most one year later")
+        raise CalendarEventError("timeMax must be after timeMin and at most one year later")
     token = query.get("nextToken") or "0"
     if not token.isdigit():
-        raise EventError(f"Invalid nextToken: {token}")
+        raise CalendarEventError(f"Invalid nextToken: {token}")
     show_deleted, since = _flag(call, "showDeleted"), None
     if query.get("syncToken"):
         sync = query["syncToken"]
         if not (sync.startswith("st") and sync[2:].isdigit()):
-            raise EventError(f"Invalid syncToken: {sync}")
+            raise CalendarEventError(f"Invalid syncToken: {sync}")
         since, show_deleted = int(sync[2:]), True
     found = call.sandbox.calendar.find(
         owner,
@@ -216,7 +216,7 @@ def _calendar_api(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
     def run(call: Call) -> Any:
         try:
             return handler(call)
-        except EventError as exc:
+        except CalendarEventError as exc:
             raise ApiError(exc.status, exc.code, exc.message) from None
 
     return run
@@ -238,7 +238,7 @@ def routes(gateway: Gateway) -> list[Route]:
         events = []
         for event in found:
             user = people.by_union.get(event.owner)
-            view = event_json(
+            view = calendar_event_json(
                 event.id,
                 event.data,
                 people,

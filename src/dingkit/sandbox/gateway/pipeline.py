@@ -47,8 +47,8 @@ from ..._wire import (
     Family,
     family_of,
 )
-from ..apps.tokens import FailureMode, failure_mode
 from ..config import AppConfig
+from ..tokens.issuer import FailureMode, failure_mode
 from .answers import ApiError, OapiError, api_error, api_headers, new_request_id, oapi_error
 from .params import ParamError
 

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ...robot.target import ROBOT_SEND
-from ..gateway.pipeline import read_body
+from ..gateway.pipeline import Gateway, read_body
 from .records import StoredMessage, StoredRobot
 from .render import message_preview, render_message
 from .sending import send
@@ -153,7 +153,7 @@ def routes(sandbox: Sandbox) -> list[BaseRoute]:
         return JSONResponse({"group": group_id, "dissolved": action == "dissolve"})
 
     return [
-        Route(ROBOT_SEND.path, robot_send, methods=list(ROBOT_SEND.accepted_methods)),
+        *Gateway(sandbox).routes([(ROBOT_SEND, robot_send)]),
         Route("/_sandbox/groups", groups),
         Route("/_sandbox/robots", robots),
         Route("/_sandbox/messages", messages, methods=["GET"]),

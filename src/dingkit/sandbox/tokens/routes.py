@@ -24,7 +24,7 @@ from ..._auth import NEW_TOKEN, OLD_TOKEN
 from ..config import AppConfig
 from ..gateway.answers import api_error, new_request_id, oapi_error
 from ..gateway.pipeline import Gateway
-from .tokens import failure_mode
+from .issuer import failure_mode
 
 if TYPE_CHECKING:
     from ..core import Sandbox
