@@ -4,39 +4,20 @@ an endpoint on one side only fails here."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Iterable
-from types import ModuleType
 
 import pytest
 
-import dingkit.resources
 from dingkit._request import Endpoint
+from dingkit.resources import all_endpoints
 from dingkit.sandbox import Sandbox, create_app
 
 #: Where DingTalk's endpoints live; the sandbox's own paths (``/_sandbox``) are not DingTalk's.
 DINGTALK_PREFIXES = ("/topapi", "/v1.0", "/gettoken", "/attendance", "/call_back", "/robot")
 
 
-def _declaring_modules() -> list[ModuleType]:
-    modules = [
-        importlib.import_module("dingkit._auth"),
-        importlib.import_module("dingkit.robot.target"),
-    ]
-    for info in pkgutil.iter_modules(dingkit.resources.__path__, "dingkit.resources."):
-        modules.append(importlib.import_module(info.name))
-    return modules
-
-
 def declared_endpoints() -> list[Endpoint]:
-    """Every :class:`Endpoint` the client side declares, once each."""
-    found: dict[int, Endpoint] = {}
-    for module in _declaring_modules():
-        for value in vars(module).values():
-            if isinstance(value, Endpoint):
-                found[id(value)] = value
-    return list(found.values())
+    return all_endpoints()
 
 
 def served(routes: Iterable[object]) -> set[tuple[str, str]]:

@@ -78,8 +78,8 @@ def check_msg(msg: Any) -> str:
         raise NoticeError(40035, f"不合法的参数：缺少 msg.{msgtype}")
     for key in _REQUIRED[msgtype]:
         if not _filled(section, key):
-            errcode = 41006 if key == "media_id" else 40035
-            raise NoticeError(errcode, f"不合法的参数：缺少 msg.{msgtype}.{key}")
+            missing = f"不合法的参数：缺少 msg.{msgtype}.{key}"
+            raise NoticeError(41006, missing) if key == "media_id" else NoticeError(40035, missing)
     if msgtype == "oa":
         head = section.get("head")
         if not isinstance(head, Mapping) or not _filled(head, "bgcolor"):

@@ -155,7 +155,9 @@ def send(call: Call) -> dict[str, Any]:
     return {"task_id": task_id}
 
 
-def _task(call: Call, key: str, window_ms: int, errcode: int) -> tuple[dict[str, Any], int]:
+def _task(call: Call, key: str, window_ms: int) -> tuple[dict[str, Any], int]:
+    """The app's task named by ``key``, sent within ``window_ms``; an unknown, foreign or
+    expired one is a bad parameter (40035 here, 400002 for recall: their declarations)."""
     body = params.obj(call.body)
     agent_id = _agent(call, body)
     task_id = body.get(key)
@@ -163,17 +165,17 @@ def _task(call: Call, key: str, window_ms: int, errcode: int) -> tuple[dict[str,
     if isinstance(task_id, int | str) and str(task_id).isdigit():
         task = call.sandbox.notifications.get(int(task_id))
     if task is None or task["agent_id"] != agent_id or _now(call) - task["sent_ms"] > window_ms:
-        raise OapiError(errcode, f"不合法的{key}：{task_id}")
+        raise params.ParamError(f"不合法的{key}：{task_id}")
     return task, agent_id
 
 
 def progress(call: Call) -> dict[str, Any]:
-    _task(call, "task_id", 7 * 24 * _HOUR_MS, 40035)
+    _task(call, "task_id", 7 * 24 * _HOUR_MS)
     return {"progress": {"progress_in_percent": 100, "status": 2}}
 
 
 def result(call: Call) -> dict[str, Any]:
-    task, _ = _task(call, "task_id", 24 * _HOUR_MS, 40035)
+    task, _ = _task(call, "task_id", 24 * _HOUR_MS)
     if len(task["delivered"]) + len(task["forbidden"]) > MAX_RESULT_RECEIVERS:
         raise OapiError(41052, "本次发送人数过多,不再返回发送结果")
     return {
@@ -192,7 +194,7 @@ def result(call: Call) -> dict[str, Any]:
 
 
 def recall(call: Call) -> dict[str, Any]:
-    task, _ = _task(call, "msg_task_id", 24 * _HOUR_MS, 400002)
+    task, _ = _task(call, "msg_task_id", 24 * _HOUR_MS)
     call.sandbox.notifications.recall(task["task_id"], _now(call))
     return {}
 
