@@ -145,6 +145,12 @@ async def test_a_new_instance_pushes_instance_start_then_task_start(
     assert re.fullmatch(r"[0-9a-f]{32}", start.event_id or "")
     assert start.event_id != task.event_id
     assert start.event_time == int(f.clock() * 1000)
+    # The new format's envelope names what the event is about (§7.6) and, for instance
+    # events, the business type.
+    instance_payload, task_payload = f.receiver.events[-2:]
+    assert instance_payload["BizId"] == task_payload["BizId"] == instance_id
+    assert instance_payload["businessType"] == ""
+    assert "businessType" not in task_payload
     query = f.receiver.queries[0]
     assert query["timestamp"] == str(int(f.clock() * 1000))  # milliseconds (§7.3)
     assert f.sandbox.callbacks.deliver_due() == []  # nothing left
@@ -339,6 +345,7 @@ async def test_classic_style_and_tags(
     assert payload["CorpId"] == DEFAULT_CORP_ID
     assert "TimeStamp" in payload
     assert "EventTime" not in payload
+    assert "BizId" not in payload  # the classic format has no envelope ids
     event = parse_event(payload)
     assert isinstance(event, UserAddOrg)
     assert event.user_ids == [userid]

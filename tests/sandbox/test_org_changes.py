@@ -58,6 +58,7 @@ async def test_an_added_user_appears_in_the_contacts_apis(
     assert listed["result"]["userid_list"][-1] == userid
     (event,) = pushed(sandbox, receiver)
     assert (event.event_type, event.user_ids) == ("user_add_org", [userid])
+    assert receiver.events[-1]["BizId"] == userid  # the new format's envelope (§7.6)
 
 
 async def test_a_modified_user_pushes_the_diff(watched: tuple[Sandbox, Any, Any]) -> None:
@@ -230,6 +231,7 @@ async def test_department_create_adds_a_department_and_pushes_org_dept_create(
     (event,) = pushed(sandbox, receiver)
     assert isinstance(event, OrgDeptCreate)
     assert event.dept_ids == [dept_id]
+    assert receiver.events[-1]["BizId"] == str(dept_id)
 
 
 @pytest.mark.parametrize(

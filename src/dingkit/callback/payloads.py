@@ -32,7 +32,7 @@ def to_payload(
         event_type: the ``EventType``.
         fields: the event's own fields in the new format's names (``userId``, ``deptId``,
             ``processInstanceId``, ``taskId``...); renamed for the classic format.
-        style: ``"new"`` (``EventTime``, ``CorpId``, ``eventId``) or ``"classic"``
+        style: ``"new"`` (``EventTime``, ``CorpId``, ``BizId``, ``eventId``) or ``"classic"``
             (``TimeStamp``, ``UserId``/``DeptId``, ``CorpId``; ``corpId`` for approvals).
         corp_id: the organisation.
         event_id: the new format's ``eventId``, a fresh one when not given.
@@ -50,7 +50,11 @@ def to_payload(
     body = dict(fields)
     payload: dict[str, Any] = {"EventType": event_type}
     if style == "new":
-        payload |= {"EventTime": when, "CorpId": corp_id, "eventId": event_id or uuid.uuid4().hex}
+        payload |= {"EventTime": when, "CorpId": corp_id}
+        biz_id = _biz_id(fields)
+        if biz_id is not None:
+            payload["BizId"] = biz_id
+        payload["eventId"] = event_id or uuid.uuid4().hex
         if wire.stamp:
             payload["timeStamp"] = str(when)
     else:
@@ -62,6 +66,18 @@ def to_payload(
             body[wire.ids[1]] = body.pop(wire.ids[0])
     payload.update(body)
     return payload
+
+
+def _biz_id(fields: Mapping[str, Any]) -> str | None:
+    """The new format's ``BizId``: the id of what the event is about (§7.6 lists the field,
+    not its value) [I: the approval instance; the first person or department otherwise]."""
+    if fields.get("processInstanceId"):
+        return str(fields["processInstanceId"])
+    for name in ("userId", "deptId"):
+        ids = fields.get(name)
+        if isinstance(ids, list) and ids:
+            return str(ids[0])
+    return None
 
 
 def to_failed_item(event: Event) -> dict[str, Any]:

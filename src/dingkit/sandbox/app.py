@@ -25,7 +25,7 @@ from .callbacks import routes as callbacks_routes
 from .contacts import admin_routes as contacts_admin_routes
 from .contacts import routes as contacts_routes
 from .core import Sandbox
-from .gateway.pipeline import Gateway, internal_error, not_found
+from .gateway.pipeline import Gateway, internal_error, method_not_allowed, not_found
 from .notifications import routes as notifications_routes
 from .robot import routes as robot_routes
 from .tokens import routes as tokens_routes
@@ -67,6 +67,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
         Route("/", chat_page),
         Mount("/static", app=StaticFiles(directory=_STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={Exception: internal_error, 404: not_found})
+    handlers = {Exception: internal_error, 404: not_found, 405: method_not_allowed}
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.sandbox = sandbox
     return app

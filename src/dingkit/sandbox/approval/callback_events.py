@@ -18,8 +18,8 @@ before and after the change. Pure.
   documents none for it.
 
 Task events come before the instance event of the same change, as the instance finishes
-because its last task did. [I] ``bizCategoryId`` is empty (the sandbox's templates have no
-business category) and ``businessType`` is left out.
+because its last task did. [I] ``bizCategoryId`` and ``businessType`` (instance events only,
+as §7.6 shows it) are empty: the sandbox's templates have no business category or type.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def _common(instance: Instance) -> dict[str, Any]:
 
 
 def _instance_event(instance: Instance, kind: str, url: str) -> Event:
-    fields = {**_common(instance), "type": kind}
+    # businessType is in §7.6's instance table only; the sandbox's templates have none [I].
+    fields = {**_common(instance), "businessType": "", "type": kind}
     if kind == "finish":
         fields["result"] = instance.result
     fields.update(staffId=instance.originator_userid, createTime=instance.create_ms)

@@ -61,6 +61,7 @@ __all__ = [
     "Gateway",
     "Handler",
     "internal_error",
+    "method_not_allowed",
     "not_found",
     "read_body",
     "wrong_method",
@@ -353,6 +354,16 @@ async def not_found(request: Request, exc: Exception) -> Response:
     if path.startswith(("/_sandbox/", "/static/")):
         return JSONResponse({"error": f"no such sandbox path: {path}"}, status_code=404)
     return oapi_error(404, "请求的URI地址不存在")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    """A wrong method on one of the sandbox's own routes: JSON, like the rest of the sandbox
+    (DingTalk's own routes answer wrong methods themselves, in their family's shape)."""
+    if family_of(request.url.path) == "api" or not request.url.path.startswith("/_sandbox/"):
+        return wrong_method(request, ())
+    return JSONResponse(
+        {"error": f"{request.method} is not allowed on {request.url.path}"}, status_code=405
+    )
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

@@ -4,6 +4,10 @@ The check order is not documented; the reference suggests token → IP → times
 keyword → rate → size. Body checks that need a parsed message sit between sign and keyword.
 The rules themselves (signing, keyword scan, body limit, required fields, the sliding window)
 are the client's own code from :mod:`dingkit.robot`, so the two cannot drift apart.
+
+Not judged here: more than 50 mentions. §2.1 documents the limit but no errcode or behaviour
+for a 51st, so the sandbox accepts what DingTalk's answer is unknown for, and the client
+refuses a 51st mention before sending (``dingkit.robot.compose``).
 """
 
 from __future__ import annotations
