@@ -32,6 +32,12 @@ name = "hr-tool"
 app_key = "dingabc123"
 app_secret = "..."
 agent_id = 123456789        # optional: derived from the key when missing
+scopes = ["qyapi_get_member", "Workflow.Instance.Write"]   # optional: the permission points
+                            # granted (every one when missing); others answer 60011 / 403
+visible_depts = [1]         # optional: the contacts the app may see (the whole organisation
+                            # when missing); others answer 50002 (users) / 50004 (departments)
+ip_allowlist = ["127.0.0.1", "10.0.0.0/8"]   # optional: callers allowed (60020 / 403)
+monthly_quota = 5000        # optional: calls a month to non-exempt APIs (90020 / 403, §9.3)
 
 [[callback]]                # an app-level event subscription (HTTP 推送, §7.1)
 url = "http://127.0.0.1:9000/callback"
@@ -60,7 +66,6 @@ and one twin per failure mode (see :func:`demo_apps`).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
 import tomllib
@@ -78,6 +83,7 @@ from pydantic import (
 )
 
 from .._exceptions import ConfigurationError
+from .allowlists import ipv4_networks
 
 __all__ = [
     "CALLBACK_TAGS",
@@ -137,6 +143,13 @@ ComponentType = Literal[
 ]
 
 
+def known_scopes() -> frozenset[str]:
+    """Every permission point an endpoint the sandbox serves needs (from their declarations)."""
+    from ..resources import all_endpoints
+
+    return frozenset(e.scope for e in all_endpoints() if e.scope is not None)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -164,25 +177,60 @@ class RobotConfig(_Strict):
     @field_validator("ip_allowlist")
     @classmethod
     def _ipv4_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for entry in value:
-            try:
-                network = ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(f"{entry!r} is not an IPv4 address or CIDR range") from None
-            if network.version != 4:
-                raise ValueError(f"{entry!r}: DingTalk's allow-list takes IPv4 only")
-        return value
+        return ipv4_networks(value)
 
 
 class AppConfig(_Strict):
-    """An internal app (企业内部应用) with its credentials; the key's prefix may select a
-    failure mode."""
+    """An internal app (企业内部应用) with its credentials and what DingTalk lets it do; the
+    key's prefix may select a failure mode.
+
+    ``scopes`` are the permission points (权限点) granted in the developer console: ``None``
+    grants every one (the sandbox's default), a list only those. ``visible_depts`` is the
+    app's visible range (可见范围) of the contacts, with their sub-departments: ``None`` is the
+    whole organisation. ``ip_allowlist`` holds the addresses allowed to call (empty: any).
+    ``monthly_quota`` caps the calls a month to APIs that are not exempt (§9.3): ``None`` is
+    no cap.
+    """
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     app_key: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
     app_secret: str = Field(min_length=1, max_length=256, pattern=r"^\S+$")
     # Never left at 0: the validator below derives one when the config gives none.
     agent_id: int = Field(default=0, ge=1, le=2**63 - 1)
+    scopes: tuple[str, ...] | None = None
+    visible_depts: tuple[int, ...] | None = None
+    ip_allowlist: tuple[str, ...] = ()
+    monthly_quota: int | None = Field(default=None, ge=0)
+
+    @field_validator("scopes")
+    @classmethod
+    def _known_scopes(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        known = known_scopes()
+        unknown = [scope for scope in value if scope not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown permission points {unknown}; the sandbox's endpoints need: "
+                f"{', '.join(sorted(known))}"
+            )
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("visible_depts")
+    @classmethod
+    def _some_departments(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if value is not None and (not value or any(dept < 1 for dept in value)):
+            raise ValueError("visible_depts lists department ids (1: the whole company)")
+        return value
+
+    @field_validator("ip_allowlist")
+    @classmethod
+    def _ipv4_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return ipv4_networks(value)
+
+    def grants(self, scope: str | None) -> bool:
+        """Whether the app may call an endpoint that needs ``scope``."""
+        return scope is None or self.scopes is None or scope in self.scopes
 
     @model_validator(mode="before")
     @classmethod

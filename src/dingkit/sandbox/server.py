@@ -19,7 +19,7 @@ from .core import Sandbox
 from .robot.records import StoredRobot
 from .tokens.issuer import failure_mode
 
-__all__ = ["SandboxServer", "describe_apps", "describe_robots"]
+__all__ = ["SandboxServer", "describe_apps", "describe_grants", "describe_robots"]
 
 
 class SandboxServer:
@@ -132,6 +132,7 @@ def describe_apps(apps: list[AppConfig]) -> list[str]:
         lines.append(f"app {app.name!r} (agent_id {app.agent_id})")
         lines.append(f"  app_key:    {app.app_key}")
         lines.append(f"  app_secret: {app.app_secret}")
+        lines.extend(f"  {line}" for line in describe_grants(app))
     for app in apps:
         mode = failure_mode(app.app_key)
         if mode is None:
@@ -142,6 +143,19 @@ def describe_apps(apps: list[AppConfig]) -> list[str]:
             lines.append(f"app {app.name!r} ({mode.value}) (agent_id {app.agent_id})")
             lines.append(f"  app_key:    {app.app_key}")
             lines.append(f"  app_secret: {app.app_secret}")
+    return lines
+
+
+def describe_grants(app: AppConfig) -> list[str]:
+    """What an app may do: its permission points, visible range, callers and quota."""
+    scopes = "every permission" if app.scopes is None else ", ".join(app.scopes) or "none"
+    lines = [f"scopes:     {scopes}"]
+    if app.visible_depts is not None:
+        lines.append(f"visible:    departments {', '.join(map(str, app.visible_depts))}")
+    if app.ip_allowlist:
+        lines.append(f"callers:    {', '.join(app.ip_allowlist)}")
+    if app.monthly_quota is not None:
+        lines.append(f"quota:      {app.monthly_quota} calls a month")
     return lines
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import base64
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -126,6 +126,7 @@ class Organization:
         self._by_userid = {user.userid: user for user in users}
         self._by_mobile = {user.mobile: user for user in users}
         self._sorted: dict[tuple[int, str], list[User]] = {}
+        self._within: dict[tuple[int, ...], frozenset[int]] = {}
 
     @property
     def root(self) -> Department:
@@ -136,6 +137,22 @@ class Organization:
         self._by_userid = {user.userid: user for user in self.users}
         self._by_mobile = {user.mobile: user for user in self.users}
         self._sorted.clear()
+        self._within.clear()
+
+    def within(self, roots: Iterable[int]) -> frozenset[int]:
+        """The departments ``roots`` and every department below them (cached)."""
+        key = tuple(sorted(set(roots)))
+        found = self._within.get(key)
+        if found is None:
+            seen: set[int] = set()
+            stack = [dept_id for dept_id in key if dept_id in self.departments]
+            while stack:
+                dept_id = stack.pop()
+                if dept_id not in seen:
+                    seen.add(dept_id)
+                    stack.extend(self.departments[dept_id].children)
+            found = self._within[key] = frozenset(seen)
+        return found
 
     def department(self, dept_id: int) -> Department | None:
         return self.departments.get(dept_id)

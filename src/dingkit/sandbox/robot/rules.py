@@ -12,7 +12,6 @@ refuses a 51st mention before sending (``dingkit.robot.compose``).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from ..._ratelimit import LimiterRegistry
 from ...robot import compose
 from ...robot.messages import RobotMessage, message_from_payload
 from ...robot.signing import verify_signature
+from ..allowlists import allows
 from ..config import ErrcodeEra
 from .records import StoredRobot
 
@@ -131,7 +131,7 @@ class RobotJudge:
             return Outcome("group_dissolved")
         if content_type.split(";")[0].strip().lower() != "application/json":
             return Outcome("content_type")
-        if robot.ip_allowlist and not _ip_allowed(client_ip, robot.ip_allowlist):
+        if robot.ip_allowlist and not allows(robot.ip_allowlist, client_ip):
             return Outcome("ip", {"ip": client_ip or "unknown"})
         if robot.secret:
             check = verify_signature(
@@ -186,15 +186,3 @@ class RobotJudge:
 def _arrow(field: str) -> str:
     # DingTalk writes nested fields as "markdown --》 title" (§2.5, 400402).
     return " --》 ".join(field.split("."))
-
-
-def _ip_allowed(client_ip: str | None, allowlist: tuple[str, ...]) -> bool:
-    if not client_ip:
-        return False
-    try:
-        address = ipaddress.ip_address(client_ip)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowlist)

@@ -5,6 +5,7 @@
 //   /_sandbox/approvals/{id}/tasks/{taskId}, the same state machine as the API's execute),
 //   or handed over to someone else (.../redirect: DingTalk documents no API for that).
 // - Work notifications: what apps sent with asyncsend_v2, to how many people.
+// - Apps: every app with its grants (permission points, visible range, callers, quota).
 //
 // Lists are keyed by id and an entry is rebuilt only when its JSON changed, so a poll
 // never pulls a button from under the pointer. Message HTML comes escaped from the server.
@@ -238,6 +239,58 @@
     );
   }
 
+  // ---- apps -------------------------------------------------------------------
+
+  const apps = {
+    tab: $("apps-tab"),
+    panel: $("apps-panel"),
+    list: $("app-list"),
+    empty: $("apps-empty"),
+  };
+  const renderApps = keyedList(apps.list, (key) => {
+    const item = el("li", "app");
+    item.dataset.testid = "app";
+    item.dataset.appName = key;
+    return item;
+  });
+
+  async function pollApps() {
+    const data = await getJSON("/_sandbox/apps");
+    const found = Array.isArray(data.apps) ? data.apps : [];
+    renderApps(found, (a) => a.name, fillApp);
+    apps.empty.hidden = found.length > 0;
+  }
+
+  function fillApp(item, app) {
+    const scopes = Array.isArray(app.scopes) ? app.scopes : null;
+    const scopeList = el("ul", "app-scopes");
+    scopeList.dataset.testid = "app-scopes";
+    if (scopes === null) {
+      scopeList.append(el("li", "app-scope all", "every permission"));
+    } else if (scopes.length === 0) {
+      scopeList.append(el("li", "app-scope none", "no permission"));
+    } else {
+      for (const scope of scopes) scopeList.append(el("li", "app-scope", String(scope)));
+    }
+    const facts = [];
+    const depts = Array.isArray(app.visible_depts) ? app.visible_depts : null;
+    facts.push(depts === null ? "sees the whole organisation" : `sees departments ${depts.join(", ")}`);
+    const callers = Array.isArray(app.ip_allowlist) ? app.ip_allowlist : [];
+    facts.push(callers.length ? `calls from ${callers.join(", ")}` : "calls from anywhere");
+    facts.push(app.monthly_quota == null ? "no monthly quota" : `${app.monthly_quota} calls a month`);
+    if (app.failure_mode) facts.push(`failure mode: ${app.failure_mode}`);
+    item.replaceChildren(
+      el("div", "app-head", [
+        el("span", "app-name", String(app.name)),
+        el("span", "app-key", String(app.app_key)),
+        el("span", "app-agent", `agent ${app.agent_id}`),
+      ]),
+      scopeList,
+      el("div", "app-facts", facts.join(" · ")),
+    );
+  }
+
+  registerView("apps", { ...apps, poll: pollApps });
   registerView("approvals", { ...approvals, poll: pollApprovals, always: true });
   registerView("notifications", { ...notices, poll: pollNotifications });
   pollSoon();

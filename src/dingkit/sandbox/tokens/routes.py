@@ -109,6 +109,13 @@ def routes(gateway: Gateway) -> list[Route]:
                         "app_secret": app.app_secret,
                         "agent_id": app.agent_id,
                         "failure_mode": mode.value if (mode := failure_mode(app.app_key)) else None,
+                        # None: every permission / the whole organisation / no cap.
+                        "scopes": None if app.scopes is None else list(app.scopes),
+                        "visible_depts": (
+                            None if app.visible_depts is None else list(app.visible_depts)
+                        ),
+                        "ip_allowlist": list(app.ip_allowlist),
+                        "monthly_quota": app.monthly_quota,
                     }
                     for app in sandbox.apps.all()
                 ]
