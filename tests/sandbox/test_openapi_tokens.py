@@ -466,6 +466,7 @@ def test_the_banner_gives_each_apps_credentials() -> None:
         "app 'demo' (agent_id 7)",
         "  app_key:    dingdemo",
         "  app_secret: demo-secret",
+        "  scopes:     every permission",
         "app 'demo-busy' (busy): app_key busy-dingdemo, same secret",
         "app 'own' (slow) (agent_id 8)",
         "  app_key:    slow-own",

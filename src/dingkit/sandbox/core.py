@@ -75,7 +75,7 @@ class Sandbox:
             self.apps.upsert(app)
         #: Event subscriptions and pushes (§7); servers start its worker, tests call
         #: ``callbacks.deliver_due()``.
-        self.callbacks = CallbackHub(self)
+        self.callbacks = CallbackHub(config=config, store=store, clock=clock)
 
     @cached_property
     def org(self) -> Organization:

@@ -114,7 +114,9 @@ def create(call: Call) -> dict[str, Any]:
     if "formComponentValues" not in body:
         raise ParamError("缺少参数 formComponentValues")
     instance = start(
-        call,
+        call.sandbox,
+        agent_id_of_app=call.app.agent_id,
+        base=base_url(call.request),
         process_code=params.string(body, "processCode", max_length=128),
         originator_userid=params.string(body, "originatorUserId", max_length=64),
         dept_id=params.integer(body, "deptId") if body.get("deptId") is not None else None,

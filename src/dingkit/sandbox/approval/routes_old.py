@@ -92,7 +92,9 @@ def _form(body: dict[str, Any]) -> list[dict[str, Any]]:
 def create(call: Call) -> dict[str, Any]:
     body = params.obj(call.body)
     instance = start(
-        call,
+        call.sandbox,
+        agent_id_of_app=call.app.agent_id,
+        base=base_url(call.request),
         process_code=params.string(body, "process_code", max_length=128),
         originator_userid=params.string(body, "originator_user_id", max_length=64),
         dept_id=params.integer(body, "dept_id"),

@@ -21,7 +21,6 @@ from ..config import ProcessConfig
 from ..contacts.org import ROOT_DEPT_ID, User
 from ..gateway.answers import ApiError
 from ..gateway.params import ParamError
-from ..gateway.pipeline import Call
 from .callback_events import approval_events
 from .instances import ApprovalError, Instance, new_instance
 from .instances import default_flow as template_flow
@@ -61,8 +60,8 @@ def bad(code: str, message: str) -> ApiError:
     return ApiError(400, code, message)
 
 
-def _user(call: Call, userid: str, role: str) -> User:
-    user = call.sandbox.org.user(userid)
+def _user(sandbox: Sandbox, userid: str, role: str) -> User:
+    user = sandbox.org.user(userid)
     if user is None:
         raise bad("processInstanceInvalidParameter", f"{role}userId无效：{userid}")
     return user
@@ -96,8 +95,10 @@ def load(sandbox: Sandbox, instance_id: str) -> Instance:
 
 
 def start(
-    call: Call,
+    sandbox: Sandbox,
     *,
+    agent_id_of_app: int,
+    base: str,
     process_code: str,
     originator_userid: str,
     dept_id: int | None,
@@ -107,18 +108,20 @@ def start(
     form: Any,
     agent_id: int | None,
 ) -> Instance:
-    """Check a new instance's parameters and form, store it started; both families.
+    """Check a new instance's parameters and form, store it started and queue its events;
+    both families. ``agent_id_of_app`` is the calling app's, ``base`` the sandbox's URL (the
+    instance's page in the events).
 
     Raises:
         ApiError: the §3.1 code (``processCodeError``, ``processInstanceInvalidParameter``,
             ``formConverterError``, ``invalidAgentId``).
         ParamError: a malformed parameter.
     """
-    sandbox, org = call.sandbox, call.sandbox.org
+    org = sandbox.org
     process = processes_of(sandbox.config).get(process_code)
     if process is None:
         raise bad("processCodeError", f"审批模板不存在：{process_code}")
-    originator = _user(call, originator_userid, "发起人")
+    originator = _user(sandbox, originator_userid, "发起人")
     if dept_id is None:
         if not steps:
             raise ParamError("缺少参数 deptId（不传 approvers 时必填）")
@@ -135,13 +138,13 @@ def start(
     if steps:
         for _, userids in steps:
             for userid in userids:
-                _user(call, userid, "审批人")
+                _user(sandbox, userid, "审批人")
         cc = list(dict.fromkeys(cc_userids))
         for userid in cc:
-            _user(call, userid, "抄送人")
+            _user(sandbox, userid, "抄送人")
     else:
         steps, cc = template_flow(org, originator), []  # the template's cc: none [I]
-    if agent_id is not None and agent_id != call.app.agent_id:
+    if agent_id is not None and agent_id != agent_id_of_app:
         raise bad("invalidAgentId", f"microappAgentId 与调用应用不符：{agent_id}")
     try:
         values = check_form(process, form)
@@ -149,11 +152,25 @@ def start(
         raise bad("formConverterError", exc.message) from None
     except ValueError as exc:
         raise ParamError(str(exc)) from None
-    return _store_new(call, process, originator, dept_id, dept_name, steps, cc, cc_position, values)
+    return _store_new(
+        sandbox,
+        agent_id_of_app,
+        base,
+        process,
+        originator,
+        dept_id,
+        dept_name,
+        steps,
+        cc,
+        cc_position,
+        values,
+    )
 
 
 def _store_new(
-    call: Call,
+    sandbox: Sandbox,
+    agent_id: int,
+    base: str,
     process: ProcessConfig,
     originator: User,
     dept_id: int,
@@ -163,7 +180,7 @@ def _store_new(
     cc_position: str,
     values: list[dict[str, Any]],
 ) -> Instance:
-    records, now = call.sandbox.approvals, now_ms(call.sandbox)
+    records, now = sandbox.approvals, now_ms(sandbox)
     count = sum(len(userids) for _, userids in steps)
     minute = datetime.fromtimestamp(now / 1000, CHINA).strftime("%Y%m%d%H%M")
     instance = new_instance(
@@ -181,10 +198,10 @@ def _store_new(
         now=now,
         cc_userids=cc,
         cc_position=cc_position,
-        agent_id=call.app.agent_id,
+        agent_id=agent_id,
     )
     records.add(instance)
-    _publish(call.sandbox, None, instance, base_url(call.request))
+    _publish(sandbox, None, instance, base)
     return instance
 
 

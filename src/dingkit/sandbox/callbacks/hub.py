@@ -31,19 +31,18 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import httpx
 
 from ...callback.crypto import CallbackCrypto
 from ...callback.events import parse_event
 from ...callback.payloads import to_failed_item, to_payload
+from ..config import SandboxConfig
+from ..store import Store
 from .records import Attempt, CallbackRecords, Push, Registration
-
-if TYPE_CHECKING:
-    from ..core import Sandbox
 
 __all__ = ["CallbackHub", "Subscription", "check_reply", "check_url", "push_request"]
 
@@ -153,13 +152,16 @@ class CallbackHub:
     """The sandbox's subscriptions, its push queue and the worker that drains it.
 
     Args:
-        sandbox: the config (subscriptions, timeout, retry delays), store and clock.
+        config: the subscriptions, the reply timeout and the retry delays.
+        store: where registrations, pushes and the failed list are kept.
+        clock: wall-clock seconds (the sandbox's, a fake in tests).
     """
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self._sandbox = sandbox
+    def __init__(self, *, config: SandboxConfig, store: Store, clock: Callable[[], float]) -> None:
+        self._config = config
+        self._clock = clock
         #: Registrations, pushes and the failed list, in the sandbox's store.
-        self.records = CallbackRecords(sandbox.store)
+        self.records = CallbackRecords(store)
         self._send_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -167,11 +169,11 @@ class CallbackHub:
 
     @property
     def corp_id(self) -> str:
-        return self._sandbox.config.corp_id
+        return self._config.corp_id
 
     def _now_ms(self) -> int:
         # round, not int: a clock moved by 0.05 must not land a millisecond short
-        return round(self._sandbox.clock() * 1000)
+        return round(self._clock() * 1000)
 
     # -- subscriptions -----------------------------------------------------------------
 
@@ -180,7 +182,7 @@ class CallbackHub:
 
     def subscriptions(self) -> list[Subscription]:
         """The config's subscriptions, then the API registration."""
-        config = self._sandbox.config
+        config = self._config
         keys = {app.name: app.app_key for app in config.apps}
         found = [
             Subscription(
@@ -267,7 +269,7 @@ class CallbackHub:
             due = self.records.due(self._now_ms())
             if not due:
                 return []
-            timeout = self._sandbox.config.callback_timeout
+            timeout = self._config.callback_timeout
             with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as http:
                 for push in due:
                     self._attempt(http, push)
@@ -290,7 +292,7 @@ class CallbackHub:
         except httpx.HTTPError as exc:
             error = _error_text(exc)
         attempts = len(push.attempts) + 1
-        delays = self._sandbox.config.callback_retry_delays
+        delays = self._config.callback_retry_delays
         if error is None:
             state, next_ms = "delivered", None
         elif attempts <= len(delays):
