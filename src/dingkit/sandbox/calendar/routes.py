@@ -26,8 +26,6 @@ Sandbox-only: ``GET /_sandbox/calendar?user=<userId or unionId>`` lists a person
 
 from __future__ import annotations
 
-import secrets
-import string
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,30 +33,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..._wire import china_midnight_ms
 from ...resources import calendar as api
 from ..gateway.answers import ApiError
 from ..gateway.pipeline import Call, Gateway
 from .model import (
     CalendarEventError,
     calendar_event_json,
-    check_calendar_event,
     parse_time,
     people_of,
 )
 from .records import StoredCalendarEvent
+from .rules import create_calendar_event, delete_calendar_event, update_calendar_event
 
 if TYPE_CHECKING:
     from ..core import Sandbox
 
 __all__ = ["routes"]
 
-DAILY_LIMIT = 100
 MAX_PAGE = api.EVENT_LIST.page_size or 100  # maxResults and maxAttendees of the list (§4.2)
 MAX_ATTENDEES_SHOWN = api.MAX_ATTENDEES  # maxAttendees of a get (§4.3)
-_DAY_MS = 86_400_000
-_YEAR_MS = 365 * _DAY_MS
-_ID_ALPHABET = string.ascii_letters + string.digits
 
 
 def _now(call: Call) -> int:
@@ -103,34 +96,9 @@ def _json(call: Call, event: StoredCalendarEvent, max_attendees: int = 100) -> d
     )
 
 
-def _live(call: Call, owner: str) -> StoredCalendarEvent:
-    event = call.sandbox.calendar.get(owner, call.request.path_params["eventId"])
-    if event is None or event.deleted:
-        raise CalendarEventError("Event not found", status=404, code="itemNotFound")
-    return event
-
-
 def create(call: Call) -> dict[str, Any]:
-    owner, now = _owner(call), _now(call)
-    records = call.sandbox.calendar
     token = call.request.headers.get("x-client-token") or None
-    if token is not None:
-        earlier = records.by_client_token(owner, token, now - _DAY_MS)
-        if earlier is not None:
-            return _json(call, earlier)
-    fields = check_calendar_event(call.body, people_of(call.sandbox.org))
-    if (
-        call.sandbox.config.limits
-        and records.created_since(owner, china_midnight_ms(now)) >= DAILY_LIMIT
-    ):
-        raise CalendarEventError(
-            f"current user can not create events exceed {DAILY_LIMIT} per day", code="flowLimit"
-        )
-    start_ms = fields.pop("_start_ms")
-    # Letters and digits only: an id starting with "-" would read as an option on a command line.
-    event_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
-    event = StoredCalendarEvent(event_id, owner, start_ms, now, now, False, fields)
-    records.add(event, client_token=token)
+    event = create_calendar_event(call.sandbox, _owner(call), call.body, client_token=token)
     return _json(call, event)
 
 
@@ -145,36 +113,14 @@ def get(call: Call) -> dict[str, Any]:
 
 
 def update(call: Call) -> dict[str, Any]:
-    owner = _owner(call)
-    event = _live(call, owner)
-    body = call.body
-    if not isinstance(body, dict) or not body:
-        raise CalendarEventError("Event must be provided.")
-    if not body.get("id"):
-        raise CalendarEventError("Event id cannot be blank")
-    if body["id"] != event.id:
-        raise CalendarEventError("Event id does not match the path")
-    changes = {key: value for key, value in body.items() if key != "id" and value is not None}
-    kept = dict(event.data)
-    if ("start" in changes or "end" in changes) and "isAllDay" not in changes:
-        kept.pop("isAllDay", None)  # inferred again from the new times
-    fields = check_calendar_event({**kept, **changes}, people_of(call.sandbox.org))
-    start_ms = fields.pop("_start_ms")
-    changed = StoredCalendarEvent(
-        event.id, owner, start_ms, event.created_ms, _now(call), False, fields
-    )
-    call.sandbox.calendar.save(changed)
-    return _json(call, changed)
+    event_id = call.request.path_params["eventId"]
+    return _json(call, update_calendar_event(call.sandbox, _owner(call), event_id, call.body))
 
 
 def delete(call: Call) -> Response:
     owner = _owner(call)
     _flag(call, "pushNotification")
-    event = _live(call, owner)
-    gone = StoredCalendarEvent(
-        event.id, owner, event.start_ms, event.created_ms, _now(call), True, event.data
-    )
-    call.sandbox.calendar.save(gone)
+    delete_calendar_event(call.sandbox, owner, call.request.path_params["eventId"])
     return Response(status_code=200)  # an empty body (§4.4)
 
 
