@@ -38,19 +38,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from ..._wire import china_midnight_ms
 from ...resources import notifications as api
 from ..gateway import params
 from ..gateway.answers import OapiError
 from ..gateway.pipeline import Call, Gateway
 from .model import (
     NoticeError,
-    check_msg,
-    msg_digest,
-    msg_size,
     notification_html,
-    receivers,
 )
+from .sending import send_work_notification
 
 if TYPE_CHECKING:
     from ..core import Sandbox
@@ -59,9 +55,7 @@ __all__ = ["routes"]
 
 MAX_USERIDS = api.MAX_USERIDS
 MAX_DEPT_IDS = api.MAX_DEPT_IDS
-MAX_MSG_BYTES = api.MAX_MSG_BYTES
 MAX_RESULT_RECEIVERS = 100
-_TASK_ID_BASE = 256_000_000_000  # real task ids are 12-digit numbers
 _HOUR_MS = 3_600_000
 _FORM_LIMIT = 1_000_000
 
@@ -110,47 +104,16 @@ def _msg(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def send(call: Call) -> dict[str, Any]:
-    sandbox, body = call.sandbox, params.obj(call.body)
-    agent_id = _agent(call, body)
+    body = params.obj(call.body)
+    _agent(call, body)
     userids = _ids(body, "userid_list", MAX_USERIDS)
     dept_texts = _ids(body, "dept_id_list", MAX_DEPT_IDS)
     if not all(text.lstrip("-").isdigit() for text in dept_texts):
         raise OapiError(40035, "不合法的参数：dept_id_list 必须是部门id")
     dept_ids = [int(text) for text in dept_texts]
     to_all = params.boolean(body, "to_all_user", default=False)
-    if not (userids or dept_ids or to_all):
-        raise OapiError(40035, "不合法的参数：userid_list、dept_id_list、to_all_user 至少填一个")
-    msg = _msg(body)
-    msgtype = check_msg(msg)
-    size = msg_size(msg)
-    if size > MAX_MSG_BYTES:
-        raise OapiError(40035, f"不合法的参数：msg 为{size}字节，最多{MAX_MSG_BYTES}字节")
-    people, invalid_users, invalid_depts = receivers(
-        sandbox.org, userids, dept_ids, to_all_user=to_all
-    )
-    now, digest = _now(call), msg_digest(msg)
-    records = sandbox.notifications
-    seen = records.delivered_since(agent_id, digest, china_midnight_ms(now))
-    if not sandbox.config.limits:
-        seen = set()
-    task_id = _TASK_ID_BASE + records.next_values("work_notification")[0]
-    records.add(
-        task_id,
-        app_key=call.app.app_key,
-        agent_id=agent_id,
-        sent_ms=now,
-        digest=digest,
-        data={
-            "msgtype": msgtype,
-            "msg": msg,
-            "userid_list": userids,
-            "dept_id_list": dept_ids,
-            "to_all_user": to_all,
-            "delivered": [userid for userid in people if userid not in seen],
-            "forbidden": [userid for userid in people if userid in seen],
-            "invalid_user_id_list": invalid_users,
-            "invalid_dept_id_list": invalid_depts,
-        },
+    task_id = send_work_notification(
+        call.sandbox, call.app, _msg(body), userids=userids, dept_ids=dept_ids, to_all=to_all
     )
     return {"task_id": task_id}
 
