@@ -327,3 +327,34 @@ async def test_a_cancelled_refresh_releases_the_lock(store: ThreadNotingStore) -
             await refresh
     assert store.names()[-1] == "unlock"
     assert store.holder is None
+
+
+class GatedTryLock(ThreadNotingStore):
+    """``try_lock`` takes the lock, then waits for :attr:`gate` before answering."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    def try_lock(self, key: str) -> str | None:
+        receipt = super().try_lock(key)
+        self.entered.set()
+        self.gate.wait(5)
+        return receipt
+
+
+@pytest.mark.anyio
+async def test_a_refresh_cancelled_while_taking_the_lock_still_releases_it() -> None:
+    store = GatedTryLock()
+    server = Server()
+    async with async_client(server, store) as client:
+        refresh = asyncio.create_task(client.access_token())
+        await asyncio.to_thread(store.entered.wait, 5)
+        refresh.cancel()  # while the thread is taking the lock
+        await asyncio.sleep(0.05)
+        store.gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await refresh
+    assert store.names()[-1] == "unlock"
+    assert store.holder is None
+    assert server.token_requests == 0  # cancelled before the fetch

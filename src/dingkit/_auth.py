@@ -359,9 +359,11 @@ class TokenManager:
     def rejection_flow(self, value: str) -> Flow[None]:
         """DingTalk rejected ``value``: forget it, here and in the store (unless a newer token
         replaced it already). Drive it like :meth:`flow`."""
+        # The store first: until it has forgotten the token, a flow in another task or thread
+        # could read it back from there into memory.
+        yield StoreCall(self.store.discard, self.app_key, value)
         if self._cached is not None and self._cached.value == value:
             self._cached = None
-        yield StoreCall(self.store.discard, self.app_key, value)
 
 
 def _outcome_sync(step: Step, fetch: Callable[[APIRequest[AccessToken]], AccessToken]) -> Any:
@@ -389,32 +391,57 @@ def drive_sync(flow: Flow[R], fetch: Callable[[APIRequest[AccessToken]], AccessT
         return result
 
 
-async def _outcome_async(
-    step: Step, fetch: Callable[[APIRequest[AccessToken]], Awaitable[AccessToken]]
-) -> Any:
-    if isinstance(step, StoreCall):
-        # Stores may do network I/O (Redis): never on the event loop.
-        return await asyncio.to_thread(step.function, *step.args)
-    if isinstance(step, Pause):
-        await asyncio.sleep(step.seconds)
-        return None
-    return await fetch(step)
+class _Interrupted(Exception):
+    """Cancelled while a store call ran in its thread: what the call did, and the cancellation."""
+
+    def __init__(self, outcome: Any, cancellation: BaseException) -> None:
+        self.outcome = outcome
+        self.cancellation = cancellation
+
+
+async def _store_call(step: StoreCall) -> Any:
+    # Stores may do network I/O (Redis): never on the event loop.
+    call = asyncio.ensure_future(asyncio.to_thread(step.function, *step.args))
+    try:
+        return await asyncio.shield(call)
+    except asyncio.CancelledError as cancellation:
+        # The thread cannot be stopped: wait for it, so that the flow learns what it did (a
+        # lock it took must be released, not left to expire).
+        raise _Interrupted(await call, cancellation) from None
 
 
 async def drive_async(
     flow: Flow[R], fetch: Callable[[APIRequest[AccessToken]], Awaitable[AccessToken]]
 ) -> R:
     """Run a token flow on the event loop, fetching with ``fetch``; store calls run in worker
-    threads and waits for another process's lock are ``asyncio.sleep``."""
+    threads and waits for another process's lock are ``asyncio.sleep``.
+
+    A cancellation reaches the flow at its next fetch or pause (store calls still run, so a
+    lock taken is released) and is raised at the end."""
+    cancelled: BaseException | None = None
     try:
         step = next(flow)
         while True:
+            if cancelled is not None and not isinstance(step, StoreCall):
+                step = flow.throw(cancelled)
+                continue
             try:
-                outcome = await _outcome_async(step, fetch)
-            except BaseException as exc:  # cancellation too: the lock is still released
+                if isinstance(step, StoreCall):
+                    outcome = await _store_call(step)
+                elif isinstance(step, Pause):
+                    await asyncio.sleep(step.seconds)
+                    outcome = None
+                else:
+                    outcome = await fetch(step)
+            except _Interrupted as interrupted:
+                cancelled = interrupted.cancellation
+                step = flow.send(interrupted.outcome)
+            except BaseException as exc:  # cancellation too: the flow releases its lock
                 step = flow.throw(exc)
             else:
                 step = flow.send(outcome)
     except StopIteration as stop:
+        if cancelled is not None:
+            raise cancelled from None
         result: R = stop.value
         return result
