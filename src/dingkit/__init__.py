@@ -45,6 +45,10 @@ _EXPORTS = {
     "RetryPolicy": "dingkit._retry",
     "NO_RETRY": "dingkit._retry",
     "SlidingWindow": "dingkit._ratelimit",
+    # lists: what the list methods return
+    "SyncPager": "dingkit._pagination",
+    "AsyncPager": "dingkit._pagination",
+    "Page": "dingkit._pagination",
     # errors
     "DingTalkError": "dingkit._exceptions",
     "ConfigurationError": "dingkit._exceptions",
@@ -79,6 +83,7 @@ __all__ = [
     "ActionButton",
     "ActionCard",
     "AsyncDingTalk",
+    "AsyncPager",
     "AsyncRobot",
     "At",
     "AuthenticationError",
@@ -100,6 +105,7 @@ __all__ = [
     "MemoryTokenStore",
     "MessageValidationError",
     "NotFoundError",
+    "Page",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -112,6 +118,7 @@ __all__ = [
     "SendResult",
     "ServerError",
     "SlidingWindow",
+    "SyncPager",
     "Text",
     "__version__",
 ]
@@ -142,6 +149,7 @@ if TYPE_CHECKING:
         SecurityCheckError,
         ServerError,
     )
+    from ._pagination import AsyncPager, Page, SyncPager
     from ._ratelimit import SlidingWindow
     from ._redis_store import RedisTokenStore
     from ._request import APIRequest

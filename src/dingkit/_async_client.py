@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from typing_extensions import Unpack
 
-from ._auth import is_token_rejection
+from ._auth import drive_async, is_token_rejection
 from ._client_base import ClientSettings, _ClientBase, _sent
 from ._exceptions import (
     APIError,
@@ -73,13 +73,8 @@ class AsyncDingTalk(_ClientBase):
         if self._token_lock is None:
             self._token_lock = asyncio.Lock()
         async with self._token_lock:
-            flow = self.tokens.flow()
-            try:
-                fetch = next(flow)
-                while True:
-                    fetch = flow.send(await self.request(fetch))
-            except StopIteration as stop:
-                return str(stop.value.value)
+            token = await drive_async(self.tokens.flow(), self.request)
+        return token.value
 
     async def request(self, request: APIRequest[T]) -> T:
         """Execute ``request``; see :meth:`DingTalk.request`."""
@@ -111,7 +106,7 @@ class AsyncDingTalk(_ClientBase):
                 except APIError as api_error:
                     error = api_error
                 if token is not None and not refreshed and is_token_rejection(error):
-                    self.tokens.invalidate(token)
+                    await drive_async(self.tokens.rejection_flow(token), self.request)
                     refreshed, attempt = True, attempt - 1
                     continue
             if not self._may_retry(attempt, error, request, sent):

@@ -1,9 +1,18 @@
 """Access tokens: fetching, caching, refreshing before expiry, one fetch however many ask.
 
-The decisions (is the cached token still good? which endpoint? what did it answer?) live here
-once; the clients supply the I/O. The flow is a generator that yields the token request and
-receives its answer, driven by a sync and an async driver that also hold the single-flight
-lock (httpx's ``auth_flow`` shape).
+The decisions (is the cached token still good? which endpoint? what did it answer? may we
+refresh, or is another process doing it?) live here once; the clients supply the I/O. The flow
+is a generator (httpx's ``auth_flow`` shape) that does no I/O itself: it yields the steps it
+needs, and a driver carries them out and sends back the outcome:
+
+- an :class:`APIRequest` (the token request): the client sends it;
+- a :class:`StoreCall` (read, write or lock the token store): :func:`drive_sync` calls it in
+  place, :func:`drive_async` in a worker thread, so a network store never blocks the loop;
+- a :class:`Pause` (another process holds the refresh lock): ``time.sleep`` or
+  ``await asyncio.sleep``.
+
+The clients hold the single-flight lock around the flow (a thread lock, an ``asyncio.Lock``),
+so however many threads or tasks ask at once, one of them refreshes.
 
 Stores (where a token is kept between fetches) are pluggable: memory (default), a file (the
 CLI: consecutive commands reuse one token), Redis (shared by processes and hosts, with a lock
@@ -12,15 +21,15 @@ so that only one of them refreshes). The token never appears in reprs, logs or e
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from ._errcodes import info_for_error
 from ._exceptions import APIError
@@ -32,16 +41,24 @@ __all__ = [
     "AccessToken",
     "FileTokenStore",
     "MemoryTokenStore",
+    "Pause",
+    "StoreCall",
     "TokenManager",
     "TokenStore",
+    "drive_async",
+    "drive_sync",
     "is_token_rejection",
 ]
+
+R = TypeVar("R")
 
 #: DingTalk tokens live 7200 s (§1); used when an answer omits ``expireIn`` or sends 0, so a
 #: bad answer cannot turn into a refresh on every call.
 DEFAULT_LIFETIME = 7200.0
 #: Refresh this long before expiry, as DingTalk's calling guide suggests (§1.2).
 REFRESH_MARGIN = 600.0
+#: How often to look again while another process holds the refresh lock.
+LOCK_POLL = 0.05
 
 TokenEndpoint = Literal["new", "old"]
 
@@ -123,13 +140,26 @@ class TokenStore(Protocol):
         """Forget ``key``'s token if it is still ``value`` (another process may have refreshed)."""
         ...
 
-    def refresh_lock(self, key: str) -> contextlib.AbstractContextManager[None]:
-        """Held while refreshing, so that only one process or host fetches at a time."""
+    def try_lock(self, key: str) -> str | None:
+        """Take ``key``'s refresh lock if it is free, without waiting: a receipt for
+        :meth:`unlock`, or ``None`` while another process or host holds it (the token flow
+        then polls, through its driver, so an event loop is never put to sleep)."""
+        ...
+
+    def unlock(self, key: str, receipt: str) -> None:
+        """Release the refresh lock taken with ``receipt``, if it is still ours."""
+        ...
+
+    @property
+    def wait_timeout(self) -> float:
+        """Seconds to wait for another refresher's lock before fetching anyway."""
         ...
 
 
 class MemoryTokenStore:
     """Tokens in this process only (the default)."""
+
+    wait_timeout = 0.0
 
     def __init__(self) -> None:
         self._tokens: dict[str, AccessToken] = {}
@@ -144,8 +174,12 @@ class MemoryTokenStore:
         if (token := self._tokens.get(key)) is not None and token.value == value:
             del self._tokens[key]
 
-    def refresh_lock(self, key: str) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()  # the client's own lock covers its threads and tasks
+    # No lock across processes: the client's own lock covers its threads and tasks.
+    def try_lock(self, key: str) -> str | None:
+        return "local"
+
+    def unlock(self, key: str, receipt: str) -> None:
+        pass
 
     def __repr__(self) -> str:
         return f"MemoryTokenStore({len(self._tokens)} tokens)"
@@ -156,6 +190,8 @@ class FileTokenStore:
 
     Writes go through a temporary file and a rename, so a reader never sees half a file.
     """
+
+    wait_timeout = 0.0
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -192,14 +228,46 @@ class FileTokenStore:
             del data[key]
             self._write(data)
 
-    def refresh_lock(self, key: str) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
+    # Unlocked: two CLI commands racing fetch a token each, and the last one written wins.
+    def try_lock(self, key: str) -> str | None:
+        return "local"
+
+    def unlock(self, key: str, receipt: str) -> None:
+        pass
 
     def __repr__(self) -> str:
         return f"FileTokenStore({str(self.path)!r})"
 
 
-TokenFlow = Generator[APIRequest[AccessToken], AccessToken, AccessToken]
+class StoreCall:
+    """A token-store call the flow needs made: ``function(*args)``, its result sent back."""
+
+    __slots__ = ("args", "function")
+
+    def __init__(self, function: Callable[..., Any], *args: Any) -> None:
+        self.function = function
+        self.args = args
+
+    def __repr__(self) -> str:
+        return f"StoreCall({getattr(self.function, '__qualname__', self.function)})"
+
+
+class Pause:
+    """Wait ``seconds`` of real time (another process holds the refresh lock)."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        return f"Pause({self.seconds!r})"
+
+
+Step = APIRequest[AccessToken] | StoreCall | Pause
+#: A flow yields steps, receives their outcomes (``None`` after a pause) and returns ``R``.
+Flow = Generator[Step, Any, R]
+TokenFlow = Flow[AccessToken]
 
 
 class TokenManager:
@@ -248,46 +316,135 @@ class TokenManager:
             return token
         return None
 
-    def flow(self) -> TokenFlow:
-        """Return a fresh token: from memory, else the store, else a fetch (yielded)."""
-        token = self.cached()
-        if token is not None:
-            return token
-        stored = self.store.load(self.app_key)
+    def _adopt(self, stored: AccessToken | None) -> AccessToken | None:
+        """``stored`` if it is fresh, now also the one in memory."""
         if stored is not None and stored.fresh(self.clock(), self._margin()):
             self._cached = stored
             return stored
-        with self.store.refresh_lock(self.app_key):
+        return None
+
+    def flow(self) -> TokenFlow:
+        """Return a fresh token: from memory, else the store, else a fetch (steps yielded)."""
+        token = self.cached()
+        if token is not None:
+            return token
+        key = self.app_key
+        if (token := self._adopt((yield StoreCall(self.store.load, key)))) is not None:
+            return token
+        receipt = yield from self._lock()
+        try:
             # Another process may have refreshed while we waited for the lock.
-            stored = self.store.load(self.app_key)
-            if stored is not None and stored.fresh(self.clock(), self._margin()):
-                self._cached = stored
-                return stored
+            if (token := self._adopt((yield StoreCall(self.store.load, key)))) is not None:
+                return token
             requested_at = self.clock()
-            token = yield token_request(
-                self.app_key, self._app_secret, self.endpoint, now=self.clock
+            fetched: AccessToken = yield token_request(
+                key, self._app_secret, self.endpoint, now=self.clock
             )
             self.fetches += 1
-            self._lifetime = max(token.expires_at - requested_at, 1.0)
-            self._cached = token
-            self.store.save(self.app_key, token)
-            return token
+            self._lifetime = max(fetched.expires_at - requested_at, 1.0)
+            self._cached = fetched
+            yield StoreCall(self.store.save, key, fetched)
+            return fetched
+        finally:
+            if receipt is not None:
+                yield StoreCall(self.store.unlock, key, receipt)
 
-    def invalidate(self, value: str) -> None:
-        """DingTalk rejected ``value``: forget it (unless a newer token replaced it already)."""
+    def _lock(self) -> Flow[str | None]:
+        """Take the store's refresh lock: a receipt, or ``None`` once the store's
+        ``wait_timeout`` has passed (a stuck or crashed refresher must not stop everyone)."""
+        deadline = time.monotonic() + self.store.wait_timeout
+        while True:
+            receipt: str | None = yield StoreCall(self.store.try_lock, self.app_key)
+            if receipt is not None or time.monotonic() >= deadline:
+                return receipt
+            yield Pause(LOCK_POLL)
+
+    def rejection_flow(self, value: str) -> Flow[None]:
+        """DingTalk rejected ``value``: forget it, here and in the store (unless a newer token
+        replaced it already). Drive it like :meth:`flow`."""
+        # The store first: until it has forgotten the token, a flow in another task or thread
+        # could read it back from there into memory.
+        yield StoreCall(self.store.discard, self.app_key, value)
         if self._cached is not None and self._cached.value == value:
             self._cached = None
-        self.store.discard(self.app_key, value)
 
 
-def drive_sync(
-    flow: TokenFlow, fetch: Callable[[APIRequest[AccessToken]], AccessToken]
-) -> AccessToken:
-    """Run a token flow, fetching with ``fetch``."""
+def _outcome_sync(step: Step, fetch: Callable[[APIRequest[AccessToken]], AccessToken]) -> Any:
+    if isinstance(step, StoreCall):
+        return step.function(*step.args)
+    if isinstance(step, Pause):
+        time.sleep(step.seconds)
+        return None
+    return fetch(step)
+
+
+def drive_sync(flow: Flow[R], fetch: Callable[[APIRequest[AccessToken]], AccessToken]) -> R:
+    """Run a token flow here, fetching with ``fetch``."""
     try:
-        request = next(flow)
+        step = next(flow)
         while True:
-            request = flow.send(fetch(request))
+            try:
+                outcome = _outcome_sync(step, fetch)
+            except BaseException as exc:
+                step = flow.throw(exc)  # the flow releases its lock, then re-raises
+            else:
+                step = flow.send(outcome)
     except StopIteration as stop:
-        token: AccessToken = stop.value
-        return token
+        result: R = stop.value
+        return result
+
+
+class _Interrupted(Exception):
+    """Cancelled while a store call ran in its thread: what the call did, and the cancellation."""
+
+    def __init__(self, outcome: Any, cancellation: BaseException) -> None:
+        self.outcome = outcome
+        self.cancellation = cancellation
+
+
+async def _store_call(step: StoreCall) -> Any:
+    # Stores may do network I/O (Redis): never on the event loop.
+    call = asyncio.ensure_future(asyncio.to_thread(step.function, *step.args))
+    try:
+        return await asyncio.shield(call)
+    except asyncio.CancelledError as cancellation:
+        # The thread cannot be stopped: wait for it, so that the flow learns what it did (a
+        # lock it took must be released, not left to expire).
+        raise _Interrupted(await call, cancellation) from None
+
+
+async def drive_async(
+    flow: Flow[R], fetch: Callable[[APIRequest[AccessToken]], Awaitable[AccessToken]]
+) -> R:
+    """Run a token flow on the event loop, fetching with ``fetch``; store calls run in worker
+    threads and waits for another process's lock are ``asyncio.sleep``.
+
+    A cancellation reaches the flow at its next fetch or pause (store calls still run, so a
+    lock taken is released) and is raised at the end."""
+    cancelled: BaseException | None = None
+    try:
+        step = next(flow)
+        while True:
+            if cancelled is not None and not isinstance(step, StoreCall):
+                step = flow.throw(cancelled)
+                continue
+            try:
+                if isinstance(step, StoreCall):
+                    outcome = await _store_call(step)
+                elif isinstance(step, Pause):
+                    await asyncio.sleep(step.seconds)
+                    outcome = None
+                else:
+                    outcome = await fetch(step)
+            except _Interrupted as interrupted:
+                cancelled = interrupted.cancellation
+                step = flow.send(interrupted.outcome)
+            except BaseException as exc:  # cancellation too: the flow releases its lock
+                step = flow.throw(exc)
+            else:
+                step = flow.send(outcome)
+    except StopIteration as stop:
+        if cancelled is not None:
+            raise cancelled from None
+        result: R = stop.value
+        return result

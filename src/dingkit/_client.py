@@ -119,7 +119,7 @@ class DingTalk(_ClientBase):
                     error = api_error
                 if token is not None and not refreshed and is_token_rejection(error):
                     # The token was revoked or expired early: fetch a new one, once.
-                    self.tokens.invalidate(token)
+                    drive_sync(self.tokens.rejection_flow(token), self.request)
                     refreshed, attempt = True, attempt - 1
                     continue
             if not self._may_retry(attempt, error, request, sent):

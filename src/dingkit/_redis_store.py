@@ -4,7 +4,9 @@
 
 The token lives under ``<prefix>:token:<app key>`` with a TTL of its remaining life. A refresh
 takes the lock ``<prefix>:lock:<app key>`` (``SET NX PX``, released only by its owner); the
-others wait for it and then read the new token instead of fetching their own.
+others wait for it and then read the new token instead of fetching their own. The store's
+calls block (redis-py is synchronous): ``AsyncDingTalk`` makes them in worker threads and
+waits for another process's lock with ``asyncio.sleep`` (see :mod:`dingkit._auth`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ._auth import AccessToken
+from ._auth import LOCK_POLL, AccessToken
 from ._exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -89,19 +91,29 @@ class RedisTokenStore:
     def discard(self, key: str, value: str) -> None:
         self.redis.eval(_DISCARD, 1, self._token_key(key), value)
 
+    def try_lock(self, key: str) -> str | None:
+        receipt = secrets.token_hex(16)
+        taken = self.redis.set(self._lock_key(key), receipt, nx=True, px=self._lock_ms())
+        return receipt if taken else None
+
+    def unlock(self, key: str, receipt: str) -> None:
+        self.redis.eval(_RELEASE, 1, self._lock_key(key), receipt)
+
+    def _lock_ms(self) -> int:
+        return max(int(self.lock_timeout * 1000), 1)
+
     @contextlib.contextmanager
     def refresh_lock(self, key: str) -> Iterator[None]:
-        owner = secrets.token_hex(16)
-        lock = self._lock_key(key)
+        """Hold the refresh lock, waiting for it up to ``wait_timeout`` (then going on without
+        it). This blocks the calling thread while it waits: for scripts and tests; the clients
+        poll :meth:`try_lock` through their token flow instead."""
         deadline = time.monotonic() + self.wait_timeout
-        acquired = False
-        while not acquired:
-            acquired = bool(self.redis.set(lock, owner, nx=True, px=int(self.lock_timeout * 1000)))
-            if acquired or time.monotonic() > deadline:
-                break  # past the deadline, a stuck refresher must not stop us
-            time.sleep(0.05)
+        receipt = self.try_lock(key)
+        while receipt is None and time.monotonic() <= deadline:
+            time.sleep(LOCK_POLL)
+            receipt = self.try_lock(key)
         try:
             yield
         finally:
-            if acquired:
-                self.redis.eval(_RELEASE, 1, lock, owner)
+            if receipt is not None:
+                self.unlock(key, receipt)

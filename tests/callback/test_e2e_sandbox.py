@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from dingkit import DingTalk
-from dingkit.callback.events import BpmsInstanceChange, BpmsTaskChange, Event
+from dingkit.callback.events import BpmsInstanceChange, BpmsTaskChange, CallbackEvent
 from dingkit.callback.receiver import CallbackReceiver
 from dingkit.sandbox import SandboxServer
 from dingkit.sandbox.approval.templates import EXPENSE_CODE
@@ -27,12 +27,12 @@ from .conftest import AES_KEY, EXPENSE_FORM, TOKEN, Served, cli_env, dingkit, wa
 def test_an_approval_approved_on_the_sandbox_reaches_the_handlers(
     client: DingTalk, live_receiver: CallbackReceiver, sandbox_server: SandboxServer
 ) -> None:
-    got: list[Event] = []
+    got: list[CallbackEvent] = []
     lock = threading.Lock()
 
     @live_receiver.on("bpms_task_change")
     @live_receiver.on("bpms_instance_change")
-    def record(event: Event) -> None:
+    def record(event: CallbackEvent) -> None:
         with lock:
             got.append(event)
 

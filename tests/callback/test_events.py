@@ -13,11 +13,11 @@ from dingkit.callback.events import (
     EVENT_TYPES,
     BpmsInstanceChange,
     BpmsTaskChange,
+    CallbackEvent,
     CheckCreateSuiteUrl,
     CheckUpdateSuiteUrl,
     CheckUrl,
     DiffInfo,
-    Event,
     OrgDeptCreate,
     OrgDeptModify,
     OrgDeptRemove,
@@ -140,12 +140,12 @@ TYPES = sorted(FIELDS)
 STYLES: tuple[Literal["new", "classic"], ...] = ("new", "classic")
 
 
-def content_key(event: Event) -> str:
+def content_key(event: CallbackEvent) -> str:
     (key,) = [key for key in event.dedup_keys if key.startswith("content:")]
     return key
 
 
-def assert_attrs(event: Event, event_type: str) -> None:
+def assert_attrs(event: CallbackEvent, event_type: str) -> None:
     assert type(event) is CLASSES[event_type]
     assert event.event_type == event_type
     for name, value in ATTRS[event_type].items():
@@ -302,7 +302,7 @@ def test_unknown_type_is_a_generic_event_with_its_raw_fields() -> None:
         "Operator": "manager0112",
     }
     event = parse_event(json.dumps(plaintext))
-    assert type(event) is Event
+    assert type(event) is CallbackEvent
     assert (event.event_type, event.event_time, event.corp_id) == (
         "chat_add_member",
         43535463645,
@@ -367,7 +367,7 @@ def test_non_utf8_bytes_are_refused_even_when_they_would_decode_otherwise() -> N
 )
 def test_a_known_type_with_bad_fields_is_kept_as_a_generic_event(payload: dict[str, Any]) -> None:
     event = parse_event(json.dumps(payload).encode())
-    assert type(event) is Event
+    assert type(event) is CallbackEvent
     assert event.event_type == payload["EventType"]
     assert event.raw == payload
     assert event.dedup_keys
@@ -376,7 +376,7 @@ def test_a_known_type_with_bad_fields_is_kept_as_a_generic_event(payload: dict[s
 def test_an_envelope_out_of_shape_still_gives_an_event() -> None:
     payload = {"EventType": "user_add_org", "eventId": ["x"], "EventTime": "soon", "userId": ["a"]}
     event = parse_event(payload)
-    assert type(event) is Event
+    assert type(event) is CallbackEvent
     assert (event.event_type, event.event_id, event.event_time) == ("user_add_org", None, None)
     assert event.raw == payload
     assert event.dedup_keys == parse_event({**payload, "eventId": ["y"]}).dedup_keys
@@ -527,7 +527,7 @@ def test_failed_item_without_a_tag_is_refused(item: Any) -> None:
 def test_failed_item_with_bad_fields_is_kept_as_a_generic_event() -> None:
     item = {"call_back_tag": "org_dept_create", "org_dept_create": {"deptid": ["x"]}}
     event = event_from_failed_item(item)
-    assert type(event) is Event
+    assert type(event) is CallbackEvent
     assert (event.event_type, event.raw) == ("org_dept_create", item)
 
 
@@ -577,7 +577,7 @@ def test_user_order_does_not_change_the_content_key() -> None:
     assert content_key(one) == content_key(two)
 
 
-def _task(**changes: Any) -> Event:
+def _task(**changes: Any) -> CallbackEvent:
     return parse_event({"EventType": "bpms_task_change", **FIELDS["bpms_task_change"], **changes})
 
 
@@ -621,7 +621,9 @@ def _task(**changes: Any) -> Event:
         "unknown-field",
     ],
 )
-def test_different_events_have_different_content_keys(one: Event, two: Event) -> None:
+def test_different_events_have_different_content_keys(
+    one: CallbackEvent, two: CallbackEvent
+) -> None:
     assert content_key(one) != content_key(two)
 
 
@@ -665,7 +667,7 @@ def test_non_ascii_events_parse_and_deduplicate() -> None:
 
 
 def test_a_registered_type_is_used_by_parse_event(monkeypatch: pytest.MonkeyPatch) -> None:
-    class ChatQuit(Event):
+    class ChatQuit(CallbackEvent):
         chat_id: str | None = None
 
     monkeypatch.setitem(EVENT_TYPES, "chat_quit", ChatQuit)

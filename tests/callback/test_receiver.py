@@ -16,7 +16,7 @@ from starlette.routing import Mount
 
 from dingkit import ConfigurationError, RetryPolicy
 from dingkit.callback.crypto import CallbackCrypto, new_aes_key
-from dingkit.callback.events import BpmsInstanceChange, Event
+from dingkit.callback.events import BpmsInstanceChange, CallbackEvent
 from dingkit.callback.inbox import SQLiteInbox
 from dingkit.callback.receiver import CallbackReceiver
 
@@ -99,10 +99,10 @@ def assert_success(
 async def test_a_push_is_committed_acknowledged_and_handled(
     receiver: CallbackReceiver, client: httpx.AsyncClient
 ) -> None:
-    got: list[Event] = []
+    got: list[CallbackEvent] = []
 
     @receiver.on("bpms_instance_change")
-    async def finished(event: Event) -> None:
+    async def finished(event: CallbackEvent) -> None:
         got.append(event)
 
     query, body = push_args(INSTANCE_FINISHED)
@@ -123,11 +123,11 @@ async def test_sync_async_and_catch_all_handlers_all_run(
     receiver.on("user_add_org")(lambda event: calls.append("sync"))
 
     @receiver.on("user_add_org")
-    async def second(event: Event) -> None:
+    async def second(event: CallbackEvent) -> None:
         calls.append("async")
 
     @receiver.on()
-    def everything(event: Event) -> None:
+    def everything(event: CallbackEvent) -> None:
         calls.append(f"any:{event.event_type}")
 
     await post(client, {"EventType": "user_add_org", "eventId": "u1", "userId": ["u9"]})
@@ -276,7 +276,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_can_be_replay
     healthy = False
 
     @receiver.on("bpms_instance_change")
-    def flaky(event: Event) -> None:
+    def flaky(event: CallbackEvent) -> None:
         attempts.append(1)
         if not healthy:
             raise RuntimeError("downstream is down")

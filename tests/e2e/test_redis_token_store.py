@@ -7,6 +7,7 @@ and deletes its keys afterwards.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -61,6 +62,83 @@ print(client.contacts.user(userid).userid, flush=True)
 http.close()
 store.redis.close()
 """
+
+
+# One process of the async two-process test: an AsyncDingTalk sharing the Redis store, which
+# says "ready", waits for "go", then makes `calls` concurrent calls while a watchdog task
+# (sleeping 5 ms at a time) records how late the loop woke it, and prints what it saw as JSON.
+# The watchdog keeps two maxima: until this process has its token (the calls wait for it
+# together: store calls, the refresh lock, the fetch) and after (the HTTP calls themselves,
+# where the store plays no part and a busy machine's scheduling shows).
+_ASYNC_CHILD = r"""
+import asyncio, json, sys
+import httpx
+from dingkit import AsyncDingTalk, RedisTokenStore
+
+url, prefix, app_key, app_secret, userid, delay, calls = sys.argv[1:]
+PERIOD = 0.005
+
+
+class SlowTokens(httpx.AsyncHTTPTransport):
+    async def handle_async_request(self, request):
+        if request.url.path == "/v1.0/oauth2/accessToken":
+            await asyncio.sleep(float(delay))
+        return await super().handle_async_request(request)
+
+
+class CountingStore(RedisTokenStore):
+    refused = 0
+
+    def try_lock(self, key):
+        receipt = super().try_lock(key)
+        self.refused += receipt is None
+        return receipt
+
+
+async def watchdog(client, stop, lateness):
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        phase = "calls" if client.tokens.cached() else "token"
+        started = loop.time()
+        await asyncio.sleep(PERIOD)
+        lateness[phase] = max(lateness[phase], loop.time() - started - PERIOD)
+
+
+async def main():
+    store = CountingStore("redis://127.0.0.1:6379/0", prefix=prefix)
+    http = httpx.AsyncClient(transport=SlowTokens())
+    client = AsyncDingTalk(app_key, app_secret, oapi_base=url, api_base=url, qps=None,
+                           token_store=store, http_client=http, environ={})
+    # Warm up (imports on first use, a connection), so that the watchdog sees the calls only.
+    client.contacts
+    (await http.get(url + "/_sandbox/tokens")).raise_for_status()
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+    stop, lateness = asyncio.Event(), {"token": 0.0, "calls": 0.0}
+    dog = asyncio.create_task(watchdog(client, stop, lateness))
+    await asyncio.sleep(0)
+    users = await asyncio.gather(*(client.contacts.user(userid) for _ in range(int(calls))))
+    stop.set()
+    await dog
+    print(json.dumps({
+        "userids": sorted({user.userid for user in users}),
+        "calls": len(users),
+        "fetches": client.tokens.fetches,
+        "refused": store.refused,
+        "lateness": lateness,
+    }), flush=True)
+    await http.aclose()
+    store.redis.close()
+
+
+asyncio.run(main())
+"""
+#: Long enough that the second process surely finds the first holding the refresh lock.
+ASYNC_TOKEN_DELAY = 1.0
+ASYNC_CALLS = 200
+#: The watchdog sleeps 5 ms at a time. A loop put to sleep while another process refreshes
+#: (``time.sleep`` polling the lock, Redis calls on the loop) wakes it a whole fetch late.
+MAX_LATENESS = 0.050
 
 
 class SlowTokens(httpx.BaseTransport):
@@ -187,6 +265,51 @@ def test_two_processes_sharing_the_store_make_one_token_request(
                 child.kill()
                 child.communicate()
     assert e2e.token_counts()["requests"] == {"e2e": 1}
+
+
+def test_async_clients_in_two_processes_fetch_one_token_and_never_block_their_loops(
+    open_e2e: OpenE2E, prefix: str
+) -> None:
+    e2e = open_e2e("sync")
+    app = e2e.apps["plain"]
+    argv = [sys.executable, "-c", _ASYNC_CHILD, e2e.url, prefix, app.app_key, app.app_secret]
+    children = [
+        subprocess.Popen(
+            [*argv, BOSS_USERID, str(ASYNC_TOKEN_DELAY), str(ASYNC_CALLS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "ready", child.communicate()[1]
+        for child in children:  # both go at once
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        seen = []
+        for child in children:
+            out, err = child.communicate(timeout=60)
+            assert child.returncode == 0, err
+            seen.append(json.loads(out))
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+    for report in seen:
+        assert (report["userids"], report["calls"]) == ([BOSS_USERID], ASYNC_CALLS)
+    assert e2e.token_counts()["requests"] == {"e2e": 1}
+    # One process fetched; the other waited for its lock (polling) and read the token.
+    assert sorted(report["fetches"] for report in seen) == [0, 1]
+    waiter = next(report for report in seen if report["fetches"] == 0)
+    assert waiter["refused"] > 0
+    lateness = [report["lateness"] for report in seen]
+    assert max(each["token"] for each in lateness) < MAX_LATENESS, lateness
 
 
 # -- the refresh lock ----------------------------------------------------------------------

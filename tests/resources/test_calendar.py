@@ -119,7 +119,7 @@ def test_all_day_event_sends_the_exclusive_end(dingtalk: Driver, fake: FakeDingT
 
 
 def test_all_day_model_gives_the_last_day() -> None:
-    event = calendar.Event.model_validate(
+    event = calendar.CalendarEvent.model_validate(
         {"id": "e", "start": {"date": "2024-05-01"}, "end": {"date": "2024-05-04"}}
     )
     assert event.last_day == dt.date(2024, 5, 3)

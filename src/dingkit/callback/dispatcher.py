@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from .._retry import RetryPolicy
-from .events import Event, event_from_failed_item, parse_event
+from .events import CallbackEvent, event_from_failed_item, parse_event
 from .inbox import Inbox, InboxEntry
 from .metrics import ReceiverMetrics
 
@@ -28,7 +28,7 @@ __all__ = ["ANY", "DEFAULT_HANDLER_RETRY", "Dispatcher", "Handler", "Handlers"]
 
 logger = logging.getLogger("dingkit.callback")
 
-Handler = Callable[[Event], Awaitable[None] | None]
+Handler = Callable[[CallbackEvent], Awaitable[None] | None]
 H = TypeVar("H", bound=Handler)
 ANY = "*"
 
@@ -63,7 +63,7 @@ def _describe(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def event_of(entry: InboxEntry) -> Event:
+def event_of(entry: InboxEntry) -> CallbackEvent:
     """The typed event an inbox entry holds (a push, or a failed-list item)."""
     if entry.source == "failed-list":
         return event_from_failed_item(json.loads(entry.payload))

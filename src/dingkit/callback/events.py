@@ -5,11 +5,11 @@ DingTalk sends each event in one of two formats: the new HTTP format (``EventTyp
 one (``EventType``, ``TimeStamp``, ``UserId``/``DeptId``, ``CorpId``; lower-case ``corpId`` for
 approvals). Both read into the same classes. Events missed after DingTalk's retries come back
 from ``get_call_back_failed_result`` in a third shape (§7.5): :func:`event_from_failed_item`
-reads it into the same classes too, and :attr:`Event.dedup_keys` lets an inbox recognise the
-event whichever way it arrived.
+reads it into the same classes too, and :attr:`CallbackEvent.dedup_keys` lets an inbox
+recognise the event whichever way it arrived.
 
 Nothing is rejected that is an event at all: an unknown type, or a known type whose fields do
-not validate, becomes a plain :class:`Event` with its ``raw`` plaintext.
+not validate, becomes a plain :class:`CallbackEvent` with its ``raw`` plaintext.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ __all__ = [
     "EVENT_TYPES",
     "BpmsInstanceChange",
     "BpmsTaskChange",
+    "CallbackEvent",
     "CheckCreateSuiteUrl",
     "CheckUpdateSuiteUrl",
     "CheckUrl",
     "DiffInfo",
-    "Event",
     "OrgDeptCreate",
     "OrgDeptModify",
     "OrgDeptRemove",
@@ -73,7 +73,7 @@ class _Wire:
     bare: bool = False  # URL checks are exactly ``{"EventType": ...}`` plus their own fields
 
 
-class Event(DingTalkModel):
+class CallbackEvent(DingTalkModel):
     """One event, in either push format; the class of every type this module does not know.
 
     Usage::
@@ -106,7 +106,7 @@ class Event(DingTalkModel):
         cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
     ) -> Self:
         event = handler(data)
-        if isinstance(data, Mapping):  # not when handed an Event already
+        if isinstance(data, Mapping):  # not when handed a CallbackEvent already
             event._message = data if isinstance(data, dict) else dict(data)
             raw = info.context.get("raw") if isinstance(info.context, dict) else None
             event._raw = raw if raw is not None else event._message
@@ -140,7 +140,7 @@ class Event(DingTalkModel):
 
 
 # ---- URL checks (§7.4) ------------------------------------------------------------------
-class _UrlCheck(Event):
+class _UrlCheck(CallbackEvent):
     _wire: ClassVar[_Wire] = _Wire(bare=True)
 
     def _identity(self) -> tuple[Any, ...]:
@@ -165,7 +165,7 @@ class CheckUpdateSuiteUrl(_SuiteUrlCheck):
 
 
 # ---- contacts (§7.6) --------------------------------------------------------------------
-class _UserEvent(Event):
+class _UserEvent(CallbackEvent):
     _wire: ClassVar[_Wire] = _Wire(ids=("userId", "UserId", "userid"), stamp=True)
 
     user_ids: list[str] = Field(
@@ -199,7 +199,7 @@ class UserModifyOrg(_UserEvent):
     diff_info: DiffInfo | None = Field(None, validation_alias=AliasChoices("diffInfo", "DiffInfo"))
 
 
-class _DeptEvent(Event):
+class _DeptEvent(CallbackEvent):
     _wire: ClassVar[_Wire] = _Wire(ids=("deptId", "DeptId", "deptid"))
 
     # The old callback page names the classic field DeptId; §7.6 only infers it.
@@ -224,7 +224,7 @@ class OrgDeptRemove(_DeptEvent):
 
 
 # ---- approvals (§7.6) -------------------------------------------------------------------
-class _ApprovalEvent(Event):
+class _ApprovalEvent(CallbackEvent):
     # Both formats spell the approval fields in camelCase; only the envelope differs.
     model_config = ConfigDict(alias_generator=to_camel)
     _wire: ClassVar[_Wire] = _Wire(classic_corp="corpId", classic_time=False, wrapper=_BPMS_DATA)
@@ -269,8 +269,9 @@ class BpmsTaskChange(_ApprovalEvent):
         return (self.event_type, self.process_instance_id, self.task_id, self.type, self.result)
 
 
-#: The class each ``EventType`` reads into; register a subclass of :class:`Event` to add one.
-EVENT_TYPES: dict[str, type[Event]] = {
+#: The class each ``EventType`` reads into; register a subclass of :class:`CallbackEvent` to add
+#: one.
+EVENT_TYPES: dict[str, type[CallbackEvent]] = {
     "check_url": CheckUrl,
     "check_create_suite_url": CheckCreateSuiteUrl,
     "check_update_suite_url": CheckUpdateSuiteUrl,
@@ -286,8 +287,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 
 # ---- reading ----------------------------------------------------------------------------
-def parse_event(message: bytes | str | Mapping[str, Any]) -> Event:
-    """The event in a decrypted plaintext: its typed class, or :class:`Event` for others.
+def parse_event(message: bytes | str | Mapping[str, Any]) -> CallbackEvent:
+    """The event in a decrypted plaintext: its typed class, or :class:`CallbackEvent` for others.
 
     Raises:
         CallbackPayloadError: not UTF-8 JSON, not an object, or no string ``EventType``.
@@ -308,10 +309,10 @@ def parse_event(message: bytes | str | Mapping[str, Any]) -> Event:
     if not isinstance(event_type, str):
         raise CallbackPayloadError("the decrypted event has no string EventType")
     data = data if isinstance(data, dict) else dict(data)
-    return _validate(EVENT_TYPES.get(event_type, Event), data, data)
+    return _validate(EVENT_TYPES.get(event_type, CallbackEvent), data, data)
 
 
-def event_from_failed_item(item: Mapping[str, Any]) -> Event:
+def event_from_failed_item(item: Mapping[str, Any]) -> CallbackEvent:
     """The event in one ``failed_list`` item of ``get_call_back_failed_result`` (§7.5).
 
     Reads the current shape (fields under the tag's key, approvals under
@@ -336,18 +337,22 @@ def event_from_failed_item(item: Mapping[str, Any]) -> Event:
     message["EventType"] = tag
     if item.get("event_time") is not None:
         message["EventTime"] = item["event_time"]
-    return _validate(EVENT_TYPES.get(tag, Event), message, dict(item))
+    return _validate(EVENT_TYPES.get(tag, CallbackEvent), message, dict(item))
 
 
-def _validate(cls: type[Event], message: dict[str, Any], raw: dict[str, Any]) -> Event:
-    candidates: tuple[type[Event], ...] = (cls, Event) if cls is not Event else (Event,)
+def _validate(
+    cls: type[CallbackEvent], message: dict[str, Any], raw: dict[str, Any]
+) -> CallbackEvent:
+    candidates: tuple[type[CallbackEvent], ...] = (
+        (cls, CallbackEvent) if cls is not CallbackEvent else (CallbackEvent,)
+    )
     for candidate in candidates:
         try:
             return candidate.model_validate(message, context={"raw": raw})
         except ValidationError:
             continue  # a known type with a field out of shape: keep it as a generic event
     # Even the envelope is out of shape (say a list for eventId): keep the type and the payload.
-    event = Event.model_construct(event_type=message["EventType"])
+    event = CallbackEvent.model_construct(event_type=message["EventType"])
     event._message, event._raw = message, raw
     return event
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from .events import ENVELOPE, EVENT_TYPES, Event
+from .events import ENVELOPE, EVENT_TYPES, CallbackEvent
 
 __all__ = ["to_failed_item", "to_payload"]
 
@@ -43,7 +43,7 @@ def to_payload(
     """
     if style not in ("new", "classic"):
         raise ValueError(f"style must be 'new' or 'classic', not {style!r}")
-    wire = EVENT_TYPES.get(event_type, Event)._wire
+    wire = EVENT_TYPES.get(event_type, CallbackEvent)._wire
     if wire.bare:
         return {"EventType": event_type, **fields}
     when = event_time if event_time is not None else time.time_ns() // 1_000_000
@@ -80,11 +80,11 @@ def _biz_id(fields: Mapping[str, Any]) -> str | None:
     return None
 
 
-def to_failed_item(event: Event) -> dict[str, Any]:
+def to_failed_item(event: CallbackEvent) -> dict[str, Any]:
     """The ``failed_list`` item (§7.5) ``get_call_back_failed_result`` would return for
     ``event``: the fields under the tag's key, approvals wrapped in ``bpmsCallBackData``."""
-    # The class it was read into, not the registry's: a known type kept as a generic Event
-    # then reads back from its item to the same content key.
+    # The class it was read into, not the registry's: a known type kept as a generic
+    # CallbackEvent then reads back from its item to the same content key.
     wire = type(event)._wire
     body = {k: v for k, v in event._message.items() if k not in ENVELOPE and k != "EventType"}
     if wire.ids:

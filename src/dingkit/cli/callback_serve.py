@@ -21,7 +21,7 @@ from ._output import fail
 
 if TYPE_CHECKING:
     from ..callback.dispatcher import Handlers
-    from ..callback.events import Event
+    from ..callback.events import CallbackEvent
 
 __all__ = ["EXEC_TIMEOUT", "build_handlers", "serve"]
 
@@ -156,7 +156,7 @@ def _run(app: Any, listener: socket.socket) -> None:
         server.run(sockets=[listener])
 
 
-def _import_handler(target: str) -> Callable[[Event], Any]:
+def _import_handler(target: str) -> Callable[[CallbackEvent], Any]:
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
         raise ConfigurationError(f"--handler {target!r}: write it as module:function")
@@ -171,21 +171,21 @@ def _import_handler(target: str) -> Callable[[Event], Any]:
     return function  # type: ignore[no-any-return]
 
 
-def _event_json(event: Event) -> dict[str, Any]:
+def _event_json(event: CallbackEvent) -> dict[str, Any]:
     return {"event_type": event.event_type, "event_id": event.event_id, "event": event.raw}
 
 
-def _print_event(event: Event) -> None:
+def _print_event(event: CallbackEvent) -> None:
     sys.stdout.write(json.dumps(_event_json(event), ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
-def _exec_handler(command: str) -> Callable[[Event], Any]:
+def _exec_handler(command: str) -> Callable[[CallbackEvent], Any]:
     argv = shlex.split(command)
     if not argv:
         raise ConfigurationError("--exec needs a command")
 
-    async def run_command(event: Event) -> None:
+    async def run_command(event: CallbackEvent) -> None:
         import asyncio
 
         process = await asyncio.create_subprocess_exec(

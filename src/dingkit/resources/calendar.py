@@ -34,7 +34,7 @@ __all__ = [
     "MAX_EVENT_PAGE",
     "PRIMARY",
     "Attendee",
-    "Event",
+    "CalendarEvent",
     "EventTime",
     "Reminder",
     "create",
@@ -113,7 +113,7 @@ class Reminder(CamelModel):
     minutes: int  # sent as an int, answered as a string ("15")
 
 
-class Event(CamelModel):
+class CalendarEvent(CamelModel):
     """An event (§4.1, and §4.2's extra fields when listed)."""
 
     id: str
@@ -236,30 +236,32 @@ def event_body(
     return body
 
 
-def create(union_id: str, body: Mapping[str, Any]) -> APIRequest[Event]:
+def create(union_id: str, body: Mapping[str, Any]) -> APIRequest[CalendarEvent]:
     """Create an event in the user's primary calendar (§4.1); ``body`` from :func:`event_body`."""
     if not body.get("summary") or "start" not in body or "end" not in body:
         raise ValueError("an event needs a summary, a start and an end")
     return EVENT_CREATE.request(
-        path_params=_where(union_id), json=dict(body), parse=Event.model_validate
+        path_params=_where(union_id), json=dict(body), parse=CalendarEvent.model_validate
     )
 
 
-def get(union_id: str, event_id: str, *, max_attendees: int | None = None) -> APIRequest[Event]:
+def get(
+    union_id: str, event_id: str, *, max_attendees: int | None = None
+) -> APIRequest[CalendarEvent]:
     """One event (§4.3); ``max_attendees`` ≤ 500, DingTalk's default 100."""
     return EVENT_GET.request(
         path_params=_where(union_id, event_id),
         params={"maxAttendees": max_attendees},
-        parse=Event.model_validate,
+        parse=CalendarEvent.model_validate,
     )
 
 
-def update(union_id: str, event_id: str, body: Mapping[str, Any]) -> APIRequest[Event]:
+def update(union_id: str, event_id: str, body: Mapping[str, Any]) -> APIRequest[CalendarEvent]:
     """Change an event (``PUT``, §4.4): the fields in ``body``, plus its ``id``."""
     return EVENT_UPDATE.request(
         path_params=_where(union_id, event_id),
         json={**body, "id": event_id},
-        parse=Event.model_validate,
+        parse=CalendarEvent.model_validate,
     )
 
 
@@ -290,7 +292,7 @@ def events(
     time_max: dt.datetime | None = None,
     show_deleted: bool = False,
     page_size: int = MAX_EVENT_PAGE,
-) -> PageFlow[Event]:
+) -> PageFlow[CalendarEvent]:
     """The user's events starting between ``time_min`` and ``time_max`` (≤ 1 year apart),
     page by page until ``nextToken`` is null (§4.2). The last page's ``raw`` holds the
     ``syncToken`` (when ``time_max`` was not given)."""
@@ -314,10 +316,10 @@ def events(
         token = str(page.cursor)
 
 
-def _event_page(data: dict[str, Any]) -> Page[Event]:
+def _event_page(data: dict[str, Any]) -> Page[CalendarEvent]:
     token = data.get("nextToken")
     return Page(
-        [Event.model_validate(x) for x in data.get("events") or []],
+        [CalendarEvent.model_validate(x) for x in data.get("events") or []],
         has_more=bool(token),
         cursor=token or None,
     )

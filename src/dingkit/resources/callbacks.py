@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import Field
 
 from .._request import APIRequest, Endpoint
-from ..callback.events import Event, event_from_failed_item
+from ..callback.events import CallbackEvent, event_from_failed_item
 from ._models import DingTalkModel
 
 __all__ = [
@@ -53,7 +53,7 @@ class FailedEvents(DingTalkModel):
     """One answer of ``get_call_back_failed_result``: up to 200 events, now gone from
     DingTalk's list, and whether more are waiting."""
 
-    events: list[Event] = Field(default_factory=list)
+    events: list[CallbackEvent] = Field(default_factory=list)
     items: list[dict[str, Any]] = Field(default_factory=list, repr=False)
     has_more: bool = False
 

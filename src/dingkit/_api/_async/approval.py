@@ -6,12 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+from ..._pagination import AsyncPager
 from ...resources import approval
 from ...resources.approval import ApprovalInstance, ApproverStep, Form, ProcessTemplate, Status
 
 if TYPE_CHECKING:
     from ..._client import AsyncDingTalk
-    from ..._pagination import AsyncPager
 
 
 class AsyncApprovalAPI:

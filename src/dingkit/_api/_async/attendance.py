@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..._pagination import AsyncPager
 from ...resources import attendance
 from ...resources.attendance import AttendanceResult, DateLike, PunchRecord
 
 if TYPE_CHECKING:
     from ..._client import AsyncDingTalk
-    from ..._pagination import AsyncPager
 
 
 class AsyncAttendanceAPI:

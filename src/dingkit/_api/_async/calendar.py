@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._pagination import AsyncPager, PageFlow
 from ...resources import calendar
-from ...resources.calendar import Event
+from ...resources.calendar import CalendarEvent
 
 if TYPE_CHECKING:
     from ..._client import AsyncDingTalk
@@ -54,7 +54,7 @@ class AsyncCalendarAPI:
         recurrence: Mapping[str, Any] | None = None,
         online_meeting: bool = False,
         extra: Mapping[str, str] | None = None,
-    ) -> Event:
+    ) -> CalendarEvent:
         """Create an event in ``user``'s calendar.
 
         Timed events take aware datetimes; all-day events (``all_day=True``) take dates, with
@@ -85,7 +85,7 @@ class AsyncCalendarAPI:
         *,
         union_id: bool = False,
         max_attendees: int | None = None,
-    ) -> Event:
+    ) -> CalendarEvent:
         """One event of ``user``'s."""
         union = await self._union_id(user, union_id)
         return await self._client.request(
@@ -101,7 +101,7 @@ class AsyncCalendarAPI:
         time_max: dt.datetime | None = None,
         show_deleted: bool = False,
         page_size: int = calendar.MAX_EVENT_PAGE,
-    ) -> AsyncPager[Event]:
+    ) -> AsyncPager[CalendarEvent]:
         """``user``'s events starting in ``time_min``..``time_max``, paged for you."""
         return _UserEvents(
             self,
@@ -131,7 +131,7 @@ class AsyncCalendarAPI:
         attendees: Sequence[str] | None = None,
         location: str | None = None,
         reminders: Sequence[int] | None = None,
-    ) -> Event:
+    ) -> CalendarEvent:
         """Change an event: only the fields given are sent (``start`` and ``end`` together)."""
         body = calendar.event_body(
             summary=summary,
@@ -162,7 +162,7 @@ class AsyncCalendarAPI:
         )
 
 
-class _UserEvents(AsyncPager[Event]):
+class _UserEvents(AsyncPager[CalendarEvent]):
     """A pager over a user's events that looks the unionId up when iteration starts."""
 
     def __init__(
@@ -170,7 +170,7 @@ class _UserEvents(AsyncPager[Event]):
         api: AsyncCalendarAPI,
         user: str,
         union_id: bool,
-        flow: Callable[[str], PageFlow[Event]],
+        flow: Callable[[str], PageFlow[CalendarEvent]],
     ) -> None:
         super().__init__(api._client, lambda: flow(self._union))
         self._api, self._user, self._is_union = api, user, union_id

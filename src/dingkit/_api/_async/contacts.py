@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..._pagination import AsyncPager
 from ...resources import contacts
 from ...resources.contacts import Department, DepartmentDetail, User
 
 if TYPE_CHECKING:
     from ..._client import AsyncDingTalk
-    from ..._pagination import AsyncPager
 
 
 class AsyncContactsAPI:

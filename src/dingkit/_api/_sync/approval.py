@@ -7,12 +7,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+from ..._pagination import SyncPager
 from ...resources import approval
 from ...resources.approval import ApprovalInstance, ApproverStep, Form, ProcessTemplate, Status
 
 if TYPE_CHECKING:
     from ..._client import DingTalk
-    from ..._pagination import SyncPager
 
 
 class ApprovalAPI:

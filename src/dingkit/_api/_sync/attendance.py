@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..._pagination import SyncPager
 from ...resources import attendance
 from ...resources.attendance import AttendanceResult, DateLike, PunchRecord
 
 if TYPE_CHECKING:
     from ..._client import DingTalk
-    from ..._pagination import SyncPager
 
 
 class AttendanceAPI:

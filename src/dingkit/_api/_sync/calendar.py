@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._pagination import PageFlow, SyncPager
 from ...resources import calendar
-from ...resources.calendar import Event
+from ...resources.calendar import CalendarEvent
 
 if TYPE_CHECKING:
     from ..._client import DingTalk
@@ -55,7 +55,7 @@ class CalendarAPI:
         recurrence: Mapping[str, Any] | None = None,
         online_meeting: bool = False,
         extra: Mapping[str, str] | None = None,
-    ) -> Event:
+    ) -> CalendarEvent:
         """Create an event in ``user``'s calendar.
 
         Timed events take aware datetimes; all-day events (``all_day=True``) take dates, with
@@ -86,7 +86,7 @@ class CalendarAPI:
         *,
         union_id: bool = False,
         max_attendees: int | None = None,
-    ) -> Event:
+    ) -> CalendarEvent:
         """One event of ``user``'s."""
         union = self._union_id(user, union_id)
         return self._client.request(calendar.get(union, event_id, max_attendees=max_attendees))
@@ -100,7 +100,7 @@ class CalendarAPI:
         time_max: dt.datetime | None = None,
         show_deleted: bool = False,
         page_size: int = calendar.MAX_EVENT_PAGE,
-    ) -> SyncPager[Event]:
+    ) -> SyncPager[CalendarEvent]:
         """``user``'s events starting in ``time_min``..``time_max``, paged for you."""
         return _UserEvents(
             self,
@@ -130,7 +130,7 @@ class CalendarAPI:
         attendees: Sequence[str] | None = None,
         location: str | None = None,
         reminders: Sequence[int] | None = None,
-    ) -> Event:
+    ) -> CalendarEvent:
         """Change an event: only the fields given are sent (``start`` and ``end`` together)."""
         body = calendar.event_body(
             summary=summary,
@@ -159,7 +159,7 @@ class CalendarAPI:
         self._client.request(calendar.delete(union, event_id, push_notification=push_notification))
 
 
-class _UserEvents(SyncPager[Event]):
+class _UserEvents(SyncPager[CalendarEvent]):
     """A pager over a user's events that looks the unionId up when iteration starts."""
 
     def __init__(
@@ -167,7 +167,7 @@ class _UserEvents(SyncPager[Event]):
         api: CalendarAPI,
         user: str,
         union_id: bool,
-        flow: Callable[[str], PageFlow[Event]],
+        flow: Callable[[str], PageFlow[CalendarEvent]],
     ) -> None:
         super().__init__(api._client, lambda: flow(self._union))
         self._api, self._user, self._is_union = api, user, union_id

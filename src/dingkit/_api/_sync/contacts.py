@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..._pagination import SyncPager
 from ...resources import contacts
 from ...resources.contacts import Department, DepartmentDetail, User
 
 if TYPE_CHECKING:
     from ..._client import DingTalk
-    from ..._pagination import SyncPager
 
 
 class ContactsAPI:

@@ -30,7 +30,8 @@ from .instances import Instance, Task
 
 __all__ = ["approval_events"]
 
-Event = tuple[str, dict[str, Any]]
+#: One event to push: its type and its fields (new-format names).
+EventPush = tuple[str, dict[str, Any]]
 _OPEN = ("NEW", "RUNNING")
 _RESULTS = {"AGREE": "agree", "REFUSE": "refuse", "REDIRECTED": "redirect"}
 
@@ -45,7 +46,7 @@ def _common(instance: Instance) -> dict[str, Any]:
     }
 
 
-def _instance_event(instance: Instance, kind: str, url: str) -> Event:
+def _instance_event(instance: Instance, kind: str, url: str) -> EventPush:
     # businessType is in §7.6's instance table only; the sandbox's templates have none [I].
     fields = {**_common(instance), "businessType": "", "type": kind}
     if kind == "finish":
@@ -64,7 +65,7 @@ def _remark(instance: Instance, task: Task) -> str | None:
     return None
 
 
-def _task_event(instance: Instance, task: Task, kind: str) -> Event:
+def _task_event(instance: Instance, task: Task, kind: str) -> EventPush:
     fields = {**_common(instance), "type": kind}
     if kind == "finish":
         fields["result"] = _RESULTS.get(task.result, task.result.lower())
@@ -79,14 +80,14 @@ def _task_event(instance: Instance, task: Task, kind: str) -> Event:
     return "bpms_task_change", fields
 
 
-def approval_events(before: Instance | None, after: Instance, *, url: str) -> list[Event]:
+def approval_events(before: Instance | None, after: Instance, *, url: str) -> list[EventPush]:
     """What subscribers hear about the change from ``before`` (``None``: a new instance) to
     ``after``; ``url`` is the instance's page."""
-    events: list[Event] = []
+    events: list[EventPush] = []
     if before is None:
         events.append(_instance_event(after, "start", url))
     old = {task.task_id: task for task in before.tasks} if before else {}
-    starts: list[Event] = []
+    starts: list[EventPush] = []
     for task in after.tasks:
         prior = old.get(task.task_id)
         was = prior.status if prior is not None else None
