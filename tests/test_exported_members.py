@@ -22,10 +22,6 @@ from dingkit import AsyncDingTalk, DingTalk
 #: The SDK's packages; the sandbox (a server) and the CLI are applications built on it.
 APPLICATIONS = ("dingkit.sandbox", "dingkit.cli")
 FACADES = ("contacts", "approval", "calendar", "attendance", "notifications", "callbacks")
-#: Names two public classes still share: the work-notification messages are to be renamed
-#: ``WorkText``, ``WorkMarkdown``, ``WorkLink``, ``WorkActionCard``, but a test under
-#: ``tests/sandbox/`` (being restructured) imports them by their old names.
-PENDING_RENAMES = {"ActionCard", "Link", "Markdown", "Text"}
 
 
 def sdk_modules() -> Iterator[str]:
@@ -179,7 +175,14 @@ def public_classes() -> dict[str, set[str]]:
 
 def test_no_two_public_classes_share_a_name() -> None:
     shared = {name: homes for name, homes in public_classes().items() if len(homes) > 1}
-    assert set(shared) == PENDING_RENAMES, shared
+    assert not shared
+
+
+def test_robot_and_work_notification_messages_have_distinct_names() -> None:
+    classes = public_classes()
+    for name in ("Text", "Markdown", "Link", "ActionCard"):
+        assert classes[name] == {f"dingkit.robot.messages.{name}"}
+        assert classes[f"Work{name}"] == {f"dingkit.resources._work_messages.Work{name}"}
 
 
 def test_the_two_event_models_have_distinct_names() -> None:

@@ -10,16 +10,16 @@ from dingkit import APIConnectionError, ConfigurationError, MessageValidationErr
 from dingkit.resources import notifications as n
 from dingkit.resources.notifications import (
     OA,
-    ActionCard,
     ActionCardButton,
-    Link,
-    Markdown,
     OABody,
     OAFormItem,
     OAHead,
     OARich,
     OAStatusBar,
-    Text,
+    WorkActionCard,
+    WorkLink,
+    WorkMarkdown,
+    WorkText,
 )
 
 from .conftest import Driver, FakeDingTalk
@@ -31,20 +31,20 @@ RECALL = "/topapi/message/corpconversation/recall"
 OK = {"errcode": 0, "errmsg": "ok", "request_id": "r1"}
 
 MESSAGES: list[tuple[Any, dict[str, Any]]] = [
-    (Text(content="hi"), {"msgtype": "text", "text": {"content": "hi"}}),
+    (WorkText(content="hi"), {"msgtype": "text", "text": {"content": "hi"}}),
     (
-        Markdown(title="T", text="# x"),
+        WorkMarkdown(title="T", text="# x"),
         {"msgtype": "markdown", "markdown": {"title": "T", "text": "# x"}},
     ),
     (
-        Link(message_url="https://a", pic_url="@media", title="T", text="x"),
+        WorkLink(message_url="https://a", pic_url="@media", title="T", text="x"),
         {
             "msgtype": "link",
             "link": {"messageUrl": "https://a", "picUrl": "@media", "title": "T", "text": "x"},
         },
     ),
     (
-        ActionCard(title="T", markdown="m", single_title="Open", single_url="https://a"),
+        WorkActionCard(title="T", markdown="m", single_title="Open", single_url="https://a"),
         {
             "msgtype": "action_card",
             "action_card": {
@@ -56,7 +56,7 @@ MESSAGES: list[tuple[Any, dict[str, Any]]] = [
         },
     ),
     (
-        ActionCard(
+        WorkActionCard(
             markdown="m",
             buttons=(ActionCardButton("Yes", "https://y"), ActionCardButton("No", "https://n")),
             btn_orientation="1",
@@ -180,13 +180,13 @@ def test_msg_over_2048_bytes_is_refused_counting_utf8_bytes() -> None:
 @pytest.mark.parametrize(
     ("build", "field"),
     [
-        (lambda: Text(content=""), "text.content"),
-        (lambda: Markdown(title="", text="x"), "markdown.title"),
-        (lambda: Link(message_url="", pic_url="p", title="t", text="x"), "link.messageUrl"),
-        (lambda: ActionCard(markdown="m"), "action_card.single_title"),
-        (lambda: ActionCard(markdown="m", single_title="Open"), "action_card.single_url"),
+        (lambda: WorkText(content=""), "text.content"),
+        (lambda: WorkMarkdown(title="", text="x"), "markdown.title"),
+        (lambda: WorkLink(message_url="", pic_url="p", title="t", text="x"), "link.messageUrl"),
+        (lambda: WorkActionCard(markdown="m"), "action_card.single_title"),
+        (lambda: WorkActionCard(markdown="m", single_title="Open"), "action_card.single_url"),
         (
-            lambda: ActionCard(
+            lambda: WorkActionCard(
                 markdown="m",
                 single_title="a",
                 single_url="b",

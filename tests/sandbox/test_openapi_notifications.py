@@ -10,13 +10,13 @@ import pytest
 from dingkit import AsyncDingTalk, DingTalk
 from dingkit.resources.notifications import (
     OA,
-    ActionCard,
     ActionCardButton,
-    Link,
-    Markdown,
     OABody,
     OAFormItem,
     OAHead,
+    WorkActionCard,
+    WorkLink,
+    WorkMarkdown,
 )
 from dingkit.sandbox import Sandbox, SandboxServer, create_app
 from dingkit.sandbox.config import AppConfig, SandboxConfig
@@ -278,9 +278,9 @@ def test_sdk_round_trip_sync(served: SandboxServer) -> None:
         assert (result.unread_user_id_list, result.invalid_user_id_list) == (people, ["ghost"])
         client.notifications.recall(task_id)
         for msg in (
-            Markdown(title="Release", text="# 1.2"),
-            Link(message_url="https://x", pic_url="@media", title="t", text="x"),
-            ActionCard(markdown="go?", buttons=(ActionCardButton("Go", "https://go"),)),
+            WorkMarkdown(title="Release", text="# 1.2"),
+            WorkLink(message_url="https://x", pic_url="@media", title="t", text="x"),
+            WorkActionCard(markdown="go?", buttons=(ActionCardButton("Go", "https://go"),)),
             oa,
         ):
             assert client.notifications.send(msg, dept_ids=[ROOT_DEPT_ID]) > task_id

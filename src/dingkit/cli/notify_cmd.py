@@ -78,7 +78,7 @@ def _message(
     pic_url: str | None,
     msg_json: str | None,
 ) -> WorkMessage | dict[str, Any]:
-    from ..resources.notifications import Link, Markdown, Text
+    from ..resources.notifications import WorkLink, WorkMarkdown, WorkText
 
     kinds = [
         name
@@ -106,7 +106,7 @@ def _message(
             raise typer.BadParameter(
                 f"a link card needs {', '.join(missing)} too (DingTalk requires all four)"
             )
-        return Link(
+        return WorkLink(
             message_url=link, pic_url=pic_url or "", title=title or "", text=_read(text or "")
         )
     if markdown is not None or markdown_file is not None:
@@ -119,13 +119,13 @@ def _message(
         else:
             assert markdown_file is not None
             body = _read_file(markdown_file, "--markdown-file")
-        return Markdown(title=title or "", text=body)
+        return WorkMarkdown(title=title or "", text=body)
     if text is None:
         raise typer.BadParameter(
             "give the message: --text TEXT, --markdown-file FILE --title T, "
             "--link URL --title T --text T --pic-url P, or --msg-json FILE"
         )
-    return Text(content=_read(text))
+    return WorkText(content=_read(text))
 
 
 def _need_agent(agent_id: int | None, as_json: bool) -> None:

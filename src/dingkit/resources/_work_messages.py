@@ -3,7 +3,7 @@
 snake_case everywhere except ``link`` (``messageUrl``, ``picUrl``). Checked when built: a
 missing required field raises :class:`MessageValidationError` naming it.
 
-    >>> ActionCard(markdown="**deploy?**", single_title="Open", single_url="https://ci/42")
+    >>> WorkActionCard(markdown="**deploy?**", single_title="Open", single_url="https://ci/42")
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from .._exceptions import MessageValidationError
 
 __all__ = [
     "OA",
-    "ActionCard",
     "ActionCardButton",
-    "Link",
-    "Markdown",
     "OABody",
     "OAFormItem",
     "OAHead",
     "OARich",
     "OAStatusBar",
-    "Text",
+    "WorkActionCard",
+    "WorkLink",
+    "WorkMarkdown",
     "WorkMessage",
+    "WorkText",
     "message_payload",
 ]
 
@@ -42,7 +42,7 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Text:
+class WorkText:
     """A plain-text notification (≤ 500 characters suggested)."""
 
     msgtype: ClassVar[str] = "text"
@@ -56,7 +56,7 @@ class Text:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Markdown:
+class WorkMarkdown:
     """A markdown notification; ``title`` shows in the conversation list."""
 
     msgtype: ClassVar[str] = "markdown"
@@ -72,7 +72,7 @@ class Markdown:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Link:
+class WorkLink:
     """A link card; all four fields are required, and the wire names are camelCase here."""
 
     msgtype: ClassVar[str] = "link"
@@ -106,7 +106,7 @@ class ActionCardButton:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionCard:
+class WorkActionCard:
     """A card with ``markdown`` and either one button (``single_title`` + ``single_url``) or
     several (``buttons``, stacked vertically unless ``btn_orientation="1"``)."""
 
@@ -251,14 +251,14 @@ class OA:
         return data
 
 
-WorkMessage = Text | Markdown | Link | ActionCard | OA
+WorkMessage = WorkText | WorkMarkdown | WorkLink | WorkActionCard | OA
 
 
 def message_payload(msg: WorkMessage | Mapping[str, Any] | str) -> dict[str, Any]:
     """The ``msg`` object: a message, a plain string (text), or a ready ``msg`` mapping with
     its ``msgtype`` (for the types without a class here: image, voice, file)."""
     if isinstance(msg, str):
-        msg = Text(content=msg)
+        msg = WorkText(content=msg)
     if isinstance(msg, Mapping):
         if not isinstance(msg.get("msgtype"), str):
             raise MessageValidationError("msg needs a msgtype, e.g. 'text'", field="msgtype")

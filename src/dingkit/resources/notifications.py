@@ -3,7 +3,7 @@
 A work notification is sent by an app (``agent_id``) to userIds, departments or everyone; the
 send is asynchronous and answers a ``task_id`` for progress, result and recall (§12.2).
 
-    >>> send(Text(content="build 42 is green"), agent_id=123, userids=["manager0001"])
+    >>> send(WorkText(content="build 42 is green"), agent_id=123, userids=["manager0001"])
 
 The message classes (from :mod:`._work_messages`) carry DingTalk's wire names and are checked
 when built; :func:`send` checks the receivers and the 2048-byte limit of ``msg`` before
@@ -23,17 +23,17 @@ from .._request import APIRequest, Endpoint
 from ._models import DingTalkModel
 from ._work_messages import (
     OA,
-    ActionCard,
     ActionCardButton,
-    Link,
-    Markdown,
     OABody,
     OAFormItem,
     OAHead,
     OARich,
     OAStatusBar,
-    Text,
+    WorkActionCard,
+    WorkLink,
+    WorkMarkdown,
     WorkMessage,
+    WorkText,
     message_payload,
 )
 
@@ -46,11 +46,8 @@ __all__ = [
     "RECALL",
     "RESULT",
     "SEND",
-    "ActionCard",
     "ActionCardButton",
     "ForbiddenEntry",
-    "Link",
-    "Markdown",
     "NotificationProgress",
     "NotificationResult",
     "OABody",
@@ -58,8 +55,11 @@ __all__ = [
     "OAHead",
     "OARich",
     "OAStatusBar",
-    "Text",
+    "WorkActionCard",
+    "WorkLink",
+    "WorkMarkdown",
     "WorkMessage",
+    "WorkText",
     "message_payload",
     "progress",
     "recall",
