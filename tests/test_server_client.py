@@ -415,7 +415,7 @@ def test_each_resource_is_one_cached_facade(make: Any) -> None:
 def ban_answer(code: int, seconds_from_now: float, now: float) -> Answer:
     from datetime import datetime
 
-    from dingkit._errcodes import CHINA
+    from dingkit._wire import CHINA
 
     ends = datetime.fromtimestamp(now + seconds_from_now, CHINA).strftime("%Y-%m-%d %H:%M:%S")
     errmsg = (

@@ -14,6 +14,7 @@ from typing import Literal
 __all__ = [
     "CHINA",
     "CHINA_TIME_FORMAT",
+    "CHINA_ZONE_NAME",
     "TOKEN_HEADER",
     "TOKEN_QUERY_PARAMETER",
     "Family",
@@ -30,6 +31,8 @@ TOKEN_QUERY_PARAMETER = "access_token"
 #: China Standard Time, UTC+8 without daylight saving: DingTalk's dates and the old APIs'
 #: time strings are read in it (§3.5, §6).
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+#: China time's IANA name, for APIs that take a time-zone name (the calendar, §4.1).
+CHINA_ZONE_NAME = "Asia/Shanghai"
 #: The old APIs' time format (``"2026-10-01 09:00:00"``, China time).
 CHINA_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 

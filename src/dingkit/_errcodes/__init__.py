@@ -32,6 +32,7 @@ from .._exceptions import (
     RateLimitError,
     ServerError,
 )
+from .._wire import CHINA, CHINA_TIME_FORMAT
 
 __all__ = [
     "DEFAULT_MAX_WAIT",
@@ -316,7 +317,6 @@ def retry_advice(info: ErrorCodeInfo, max_wait: float = DEFAULT_MAX_WAIT) -> str
 # -- bans -------------------------------------------------------------------------------
 
 #: China Standard Time, the zone of the times in DingTalk's messages.
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 # "…, 处罚将在 2019-02-13 20:40:05 结束." (§9.1, the live 90002 text).
 _BAN_END = re.compile(r"处罚将在\s*(\d{4}-\d{1,2}-\d{1,2}\s+\d{1,2}:\d{2}:\d{2})\s*结束")
 
@@ -328,7 +328,7 @@ def ban_seconds_left(message: str, now: float) -> float | None:
     if match is None:
         return None
     try:
-        ends = dt.datetime.strptime(" ".join(match.group(1).split()), "%Y-%m-%d %H:%M:%S")
+        ends = dt.datetime.strptime(" ".join(match.group(1).split()), CHINA_TIME_FORMAT)
     except ValueError:
         return None
     return max(0.0, ends.replace(tzinfo=CHINA).timestamp() - now)

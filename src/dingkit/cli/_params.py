@@ -14,6 +14,8 @@ from typing import Any
 
 import typer
 
+from .._wire import CHINA
+
 __all__ = [
     "aware",
     "china_time",
@@ -24,7 +26,6 @@ __all__ = [
 ]
 
 #: DingTalk's wall clock: attendance and the old APIs speak China Standard Time [I, §6].
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
 def parse_date(value: str) -> dt.date:

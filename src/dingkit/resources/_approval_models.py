@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from .._wire import CHINA
 from ._models import CamelModel, DingTalkModel
 
 __all__ = [
@@ -24,7 +25,6 @@ __all__ = [
 ]
 
 #: DingTalk's times without a zone (old API) are China Standard Time [I].
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
 def _time(value: Any) -> Any:

@@ -6,34 +6,49 @@ and pushes as the real one, and a chat page.
     with SandboxServer(Sandbox.from_settings()) as server:
         ...  # DINGTALK_OAPI_BASE_URL = DINGTALK_API_BASE_URL = server.url
 
-Layout: one package per DingTalk concept, each holding that concept's model and rules, its
-tables, its routes and its page view; around them the pieces every concept shares.
+Layout: one package per DingTalk concept, each holding that concept's model and rules (plain
+functions of the :class:`Sandbox` raising the concept's error), its tables, its routes (thin:
+read the request, call the rule, answer in the family's shape) and its page view; around
+them the pieces every concept shares.
 
     core.py           Sandbox: the state (settings, store, clock, tokens, limits, pushes)
     app.py            create_app(): every concept's routes, the chat page, unknown paths
     server.py         SandboxServer (uvicorn in a thread) and the start-up banner
     config.py         the settings: TOML, flags, the demo
     store.py          one SQLite connection; each concept registers its own tables
-    gateway/          before a rule runs: token, method, limits, failure modes, the body;
-                      each family's answers (answers.py) and typed fields (params.py)
-    robot/            custom robots (§2): the webhook's checks, sending, groups, rendering
-    tokens/           apps and access tokens (§1): issuing, failure modes, per-app limits
-    contacts/         the organisation (§5): generated people and departments, changes to
-                      them (admin.py: the rules), the contacts API and the admin routes
-    approval/         approval (§3): templates, instances and their state machine, the
-                      events they cause, both API families, the approvals view
-    calendar/         calendar events (§4)
-    attendance/       attendance results and punches, generated (§6)
-    notifications/    work notifications (§12)
-    callbacks/        event subscription (§7): registrations, encrypted pushes, failed list
+    allowlists.py     IPv4 allow-lists (robots and apps)
+    gateway/          what runs before a rule: method, token, grants, limits, failure modes,
+                      the body (pipeline.py); each family's answers (answers.py); fields
+                      (params.py)
+    robot/            custom robots (§2): checks (rules.py), sending.py, groups and messages
+                      (records.py), rendering (render.py, markdown.py), routes.py
+    tokens/           apps and access tokens (§1): issuing and failure modes (issuer.py),
+                      grants (grants.py: permission points, IP allow-list, monthly quota),
+                      records.py, routes.py
+    contacts/         the organisation (§5): generated people and departments (org.py,
+                      names.py), changes (admin.py: the rules; changes.py: kept and
+                      replayed), views.py, the API (routes.py) and admin routes
+    approval/         approval (§3): templates.py, the state machine (instances.py), the
+                      events it causes (callback_events.py), starting and changing
+                      (service.py), records.py, both families (routes.py, routes_old.py),
+                      views.py
+    calendar/         calendar events (§4): checks (model.py), rules.py, records.py, routes.py
+    attendance/       attendance results and punches, generated (generator.py), routes.py
+    notifications/    work notifications (§12): checks (model.py), sending.py, records.py,
+                      routes.py
+    callbacks/        event subscription (§7): pushes and the worker (hub.py), records.py,
+                      routes.py
     static/           the chat page
 
 Adding an endpoint touches: its declaration and request builder in
-``dingkit/resources/<concept>.py`` (an :class:`~dingkit._request.Endpoint`), the facade line in
+``dingkit/resources/<concept>.py`` (an :class:`~dingkit._request.Endpoint`: method, path,
+permission point, parameter error, limits), the facade line in
 ``dingkit/_api/_async/<concept>.py`` (``scripts/unasync.py`` writes the sync twin), the rule
 in ``sandbox/<concept>/`` (a plain function raising the concept's error), one line in that
 concept's ``routes.py`` (``gateway.routes([(ENDPOINT, handler)])``) and the tests. The
-contract test (``tests/sandbox/test_contract.py``) fails while either side is missing.
+contract test (``tests/sandbox/test_contract.py``) fails while either side is missing, and
+``tests/sandbox/test_codes_in_catalogue.py`` while a code it answers is not in the error
+catalogue.
 """
 
 from __future__ import annotations

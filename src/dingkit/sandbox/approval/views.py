@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ..._wire import CHINA
+from ..._wire import CHINA, CHINA_TIME_FORMAT
 from ..contacts.org import Organization
 from .instances import Instance, Record, Task
 
@@ -25,7 +25,7 @@ def _minute(ms: int) -> str:
 
 
 def _china(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ms / 1000, CHINA).strftime(CHINA_TIME_FORMAT)
 
 
 def _iso(ms: int | None) -> str | None:

@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..._wire import CHINA
+from ..._wire import CHINA, CHINA_ZONE_NAME
 from ..contacts.org import Organization, User
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
 MAX_SUMMARY = 2048
 MAX_DESCRIPTION = 5000
 MAX_ATTENDEES = 500
-DEFAULT_ZONE = "Asia/Shanghai"
+DEFAULT_ZONE = CHINA_ZONE_NAME
 DEFAULT_REMINDER = 15  # minutes, when ``reminders`` is left out (§4.1)
 _PATTERNS = ("daily", "weekly", "absoluteMonthly", "relativeMonthly", "absoluteYearly")
 _RANGES = ("noEnd", "endDate", "numbered")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ..._wire import CHINA
+from ..._wire import CHINA, CHINA_TIME_FORMAT
 
 __all__ = [
     "ParamError",
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 #: The time format of the attendance APIs (§6).
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+TIME_FORMAT = CHINA_TIME_FORMAT
 
 
 class ParamError(Exception):
