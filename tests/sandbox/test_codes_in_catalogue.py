@@ -33,7 +33,11 @@ _CONSTRUCTORS: dict[str, tuple[int | str, Api]] = {
 }
 #: Arguments that are not literals, each a code decided elsewhere and checked elsewhere:
 #: re-raised failures and the endpoint's declared parameter error (checked below).
-_PASSED_ON = {"exc.errcode", "exc.code", "exc.status", "code", "status"}
+_PASSED_ON = {
+    *(f"{name}.{field}" for name in ("exc", "outcome") for field in ("errcode", "code", "status")),
+    "code",
+    "status",
+}
 
 
 def _constants(tree: ast.Module) -> dict[str, object]:

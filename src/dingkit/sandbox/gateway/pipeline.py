@@ -161,39 +161,8 @@ class Gateway:
         if not endpoint.auth:
             return handler  # type: ignore[return-value]
         rule: Callable[[Call], Any] = handler  # type: ignore[assignment]
-        if endpoint.family == "api":
-            return self._api(endpoint, rule)
-        return self._oapi(endpoint, rule)
+        answer = _api_answer if endpoint.family == "api" else _oapi_answer
 
-    def _oapi(
-        self, endpoint: Endpoint, rule: Callable[[Call], Any]
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def serve(request: Request) -> Response:
-            prepared = await self._prepare(request, endpoint)
-            if isinstance(prepared, Response):
-                return prepared
-            app, request_id = prepared
-            rid = request_id or None
-            try:
-                body = _parse_json(await read_body(request))
-                outcome = rule(Call(self.sandbox, app, request, body, request_id, endpoint))
-                result = await outcome if inspect.isawaitable(outcome) else outcome
-            except ParamError as exc:
-                code = endpoint.parameter_error
-                assert isinstance(code, int), f"{endpoint.path}: an old-family errcode"
-                return oapi_error(code, exc.message, request_id=rid)
-            except OapiError as exc:
-                return oapi_error(exc.errcode, exc.errmsg, request_id=rid, **exc.extra)
-            answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok", **result}
-            if rid is not None:
-                answer["request_id"] = rid
-            return JSONResponse(answer)
-
-        return serve
-
-    def _api(
-        self, endpoint: Endpoint, rule: Callable[[Call], Any]
-    ) -> Callable[[Request], Awaitable[Response]]:
         async def serve(request: Request) -> Response:
             prepared = await self._prepare(request, endpoint)
             if isinstance(prepared, Response):
@@ -203,17 +172,9 @@ class Gateway:
                 body = _parse_json(await read_body(request))
                 outcome = rule(Call(self.sandbox, app, request, body, request_id, endpoint))
                 result = await outcome if inspect.isawaitable(outcome) else outcome
-            except ParamError as exc:
-                code = str(endpoint.parameter_error)
-                return api_error(400, code, exc.message, request_id=request_id)
-            except ApiError as exc:
-                return api_error(
-                    exc.status, exc.code, exc.message, request_id=request_id, **exc.extra
-                )
-            if isinstance(result, Response):
-                result.headers.update(api_headers(request_id))
-                return result
-            return JSONResponse(result, headers=api_headers(request_id))
+            except (ParamError, OapiError, ApiError) as exc:
+                return answer(endpoint, request_id, exc)
+            return answer(endpoint, request_id, result)
 
         return serve
 
@@ -300,6 +261,42 @@ class Gateway:
         if failure_mode(app.app_key) is FailureMode.SLOW:
             await anyio.sleep(self.sandbox.config.slow_delay)
         return app, request_id
+
+
+def _oapi_answer(endpoint: Endpoint, request_id: str, outcome: Any) -> Response:
+    """An old-family answer: HTTP 200 with ``errcode`` 0 and the result's fields, or the
+    failure's errcode; ``request_id`` on ``/topapi/*`` only."""
+    rid = request_id or None
+    if isinstance(outcome, ParamError):
+        code = endpoint.parameter_error
+        assert isinstance(code, int), f"{endpoint.path}: an old-family errcode"
+        return oapi_error(code, outcome.message, request_id=rid)
+    if isinstance(outcome, OapiError):
+        return oapi_error(outcome.errcode, outcome.errmsg, request_id=rid, **outcome.extra)
+    if isinstance(outcome, ApiError):
+        raise TypeError(f"{endpoint.path}: an old-family rule raised a new-family error")
+    answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok", **outcome}
+    if rid is not None:
+        answer["request_id"] = rid
+    return JSONResponse(answer)
+
+
+def _api_answer(endpoint: Endpoint, request_id: str, outcome: Any) -> Response:
+    """A new-family answer: the result as the body (or a ready ``Response``), or the
+    failure's status and code; the ``x-acs-*`` headers on both."""
+    if isinstance(outcome, ParamError):
+        code = str(endpoint.parameter_error)
+        return api_error(400, code, outcome.message, request_id=request_id)
+    if isinstance(outcome, ApiError):
+        return api_error(
+            outcome.status, outcome.code, outcome.message, request_id=request_id, **outcome.extra
+        )
+    if isinstance(outcome, OapiError):
+        raise TypeError(f"{endpoint.path}: a new-family rule raised an old-family error")
+    if isinstance(outcome, Response):
+        outcome.headers.update(api_headers(request_id))
+        return outcome
+    return JSONResponse(outcome, headers=api_headers(request_id))
 
 
 def _refused(refusal: Refusal, app: AppConfig, family: Family, request_id: str) -> Response:
