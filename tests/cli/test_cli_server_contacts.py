@@ -9,8 +9,6 @@ import json
 
 import pytest
 
-from dingkit.sandbox.config import SandboxConfig
-
 
 def _csv(stdout: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(stdout)))
@@ -142,17 +140,17 @@ def test_user_and_find_by_mobile(org, server_cli):
     assert "│ boss " in table.stdout
 
 
-def test_dept_create_makes_a_department(openapi_sandbox_for, cli_with):
-    served = openapi_sandbox_for(SandboxConfig(limits=False, seed=21, org_size=60))
-    cli = cli_with(served.env())
-    parent = served.sandbox.org.root.children[0]
+def test_dept_create_makes_a_department(openapi_sandbox, server_cli):
+    org = openapi_sandbox.sandbox.org
+    # Under a team with no sub-departments, so the other tests' views of the tree stay true.
+    parent = next(d.dept_id for d in org.departments.values() if d.level == 3 and d.members)
 
-    created = cli.run("contacts", "dept-create", "值班组", "--parent", str(parent), "--json")
+    created = server_cli.run("contacts", "dept-create", "值班组", "--parent", str(parent), "--json")
 
     data = created.assert_ok().json()
     assert (data["name"], data["parent_id"]) == ("值班组", parent)
-    assert served.sandbox.org.departments[data["dept_id"]].name == "值班组"
-    again, no_parent, blank = cli.run_many(
+    assert openapi_sandbox.sandbox.org.departments[data["dept_id"]].name == "值班组"
+    again, no_parent, blank = server_cli.run_many(
         ["contacts", "dept-create", "值班组", "--parent", str(parent)],
         ["contacts", "dept-create", "别的组", "--parent", "999"],
         ["contacts", "dept-create", " "],

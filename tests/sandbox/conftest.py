@@ -4,6 +4,7 @@ pushes."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
@@ -129,30 +130,22 @@ def test_app() -> AppConfig:
 
 
 class Receiver:
-    """A tiny callback receiver built only from :mod:`dingkit.callback.crypto`, served by
-    uvicorn on 127.0.0.1: it verifies and decrypts every push, records it, and replies as
-    ``mode`` says: ``ok`` (the encrypted ``success``), ``wrong`` (an encrypted ``failure``),
-    ``error`` (HTTP 500), ``slow`` (``success`` after ``delay`` seconds) or ``plain``
-    (the bare text ``success``, unencrypted)."""
+    """A tiny callback receiver built only from :mod:`dingkit.callback.crypto`, at its own path
+    of a :class:`ReceiverHost`: it verifies and decrypts every push, records it, and replies
+    as ``mode`` says: ``ok`` (the encrypted ``success``), ``wrong`` (an encrypted
+    ``failure``), ``error`` (HTTP 500), ``slow`` (``success`` after ``delay`` seconds) or
+    ``plain`` (the bare text ``success``, unencrypted)."""
 
-    def __init__(self, token: str, aes_key: str, receiver_id: str) -> None:
+    def __init__(self, token: str, aes_key: str, receiver_id: str, *, url: str) -> None:
         self.crypto = CallbackCrypto(token, aes_key, receiver_id)
         self.token, self.aes_key = token, aes_key
+        self.url = url
         self.mode = "ok"
         self.delay = 1.0
         self.events: list[dict[str, Any]] = []
         self.queries: list[dict[str, str]] = []
-        app = Starlette(routes=[Route("/callback", self._endpoint, methods=["POST"])])
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/callback"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
 
-    async def _endpoint(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         query = dict(request.query_params)
         assert query["msg_signature"] == query["signature"]
         body = await request.json()
@@ -175,11 +168,41 @@ class Receiver:
         """``(EventType, type)`` of every push received, check_url included."""
         return [(e["EventType"], e.get("type")) for e in self.events]
 
-    def start(self) -> Receiver:
+
+class ReceiverHost:
+    """One uvicorn server on 127.0.0.1 for the session's receivers, each at its own path:
+    starting and stopping a server for every test cost a fifth of a second each time."""
+
+    def __init__(self) -> None:
+        self.receivers: dict[str, Receiver] = {}
+        app = Starlette(routes=[Route("/callback/{key}", self._endpoint, methods=["POST"])])
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._socket.bind(("127.0.0.1", 0))
+        self.base = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+        self._keys = itertools.count(1)
+
+    async def _endpoint(self, request: Request) -> Response:
+        receiver = self.receivers.get(request.path_params["key"])
+        if receiver is None:
+            return JSONResponse({"error": "no receiver at this path"}, status_code=404)
+        return await receiver.handle(request)
+
+    def receiver(self, token: str, aes_key: str, receiver_id: str) -> Receiver:
+        key = str(next(self._keys))
+        receiver = Receiver(token, aes_key, receiver_id, url=f"{self.base}/callback/{key}")
+        self.receivers[key] = receiver
+        return receiver
+
+    def start(self) -> ReceiverHost:
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
-            assert time.monotonic() < deadline, "the receiver did not start"
+            assert time.monotonic() < deadline, "the receiver host did not start"
             time.sleep(0.01)
         return self
 
@@ -189,18 +212,26 @@ class Receiver:
         self._socket.close()
 
 
+@pytest.fixture(scope="session")
+def receiver_host() -> Iterator[ReceiverHost]:
+    host = ReceiverHost().start()
+    yield host
+    host.stop()
+
+
 @pytest.fixture
-def receiver_for() -> Iterator[Callable[..., Receiver]]:
-    """``receiver_for(receiver_id, token=..., aes_key=...)``: a started :class:`Receiver`."""
-    started: list[Receiver] = []
+def receiver_for(receiver_host: ReceiverHost) -> Iterator[Callable[..., Receiver]]:
+    """``receiver_for(receiver_id, token=..., aes_key=...)``: a :class:`Receiver` of its own
+    (a path of the session's host), gone after the test."""
+    keys: list[str] = []
 
     def make(
         receiver_id: str = DEFAULT_CORP_ID, token: str = "token123", aes_key: str | None = None
     ) -> Receiver:
-        receiver = Receiver(token, aes_key or new_aes_key(), receiver_id).start()
-        started.append(receiver)
+        receiver = receiver_host.receiver(token, aes_key or new_aes_key(), receiver_id)
+        keys.append(receiver.url.rsplit("/", 1)[1])
         return receiver
 
     yield make
-    for receiver in started:
-        receiver.stop()
+    for key in keys:
+        receiver_host.receivers.pop(key, None)

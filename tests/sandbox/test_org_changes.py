@@ -247,9 +247,12 @@ async def test_department_create_adds_a_department_and_pushes_org_dept_create(
     ],
 )
 async def test_department_create_refusals(
-    watched: tuple[Sandbox, Any, Any], body: dict[str, Any], errcode: int
+    open_sandbox: OpenSandbox, connect: Connect, body: dict[str, Any], errcode: int
 ) -> None:
-    sandbox, client, receiver = watched
+    # A subscription to every event: a refused change must queue none.
+    nobody = CallbackConfig(url="http://127.0.0.1:9/callback", token="abcdef", aes_key="a" * 43)
+    sandbox = open_sandbox(callbacks=(nobody,))
+    client = connect(sandbox)
     if body.get("name") == "研发中心":
         names = {sandbox.org.departments[d].name for d in sandbox.org.root.children}
         assert "研发中心" in names  # the seeded organisation has it
@@ -260,7 +263,7 @@ async def test_department_create_refusals(
     assert answer["errcode"] == errcode, answer
     assert answer["errmsg"]
     assert len(sandbox.org.departments) == before
-    assert pushed(sandbox, receiver) == []
+    assert sandbox.callbacks.records.changed_since(0, limit=10) == []
 
 
 def test_department_create_is_a_rule_without_http(open_sandbox: OpenSandbox) -> None:
