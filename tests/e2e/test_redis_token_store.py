@@ -71,7 +71,7 @@ store.redis.close()
 # together: store calls, the refresh lock, the fetch) and after (the HTTP calls themselves,
 # where the store plays no part and a busy machine's scheduling shows).
 _ASYNC_CHILD = r"""
-import asyncio, json, sys
+import asyncio, json, sys, threading, time
 import httpx
 from dingkit import AsyncDingTalk, RedisTokenStore
 
@@ -95,13 +95,22 @@ class CountingStore(RedisTokenStore):
         return receipt
 
 
-async def watchdog(client, stop, lateness):
+async def watchdog(client, stop, lateness, phase):
     loop = asyncio.get_running_loop()
     while not stop.is_set():
-        phase = "calls" if client.tokens.cached() else "token"
+        phase[0] = "calls" if client.tokens.cached() else "token"
         started = loop.time()
         await asyncio.sleep(PERIOD)
-        lateness[phase] = max(lateness[phase], loop.time() - started - PERIOD)
+        lateness[phase[0]] = max(lateness[phase[0]], loop.time() - started - PERIOD)
+
+
+def control(stop, lateness, phase):
+    # A plain thread ticking like the watchdog: how late the machine itself made every thread
+    # of this process (a busy CI box), as opposed to the loop being blocked.
+    while not stop.is_set():
+        current, started = phase[0], time.monotonic()
+        time.sleep(PERIOD)
+        lateness[current] = max(lateness[current], time.monotonic() - started - PERIOD)
 
 
 async def main():
@@ -114,18 +123,24 @@ async def main():
     (await http.get(url + "/_sandbox/tokens")).raise_for_status()
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
-    stop, lateness = asyncio.Event(), {"token": 0.0, "calls": 0.0}
-    dog = asyncio.create_task(watchdog(client, stop, lateness))
+    stop, lateness, phase = asyncio.Event(), {"token": 0.0, "calls": 0.0}, ["token"]
+    stop_control, control_lateness = threading.Event(), {"token": 0.0, "calls": 0.0}
+    ticker = threading.Thread(target=control, args=(stop_control, control_lateness, phase))
+    ticker.start()
+    dog = asyncio.create_task(watchdog(client, stop, lateness, phase))
     await asyncio.sleep(0)
     users = await asyncio.gather(*(client.contacts.user(userid) for _ in range(int(calls))))
     stop.set()
     await dog
+    stop_control.set()
+    ticker.join()
     print(json.dumps({
         "userids": sorted({user.userid for user in users}),
         "calls": len(users),
         "fetches": client.tokens.fetches,
         "refused": store.refused,
         "lateness": lateness,
+        "control": control_lateness,
     }), flush=True)
     await http.aclose()
     store.redis.close()
@@ -137,7 +152,9 @@ asyncio.run(main())
 ASYNC_TOKEN_DELAY = 1.0
 ASYNC_CALLS = 200
 #: The watchdog sleeps 5 ms at a time. A loop put to sleep while another process refreshes
-#: (``time.sleep`` polling the lock, Redis calls on the loop) wakes it a whole fetch late.
+#: (``time.sleep`` polling the lock, Redis calls on the loop) wakes it a whole fetch late
+#: (1.14 s measured with the blocking store calls put back), while a plain thread of the same
+#: process ticks on time: the loop's lateness beyond that thread's is time it was blocked.
 MAX_LATENESS = 0.050
 
 
@@ -308,8 +325,10 @@ def test_async_clients_in_two_processes_fetch_one_token_and_never_block_their_lo
     assert sorted(report["fetches"] for report in seen) == [0, 1]
     waiter = next(report for report in seen if report["fetches"] == 0)
     assert waiter["refused"] > 0
-    lateness = [report["lateness"] for report in seen]
-    assert max(each["token"] for each in lateness) < MAX_LATENESS, lateness
+    # Blocked: how much later the loop woke than a plain thread of the same process, so that
+    # a machine busy with other work (every thread late alike) does not count as blocking.
+    blocked = [report["lateness"]["token"] - report["control"]["token"] for report in seen]
+    assert max(blocked) < MAX_LATENESS, seen
 
 
 # -- the refresh lock ----------------------------------------------------------------------
