@@ -22,6 +22,7 @@ import pytest
 import redis
 import uvicorn
 
+from _forkserver import ForkServer
 from dingkit import DingTalk
 from dingkit.callback.crypto import new_aes_key
 from dingkit.callback.inbox import Inbox, SQLiteInbox
@@ -166,6 +167,13 @@ def cli_env(sandbox_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 def dingkit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -m dingkit ARGS``: a fork of the session's warmed-up interpreter where it can
+    be (the same process semantics, without a third of a second of start-up), else a plain
+    subprocess."""
+    forks = ForkServer.get(env)
+    if forks is not None:
+        code, out, err = forks.run(args, env, Path(env["HOME"]), "", 60)
+        return subprocess.CompletedProcess([sys.executable, "-m", "dingkit", *args], code, out, err)
     return subprocess.run(
         [sys.executable, "-m", "dingkit", *args],
         env=env,

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from _forkserver import ForkServer
 from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import AppConfig, RobotConfig, SandboxConfig
 
@@ -184,6 +185,12 @@ class CLI:
         script: bool = False,
         python_flags: Sequence[str] = (),
     ) -> Result:
+        forks = None if script or python_flags else ForkServer.get(clean_environ(self.home))
+        if forks is not None:
+            code, out, err = forks.run(
+                args, self.environ(env), self.home, input or "", COMMAND_TIMEOUT
+            )
+            return Result(args, code, out, err)
         completed = subprocess.run(
             [*self.command(script=script, python_flags=python_flags), *args],
             input=input if input is not None else "",
