@@ -38,7 +38,12 @@ __all__ = [
     "INSTANCE_IDS",
     "INSTANCE_IDS_OLD",
     "INSTANCE_TERMINATE",
+    "MAX_APPROVER_STEPS",
+    "MAX_CC",
+    "MAX_FORM_COMPONENTS",
+    "MAX_IDS",
     "MAX_INSTANCE_PAGE",
+    "MAX_REMARK",
     "MAX_TEMPLATE_PAGE",
     "TEMPLATES",
     "WINDOW",
@@ -65,7 +70,12 @@ MAX_TEMPLATE_PAGE = 100  # listbyuserid `size` [I: not in the reference, named b
 WINDOW = dt.timedelta(days=120)  # instanceIds/query: end - start ≤ 120 days (§3.3)
 WINDOW_MS = int(WINDOW.total_seconds() * 1000)
 MAX_INITIATORS = 10
-MAX_VALUE_CHARS = 65535
+MAX_VALUE_CHARS = 65535  # a form value (§3.1)
+MAX_FORM_COMPONENTS = 150  # formComponentValues (§3.1)
+MAX_APPROVER_STEPS = 20  # approvers (§3.1)
+MAX_CC = 50  # ccList (§3.1)
+MAX_REMARK = 1024  # execute / terminate remark (§3.4)
+MAX_IDS = 10_000  # instance ids reachable by paging, in all (§3.3)
 _INSTANCES = "/v1.0/workflow/processInstances"
 Status = Literal["RUNNING", "TERMINATED", "COMPLETED"]
 
@@ -174,8 +184,8 @@ def form_component_values(form: Form) -> list[dict[str, Any]]:
         if len(encoded) > MAX_VALUE_CHARS:
             raise ValueError(f"form field {name!r} is over {MAX_VALUE_CHARS} characters")
         values.append({"name": name, "value": encoded})
-    if len(values) > 150:
-        raise ValueError("at most 150 form fields per instance")
+    if len(values) > MAX_FORM_COMPONENTS:
+        raise ValueError(f"at most {MAX_FORM_COMPONENTS} form fields per instance")
     return values
 
 
@@ -205,14 +215,14 @@ def create(
         body["microappAgentId"] = agent_id
     if approvers:
         steps = [ApproverStep([a]) if isinstance(a, str) else a for a in approvers]
-        if len(steps) > 20:
-            raise ValueError("at most 20 approver steps")
+        if len(steps) > MAX_APPROVER_STEPS:
+            raise ValueError(f"at most {MAX_APPROVER_STEPS} approver steps")
         body["approvers"] = [
             {"actionType": step.action_type, "userIds": list(step.user_ids)} for step in steps
         ]
     if cc_list:
-        if len(cc_list) > 50:
-            raise ValueError("at most 50 cc userIds")
+        if len(cc_list) > MAX_CC:
+            raise ValueError(f"at most {MAX_CC} cc userIds")
         body["ccList"] = list(cc_list)
     if cc_position is not None:
         body["ccPosition"] = cc_position

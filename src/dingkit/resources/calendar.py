@@ -31,7 +31,9 @@ __all__ = [
     "EVENT_LIST",
     "EVENT_UPDATE",
     "MAX_ATTENDEES",
+    "MAX_DESCRIPTION",
     "MAX_EVENT_PAGE",
+    "MAX_SUMMARY",
     "PRIMARY",
     "Attendee",
     "CalendarEvent",
@@ -48,6 +50,8 @@ __all__ = [
 
 MAX_EVENT_PAGE = 100  # maxResults (§4.2)
 MAX_ATTENDEES = 500  # per call (§4.1)
+MAX_SUMMARY = 2048  # characters (§4.1)
+MAX_DESCRIPTION = 5000  # characters (§4.1)
 _EVENTS = "/v1.0/calendar/users/{unionId}/calendars/{calendarId}/events"
 #: The only calendar DingTalk's API knows (§4).
 PRIMARY = "primary"
@@ -206,12 +210,12 @@ def event_body(
     """
     body: dict[str, Any] = {}
     if summary is not None:
-        if not summary.strip() or len(summary) > 2048:
-            raise ValueError("summary must be 1 to 2048 characters")
+        if not summary.strip() or len(summary) > MAX_SUMMARY:
+            raise ValueError(f"summary must be 1 to {MAX_SUMMARY} characters")
         body["summary"] = summary
     if description is not None:
-        if len(description) > 5000:
-            raise ValueError("description is over 5000 characters")
+        if len(description) > MAX_DESCRIPTION:
+            raise ValueError(f"description is over {MAX_DESCRIPTION} characters")
         body["description"] = description
     if (start is None) != (end is None):
         raise ValueError("give start and end together")

@@ -37,7 +37,7 @@ from .views import old_instance_json
 __all__ = ["routes"]
 
 _ERRCODE = 400002
-_MAX_APPROVERS = 20
+_MAX_APPROVERS = api.MAX_APPROVER_STEPS
 _MAX_OLD_FORM = 200
 _ACTION_TYPES = ("AND", "OR", "NONE")
 

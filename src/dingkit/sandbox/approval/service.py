@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 MAX_ID_PAGE = api.MAX_INSTANCE_PAGE  # maxResults / size (§3.3, §3.5)
-MAX_IDS = 10_000  # in total, by paging (§3.3)
+MAX_IDS = api.MAX_IDS  # in total, by paging (§3.3)
 _DAY_MS = 86_400_000
 _WINDOW_MS = 120 * _DAY_MS
 _LOOKBACK_MS = 365 * _DAY_MS

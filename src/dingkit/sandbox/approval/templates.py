@@ -20,6 +20,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ...resources import approval as api
 from ..config import FormComponentConfig, ProcessConfig, SandboxConfig
 
 __all__ = [
@@ -37,8 +38,8 @@ __all__ = [
 LEAVE_CODE = "PROC-SANDBOX-LEAVE"
 EXPENSE_CODE = "PROC-SANDBOX-EXPENSE"
 PURCHASE_CODE = "PROC-SANDBOX-PURCHASE"
-MAX_VALUE_CHARS = 65535
-MAX_COMPONENTS = 150
+MAX_VALUE_CHARS = api.MAX_VALUE_CHARS
+MAX_COMPONENTS = api.MAX_FORM_COMPONENTS
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")

@@ -32,6 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..._wire import CHINA, CHINA_ZONE_NAME
+from ...resources import calendar as api
 from ..contacts.org import Organization, User
 
 __all__ = [
@@ -44,9 +45,9 @@ __all__ = [
     "utc_text",
 ]
 
-MAX_SUMMARY = 2048
-MAX_DESCRIPTION = 5000
-MAX_ATTENDEES = 500
+MAX_SUMMARY = api.MAX_SUMMARY
+MAX_DESCRIPTION = api.MAX_DESCRIPTION
+MAX_ATTENDEES = api.MAX_ATTENDEES
 DEFAULT_ZONE = CHINA_ZONE_NAME
 DEFAULT_REMINDER = 15  # minutes, when ``reminders`` is left out (§4.1)
 _PATTERNS = ("daily", "weekly", "absoluteMonthly", "relativeMonthly", "absoluteYearly")

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ...resources import contacts as contacts_api
 from ..config import DEFAULT_CORP_ID
 from .names import (
     COMPANY,
@@ -51,7 +52,7 @@ __all__ = [
     "settle",
 ]
 
-ROOT_DEPT_ID = 1
+ROOT_DEPT_ID = contacts_api.ROOT_DEPT_ID
 BOSS_USERID = "manager0001"
 BOSS_MOBILE = "13800000000"
 #: ``order_field`` values of ``/topapi/v2/user/list`` (§5.4); ``custom`` is the default.

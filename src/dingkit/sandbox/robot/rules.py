@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..._errcodes._texts import ROBOT_BLOCK_SECONDS
 from ..._exceptions import MessageValidationError
 from ..._ratelimit import LimiterRegistry
 from ...robot import compose
@@ -98,7 +99,7 @@ class Outcome:
 
 
 #: Over the limit, DingTalk blocks the robot for 10 minutes (§2.3).
-BLOCK_SECONDS = 600.0
+BLOCK_SECONDS = ROBOT_BLOCK_SECONDS
 
 
 class RobotJudge:
