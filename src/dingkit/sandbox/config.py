@@ -66,7 +66,6 @@ and one twin per failure mode (see :func:`demo_apps`).
 
 from __future__ import annotations
 
-import json
 import secrets
 import tomllib
 import zlib
@@ -84,6 +83,7 @@ from pydantic import (
 
 from .._exceptions import ConfigurationError
 from .allowlists import ipv4_networks
+from .approval.template_config import COMPONENT_TYPES, FormComponentConfig, ProcessConfig
 
 __all__ = [
     "CALLBACK_TAGS",
@@ -108,17 +108,6 @@ ErrcodeEra = Literal["doc", "observed"]
 DEFAULT_CORP_ID = "ding5a7d1e2b3c4f6a8b"
 #: App-key prefixes that select a failure mode (see the module docstring).
 FAILURE_PREFIXES = ("expired-", "throttled-", "busy-", "slow-", "flaky-")
-#: The form component types a ``[[process]]`` form may use (DingTalk's names, §3.1).
-COMPONENT_TYPES = (
-    "TextField",
-    "TextareaField",
-    "NumberField",
-    "MoneyField",
-    "DDSelectField",
-    "DDMultiSelectField",
-    "DDDateField",
-    "DDDateRangeField",
-)
 #: The event types (``call_back_tag`` values) the sandbox knows and pushes (§7.6). DingTalk has
 #: more (roles, attendance...); the sandbox emits none of those, so it refuses them [I].
 CALLBACK_TAGS = (
@@ -131,16 +120,6 @@ CALLBACK_TAGS = (
     "bpms_instance_change",
     "bpms_task_change",
 )
-ComponentType = Literal[
-    "TextField",
-    "TextareaField",
-    "NumberField",
-    "MoneyField",
-    "DDSelectField",
-    "DDMultiSelectField",
-    "DDDateField",
-    "DDDateRangeField",
-]
 
 
 def known_scopes() -> frozenset[str]:
@@ -241,53 +220,6 @@ class AppConfig(_Strict):
             if isinstance(key, str):
                 data = {**data, "agent_id": 100_000_000 + zlib.crc32(key.encode()) % 900_000_000}
         return data
-
-
-class FormComponentConfig(_Strict):
-    """One component of a template's form. A ``DDDateRangeField`` has two labels (start and
-    end), which the request names as a JSON array string (§3.1)."""
-
-    label: str | tuple[str, str]
-    type: ComponentType
-    required: bool = False
-    options: tuple[str, ...] = ()
-
-    @model_validator(mode="after")
-    def _shape(self) -> FormComponentConfig:
-        labels = (self.label,) if isinstance(self.label, str) else self.label
-        if any(not label.strip() for label in labels):
-            raise ValueError("labels must not be blank")
-        if (self.type == "DDDateRangeField") != isinstance(self.label, tuple):
-            raise ValueError("a DDDateRangeField, and only it, takes two labels: [start, end]")
-        selects = self.type in ("DDSelectField", "DDMultiSelectField")
-        if selects and not self.options:
-            raise ValueError(f"a {self.type} needs options")
-        if not selects and self.options:
-            raise ValueError(f"a {self.type} takes no options")
-        return self
-
-    @property
-    def name(self) -> str:
-        """The ``name`` a request gives this component (§3.1: a date range's is a JSON array
-        string of its two labels)."""
-        if isinstance(self.label, str):
-            return self.label
-        return json.dumps(list(self.label), ensure_ascii=False, separators=(",", ":"))
-
-
-class ProcessConfig(_Strict):
-    """An approval template (审批模板): its code, name and form."""
-
-    code: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
-    name: str = Field(min_length=1, max_length=64)
-    form: tuple[FormComponentConfig, ...] = Field(default=(), max_length=150)
-
-    @model_validator(mode="after")
-    def _unique_labels(self) -> ProcessConfig:
-        names = [component.name for component in self.form]
-        if len(set(names)) != len(names):
-            raise ValueError("form labels must be unique within a template")
-        return self
 
 
 class CallbackConfig(_Strict):

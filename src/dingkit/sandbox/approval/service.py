@@ -17,13 +17,13 @@ from starlette.requests import Request
 
 from ..._wire import CHINA
 from ...resources import approval as api
-from ..config import ProcessConfig
 from ..contacts.org import ROOT_DEPT_ID, User
 from ..gateway.answers import ApiError
 from ..gateway.params import ParamError
 from .callback_events import approval_events
 from .instances import ApprovalError, Instance, new_instance
 from .instances import default_flow as template_flow
+from .template_config import ProcessConfig
 from .templates import FormError, check_form, processes_of
 
 if TYPE_CHECKING:

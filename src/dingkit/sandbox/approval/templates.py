@@ -21,7 +21,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ...resources import approval as api
-from ..config import FormComponentConfig, ProcessConfig, SandboxConfig
+from ..config import SandboxConfig
+from .template_config import FormComponentConfig, ProcessConfig
 
 __all__ = [
     "DEFAULT_PROCESSES",
