@@ -28,11 +28,10 @@ them the pieces every concept shares.
     contacts/         the organisation (§5): generated people and departments (org.py,
                       names.py), changes (admin.py: the rules; changes.py: kept and
                       replayed), views.py, the API (routes.py) and admin routes
-    approval/         approval (§3): templates.py (and their config, template_config.py),
-                      the state machine (instances.py), the
-                      events it causes (callback_events.py), starting and changing
-                      (service.py), records.py, both families (routes.py, routes_old.py),
-                      views.py
+    approval/         approval (§3): templates.py (their config: template_config.py), the
+                      state machine (instances.py), the events it causes
+                      (callback_events.py), starting and changing (service.py), records.py,
+                      both families (routes.py, routes_old.py), views.py
     calendar/         calendar events (§4): checks (model.py), rules.py, records.py, routes.py
     attendance/       attendance results and punches, generated (generator.py), routes.py
     notifications/    work notifications (§12): checks (model.py), sending.py, records.py,
