@@ -32,6 +32,14 @@ def sandbox(
             "Default: <platform data dir>/dingkit/sandbox.",
         ),
     ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Proxies (comma-separated addresses) whose X-Forwarded-For names the client "
+            "for the IP allow-lists. Default: none; the peer's own address counts.",
+        ),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -97,7 +105,14 @@ def sandbox(
             org_depth=org_depth,
             seed=seed,
         )
-        run_foreground(instance, host=host, port=port, announce=typer.echo, data_dir=directory)
+        run_foreground(
+            instance,
+            host=host,
+            port=port,
+            announce=typer.echo,
+            data_dir=directory,
+            forwarded_allow_ips=forwarded_allow_ips,
+        )
     except ConfigurationError as error:
         fail(error)
     except OSError as error:

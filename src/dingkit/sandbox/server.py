@@ -33,6 +33,10 @@ class SandboxServer:
         host: interface to bind; loopback by default.
         port: 0 picks a free port.
         log_level: uvicorn's log level.
+        forwarded_allow_ips: proxies whose ``X-Forwarded-For`` names the client (comma-
+            separated addresses, uvicorn's syntax). ``None``, the default, trusts no header:
+            the IP allow-lists judge the peer's own address, so a local client cannot claim
+            an allowed one.
     """
 
     def __init__(
@@ -42,6 +46,7 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
+        forwarded_allow_ips: str | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.host = host
@@ -53,7 +58,13 @@ class SandboxServer:
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
-            create_app(sandbox), log_level=log_level, lifespan="off", access_log=False
+            create_app(sandbox),
+            log_level=log_level,
+            lifespan="off",
+            access_log=False,
+            # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default (issue 10, defect 6).
+            proxy_headers=forwarded_allow_ips is not None,
+            forwarded_allow_ips=forwarded_allow_ips,
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -175,10 +186,13 @@ def run_foreground(
     port: int,
     announce: Callable[[str], None],
     data_dir: Path | None,
+    forwarded_allow_ips: str | None = None,
 ) -> None:
     """Serve until Ctrl-C, after announcing the chat page, the organisation, the apps and the
     robots."""
-    server = SandboxServer(sandbox, host=host, port=port, log_level="info")
+    server = SandboxServer(
+        sandbox, host=host, port=port, log_level="info", forwarded_allow_ips=forwarded_allow_ips
+    )
     server.start()
     announce(f"DingTalk sandbox on {server.url}  (chat page: {server.url}/)")
     announce(f"export DINGTALK_OAPI_BASE_URL={server.url}")
