@@ -26,7 +26,6 @@ the raw request and answer for themselves.
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from ..._wire import (
     TOKEN_QUERY_PARAMETER,
     Family,
     family_of,
+    parse_json_strict,
 )
 from ..config import AppConfig
 from ..tokens.grants import Refusal, check_grants, check_quota
@@ -355,9 +355,9 @@ def _parse_json(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ParamError("请求体不是合法的JSON") from None
+        return parse_json_strict(raw)
+    except ValueError as exc:
+        raise ParamError(f"请求体不是合法的JSON：{exc}") from None
 
 
 async def not_found(request: Request, exc: Exception) -> Response:

@@ -13,6 +13,8 @@ switches to disable a robot or dissolve a group.
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +33,37 @@ if TYPE_CHECKING:
 
 __all__ = ["message_json", "routes"]
 
+logger = logging.getLogger("dingkit.sandbox")
+
 # Bodies past this are refused without being read whole (the real limit is 20000 bytes).
 _READ_LIMIT = 1_000_000
 
 
 def message_json(message: StoredMessage) -> dict[str, Any]:
-    """A message as the chat page shows it: the payload, its HTML and a one-line preview."""
+    """A message as the chat page shows it: the payload, its HTML and a one-line preview; a
+    stored row that JSON cannot carry (NaN from before the door was shut) is flagged
+    ``broken`` instead of taking the whole view down."""
+    try:
+        json.dumps(message.payload, allow_nan=False)
+        return _message_json(message)
+    except (ValueError, TypeError, RecursionError) as exc:
+        logger.warning("message %s cannot be shown: %s", message.id, exc)
+        return {
+            "id": message.id,
+            "group": message.group,
+            "robot": message.robot,
+            "msgtype": message.msgtype,
+            "msg_uuid": message.msg_uuid,
+            "payload": None,
+            "html": '<div class="dt-msg">(this stored message cannot be shown)</div>',
+            "preview": "(cannot be shown)",
+            "broken": True,
+            "error": f"this stored message cannot be shown: {exc}",
+            "received_at": message.received_at,
+        }
+
+
+def _message_json(message: StoredMessage) -> dict[str, Any]:
     return {
         "id": message.id,
         "group": message.group,

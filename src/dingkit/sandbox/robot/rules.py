@@ -12,7 +12,6 @@ refuses a 51st mention before sending (``dingkit.robot.compose``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from ..._errcodes._texts import ROBOT_BLOCK_SECONDS
 from ..._exceptions import MessageValidationError
 from ..._ratelimit import LimiterRegistry
+from ..._wire import parse_json_strict
 from ...robot import compose
 from ...robot.messages import RobotMessage, message_from_payload
 from ...robot.signing import verify_signature
@@ -151,7 +151,9 @@ class RobotJudge:
         if len(body) > compose.MAX_BODY_BYTES:
             return Outcome("too_large")
         try:
-            payload = json.loads(body)
+            # NaN, Infinity, 1e999, deep nesting, lone surrogates: not JSON to DingTalk, and
+            # a stored NaN would break every view of the group (issue 10).
+            payload = parse_json_strict(body)
         except ValueError:
             return Outcome("malformed", {"field": "json"})
         if not isinstance(payload, dict):
