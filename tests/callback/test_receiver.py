@@ -202,6 +202,11 @@ BAD_INPUTS: list[Any] = [
     pytest.param(
         lambda q, b: ({k: v for k, v in q.items() if k != "nonce"}, b), 400, "query", id="no nonce"
     ),
+    # Issue 10, defect 3: these gave a 500 and a traceback.
+    pytest.param(lambda q, b: (q, b"[" * 5000 + b"]" * 5000), 400, "json", id="deeply nested"),
+    pytest.param(lambda q, b: (q, b'{"encrypt": "\\ud800abc"}'), 400, "json", id="lone surrogate"),
+    pytest.param(lambda q, b: (q, b'{"encrypt": NaN}'), 400, "json", id="NaN"),
+    pytest.param(lambda q, b: (q, b'{"encrypt": "\xff\xfe"}'), 400, "json", id="not UTF-8"),
 ]
 
 
@@ -433,3 +438,18 @@ async def test_the_dispatcher_outlives_an_inbox_that_fails_for_a_while(
     assert got == ["bpms_instance_change"]
     assert inbox.failures == 0
     assert "cannot read the inbox (OSError: database is locked)" in caplog.text
+
+
+async def test_a_flood_of_bad_pushes_is_logged_once_per_reason(
+    receiver: CallbackReceiver, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    query, _ = push_args(INSTANCE_FINISHED)
+    with caplog.at_level("WARNING", logger="dingkit.callback"):
+        for _ in range(50):
+            response = await client.post("/", params=query, content=b"[" * 5000 + b"]" * 5000)
+            assert response.status_code == 400
+        await client.post("/", params=query, content=b"not json")
+    refusals = [r for r in caplog.records if "refused a push" in r.getMessage()]
+    assert len(refusals) == 1  # one line for the reason "json", however many came
+    assert "Traceback" not in caplog.text
+    assert receiver.metrics.rejected["json"] == 51  # every one counted

@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from starlette.types import Receive, Scope, Send
 from .._config import data_dir as default_data_dir
 from .._exceptions import CallbackError, CallbackReceiverError, ConfigurationError
 from .._retry import RetryPolicy
+from .._wire import parse_json_strict
 from .crypto import CallbackCrypto
 from .dispatcher import ANY, DEFAULT_HANDLER_RETRY, Dispatcher, H, Handlers
 from .events import parse_event
@@ -46,6 +47,8 @@ logger = logging.getLogger("dingkit.callback")
 #: Approval pushes over 64 KB drop their form values (§7.6), so 1 MiB is far above any push.
 MAX_BODY = 1 << 20
 INBOX_FILE = "callback-inbox.sqlite3"
+#: Seconds between two log lines for refused pushes of the same reason (issue 10, defect 3).
+REFUSAL_LOG_INTERVAL = 60.0
 _CHECK_EVENTS = frozenset({"check_url", "check_create_suite_url", "check_update_suite_url"})
 
 
@@ -176,6 +179,8 @@ class CallbackReceiver:
         self.path = path if path.startswith("/") else "/" + path
         self.max_body = max_body
         self.metrics = ReceiverMetrics()
+        self._refusals_logged: dict[str, float] = {}
+        self._refusals_quiet: Counter[str] = Counter()
         self.handlers = Handlers()
         self._dispatch = dispatch
         self._dispatcher_options: dict[str, Any] = {
@@ -275,11 +280,24 @@ class CallbackReceiver:
         except _Refused as refused:
             self.metrics.count("rejected", refused.reason)
             client = request.client.host if request.client else "?"
-            logger.warning("refused a push from %s: %s", client, refused.message)
+            self._log_refusal(refused, client)
             return JSONResponse(
                 {"error": refused.reason, "message": refused.message}, status_code=refused.status
             )
         return JSONResponse(reply)
+
+    def _log_refusal(self, refused: _Refused, client: str) -> None:
+        """One line per reason per :data:`REFUSAL_LOG_INTERVAL`, with how many were left out
+        since: a flood of bad pushes must not flood the log (the metrics count them all)."""
+        now = time.monotonic()
+        last = self._refusals_logged.get(refused.reason)
+        if last is not None and now - last < REFUSAL_LOG_INTERVAL:
+            self._refusals_quiet[refused.reason] += 1
+            return
+        quiet = self._refusals_quiet.pop(refused.reason, 0)
+        self._refusals_logged[refused.reason] = now
+        more = f" ({quiet} more like it not logged)" if quiet else ""
+        logger.warning("refused a push from %s: %s%s", client, refused.message, more)
 
     async def _accept(self, request: Request) -> dict[str, str]:
         query = request.query_params
@@ -292,9 +310,10 @@ class CallbackReceiver:
             )
         body = await self._body(request)
         try:
-            data = json.loads(body)
-        except ValueError:
-            raise _Refused(400, "json", "the body is not JSON") from None
+            # NaN, deep nesting, lone surrogates: refused here, not a 500 further on (#10).
+            data = parse_json_strict(body)
+        except ValueError as error:
+            raise _Refused(400, "json", f"the body is not JSON: {error}") from None
         encrypt = data.get("encrypt") if isinstance(data, dict) else None
         if not isinstance(encrypt, str) or not encrypt:
             raise _Refused(400, "encrypt", 'the body has no "encrypt" string')
