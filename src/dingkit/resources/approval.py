@@ -28,6 +28,7 @@ from ._approval_models import (
     ProcessTemplate,
     from_old,
 )
+from ._models import guaranteed
 
 __all__ = [
     "INSTANCE_CREATE",
@@ -234,7 +235,7 @@ def get(instance_id: str) -> APIRequest[ApprovalInstance]:
     return INSTANCE_GET.request(
         params={"processInstanceId": instance_id},
         parse=lambda d: ApprovalInstance.model_validate(
-            {"processInstanceId": instance_id, **d["result"]}
+            {"processInstanceId": instance_id, **_instance(d, "result")}
         ),
     )
 
@@ -244,9 +245,16 @@ def get_old(instance_id: str) -> APIRequest[ApprovalInstance]:
     return INSTANCE_GET_OLD.request(
         json={"process_instance_id": instance_id},
         parse=lambda d: ApprovalInstance.model_validate(
-            {"processInstanceId": instance_id, **from_old(d["process_instance"])}
+            {"processInstanceId": instance_id, **from_old(_instance(d, "process_instance"))}
         ),
     )
+
+
+def _instance(data: Any, name: str) -> dict[str, Any]:
+    """The instance object of a get answer, which always states its status (§3.2, §3.5)."""
+    found: dict[str, Any] = guaranteed(data, name, dict)
+    guaranteed(found, "status", str)
+    return found
 
 
 def templates(userid: str, *, page_size: int = MAX_TEMPLATE_PAGE) -> PageFlow[ProcessTemplate]:

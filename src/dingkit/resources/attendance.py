@@ -18,7 +18,7 @@ from pydantic import Field
 from .._pagination import Page, PageFlow
 from .._request import Endpoint
 from .._wire import CHINA, CHINA_TIME_FORMAT
-from ._models import CamelModel
+from ._models import CamelModel, guaranteed
 
 __all__ = [
     "ATTENDANCE_LIST",
@@ -190,7 +190,8 @@ def _unseen(items: list[Any], seen: set[Any], key: Any) -> list[Any]:
 
 
 def _result_page(data: dict[str, Any], seen: set[Any]) -> Page[AttendanceResult]:
-    items = [AttendanceResult.model_validate(x) for x in data.get("recordresult") or []]
+    records = guaranteed(data, "recordresult", list)  # [] is a real "nothing" (§6.1)
+    items = [AttendanceResult.model_validate(x) for x in records]
     items = _unseen(items, seen, lambda r: r.id)
     return Page(items, has_more=bool(data.get("hasMore")))
 
@@ -230,7 +231,7 @@ def results(
 
 
 def _record_page(data: dict[str, Any], seen: set[Any]) -> Page[PunchRecord]:
-    items = [PunchRecord.model_validate(x) for x in data.get("recordresult") or []]
+    items = [PunchRecord.model_validate(x) for x in guaranteed(data, "recordresult", list)]
     return Page(_unseen(items, seen, lambda r: r.id))
 
 

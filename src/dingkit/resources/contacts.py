@@ -198,7 +198,9 @@ def user_ids(dept_id: int) -> APIRequest[list[str]]:
 class _UserListResult(DingTalkModel):
     has_more: bool = False
     next_cursor: int | None = None
-    users: list[User] | None = Field(default=None, alias="list")
+    # The page's people are always there (§5.4): a missing ``list`` is a malformed answer,
+    # not an empty page; ``null`` (seen on last pages) is read as empty [I].
+    users: list[User] | None = Field(alias="list")
 
 
 class _UserListAnswer(DingTalkModel):
