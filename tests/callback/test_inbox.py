@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
+
+import pytest
 
 from .conftest import Clock, InboxFactory
 
@@ -164,3 +167,38 @@ def test_the_sqlite_inbox_survives_reopening(tmp_path: object) -> None:
     assert entry.payload.decode() == "事件"
     assert reopened.add("a", b"", ["k"]) is None
     reopened.close()
+
+
+class _Configured:
+    """A Redis client's CONFIG GET, answering what a test says."""
+
+    def __init__(self, **settings: Any) -> None:
+        self.settings = settings
+
+    def config_get(self, name: str) -> dict[str, Any]:
+        if "error" in self.settings:
+            raise RuntimeError("unknown command CONFIG")
+        return {name: self.settings[name]}
+
+    def register_script(self, script: str) -> Any:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("settings", "warns"),
+    [
+        ({"appendonly": b"no", "save": b""}, True),
+        ({"appendonly": b"yes", "save": b""}, False),
+        ({"appendonly": b"no", "save": b"3600 1 300 100"}, False),
+        ({"error": True}, False),
+    ],
+    ids=["nothing saved", "aof", "rdb", "config refused"],
+)
+def test_a_redis_that_saves_nothing_is_warned_about(settings: dict[str, Any], warns: bool) -> None:
+    # Issue 10, defect 11: `callback serve` prints this at start.
+    from dingkit.callback.redis_inbox import RedisInbox
+
+    warning = RedisInbox(_Configured(**settings)).durability_warning()
+    assert (warning is not None) == warns
+    if warns:
+        assert "appendonly" in (warning or "")

@@ -144,6 +144,22 @@ class RedisInbox:
         self._settle_script = redis.register_script(_SETTLE)
         self._replay = redis.register_script(_REPLAY)
 
+    def durability_warning(self) -> str | None:
+        """Why an acknowledged event would not survive a Redis restart, or ``None``: Redis
+        saves nothing to disk (no AOF, no RDB snapshots). ``None`` too when Redis will not
+        say (``CONFIG`` disabled, as on some managed services)."""
+        try:
+            appendonly = self._redis.config_get("appendonly").get("appendonly")
+            save = self._redis.config_get("save").get("save")
+        except Exception:  # a server that will not tell: nothing to warn about for sure
+            return None
+        if _setting(appendonly) == "yes" or _setting(save).strip():
+            return None
+        return (
+            'Redis saves nothing to disk (appendonly no, save ""): an acknowledged event '
+            "would be lost if Redis restarted; turn on appendonly (or RDB snapshots)"
+        )
+
     def add(
         self, event_type: str, payload: bytes, keys: Sequence[str], *, source: str = "push"
     ) -> str | None:
@@ -241,3 +257,7 @@ class RedisInbox:
 
     def close(self) -> None:
         self._redis.close()
+
+
+def _setting(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")

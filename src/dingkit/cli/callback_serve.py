@@ -100,6 +100,9 @@ def serve(
     url = f"http://{host}:{listener.getsockname()[1]}{receiver.path}"
     where = redis_url or str(getattr(inbox, "path", "the inbox"))
     typer.echo(f"receiving DingTalk events at {url}  (inbox: {where})", err=True)
+    warning = getattr(inbox, "durability_warning", lambda: None)()
+    if warning is not None:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"metrics: http://{host}:{listener.getsockname()[1]}/metrics", err=True)
     _run(receiver, listener)
 
