@@ -28,6 +28,34 @@ def test_an_event_is_stored_once_under_any_of_its_keys(make_inbox: InboxFactory)
     )
 
 
+def test_two_events_with_different_ids_are_two_events_whatever_their_content(
+    make_inbox: InboxFactory,
+) -> None:
+    # Issue 10, defect 1: an admin added, removed and added again; an approval finishing
+    # under a new event id. Same fields, different eventIds: both must be handled.
+    inbox = make_inbox()
+    first = inbox.add("user_add_org", b"{}", ["id:e1", "content:same"])
+    again = inbox.add("user_add_org", b"{}", ["id:e2", "content:same"])
+    assert first is not None
+    assert again is not None
+    assert inbox.add("user_add_org", b"{}", ["id:e2", "content:same"]) is None  # its re-push
+    assert inbox.add("user_add_org", b"{}", ["content:same"]) is None  # a failed-list copy
+    assert inbox.counts()["pending"] == 2
+
+
+def test_a_content_key_stands_in_for_an_id_only_within_its_window(
+    make_inbox: InboxFactory,
+) -> None:
+    clock = Clock()
+    inbox = make_inbox(clock=clock, content_window=3600)
+    assert inbox.add("user_add_org", b"{}", ["content:c"]) is not None  # classic: no eventId
+    assert inbox.add("user_add_org", b"{}", ["content:c"]) is None  # DingTalk's re-push
+    clock.advance(3601)
+    # The same fields an hour later: a new event (a person added again), not a duplicate.
+    assert inbox.add("user_add_org", b"{}", ["content:c"]) is not None
+    assert inbox.counts()["pending"] == 2
+
+
 def test_a_claim_takes_the_earliest_due_event_for_one_owner_only(
     make_inbox: InboxFactory,
 ) -> None:

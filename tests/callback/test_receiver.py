@@ -453,3 +453,14 @@ async def test_a_flood_of_bad_pushes_is_logged_once_per_reason(
     assert len(refusals) == 1  # one line for the reason "json", however many came
     assert "Traceback" not in caplog.text
     assert receiver.metrics.rejected["json"] == 51  # every one counted
+
+
+async def test_two_different_events_with_the_same_fields_are_both_handled(
+    receiver: CallbackReceiver, client: httpx.AsyncClient
+) -> None:
+    # Issue 10, defect 1: the second was acknowledged and never handled.
+    assert_success(await post(client, INSTANCE_FINISHED))
+    assert_success(await post(client, {**INSTANCE_FINISHED, "eventId": "ev-2"}))
+    assert_success(await post(client, {**INSTANCE_FINISHED, "eventId": "ev-2"}))  # re-push
+    assert len(receiver.inbox.entries()) == 2
+    assert receiver.metrics.duplicates == 1

@@ -1,9 +1,12 @@
 """The durable inbox between the receiver and the handlers.
 
 The receiver answers ``success`` only after an event is committed here; handlers run from
-here, with retries, so a crash between the two loses nothing. Each event is stored once under
-all of its deduplication keys (its ``eventId`` and a content key): a re-push, or the same
-event fetched later from the failed-event list, finds a key already taken and is dropped.
+here, with retries, so a crash between the two loses nothing. Deduplication drops only what
+is provably the same event: an event with an ``eventId`` (an ``id:`` key) is a duplicate of
+that id alone, so two events with the same fields but different ids are two events. Its
+content key (``content:``) is kept too, for :data:`DEFAULT_CONTENT_WINDOW`, so that a copy
+without an id (its failed-list item, §7.5) or an id-less classic push re-pushed by DingTalk
+finds it and is dropped; past that window the same fields are a new event.
 
 An event moves ``pending`` → ``running`` (claimed by one worker under a lease) → ``done``;
 a handler failure puts it back to ``pending`` with a later ``due`` time, and after
@@ -28,7 +31,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-__all__ = ["STATES", "Inbox", "InboxEntry", "NewEvent", "SQLiteInbox", "State"]
+__all__ = [
+    "DEFAULT_CONTENT_WINDOW",
+    "STATES",
+    "Inbox",
+    "InboxEntry",
+    "NewEvent",
+    "SQLiteInbox",
+    "State",
+    "split_keys",
+]
 
 State = Literal["pending", "running", "done", "failed"]
 STATES: tuple[State, ...] = ("pending", "running", "done", "failed")
@@ -117,7 +129,8 @@ CREATE TABLE IF NOT EXISTS inbox (
 CREATE INDEX IF NOT EXISTS inbox_due ON inbox (state, due_at);
 CREATE TABLE IF NOT EXISTS inbox_keys (
     key TEXT PRIMARY KEY,
-    entry_id TEXT NOT NULL
+    entry_id TEXT NOT NULL,
+    at REAL NOT NULL DEFAULT 0
 );
 """
 
@@ -139,6 +152,20 @@ def _entry(row: Any) -> InboxEntry:
     )
 
 
+#: Seconds a content key stands in for an event without an id: DingTalk re-pushes within a
+#: minute and lists failed events for a while (§7.5); the same fields a day later are a new
+#: event (a person added again), not a duplicate [I: the reference gives no window].
+DEFAULT_CONTENT_WINDOW = 86_400.0
+_ID_PREFIX = "id:"
+
+
+def split_keys(keys: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """An event's identity keys, and the keys to look it up by: its ids when it has any (an
+    event is a duplicate of its own id alone), else its content keys."""
+    ids = tuple(key for key in keys if key.startswith(_ID_PREFIX))
+    return ids, ids or tuple(keys)
+
+
 class SQLiteInbox:
     """The inbox in a SQLite file (WAL), safe for the threads of one process and for several
     processes on one host.
@@ -146,13 +173,21 @@ class SQLiteInbox:
     Args:
         path: the database file (``":memory:"`` for tests that need no durability).
         clock: wall-clock seconds; tests pass a fake one.
+        content_window: seconds a content key stands in for an event without an id.
     """
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        content_window: float = DEFAULT_CONTENT_WINDOW,
+    ) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = str(path)
         self._clock = clock
+        self._content_window = content_window
         self._lock = threading.Lock()
         # One connection guarded by a lock: the receiver's commits are short, and SQLite
         # serialises writers anyway. check_same_thread is off because handlers finish in
@@ -165,6 +200,9 @@ class SQLiteInbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(inbox_keys)")}
+        if "at" not in columns:  # an inbox from before keys had times: old content keys lapse
+            self._db.execute("ALTER TABLE inbox_keys ADD COLUMN at REAL NOT NULL DEFAULT 0")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -190,16 +228,17 @@ class SQLiteInbox:
                 ids.append(self._insert(db, event, now))
         return ids
 
-    @staticmethod
-    def _insert(db: sqlite3.Connection, event: NewEvent, now: float) -> str | None:
+    def _insert(self, db: sqlite3.Connection, event: NewEvent, now: float) -> str | None:
         keys = tuple(dict.fromkeys(event.keys))
-        marks = ",".join("?" * len(keys))
-        if (
-            keys
-            and db.execute(
-                f"SELECT 1 FROM inbox_keys WHERE key IN ({marks}) LIMIT 1", keys
-            ).fetchone()
-        ):
+        ids, lookup = split_keys(keys)
+        marks = ",".join("?" * len(lookup))
+        if ids:
+            sql = f"SELECT 1 FROM inbox_keys WHERE key IN ({marks}) LIMIT 1"
+            args: tuple[Any, ...] = lookup
+        else:
+            sql = f"SELECT 1 FROM inbox_keys WHERE key IN ({marks}) AND at >= ? LIMIT 1"
+            args = (*lookup, now - self._content_window)
+        if lookup and db.execute(sql, args).fetchone():
             return None
         entry_id = uuid.uuid4().hex
         db.execute(
@@ -208,8 +247,9 @@ class SQLiteInbox:
             (entry_id, event.event_type, event.payload, event.source, now, now),
         )
         db.executemany(
-            "INSERT INTO inbox_keys (key, entry_id) VALUES (?, ?)",
-            [(key, entry_id) for key in keys],
+            "INSERT INTO inbox_keys (key, entry_id, at) VALUES (?, ?, ?) ON CONFLICT (key) "
+            "DO UPDATE SET entry_id = excluded.entry_id, at = excluded.at",
+            [(key, entry_id, now) for key in keys],
         )
         return entry_id
 

@@ -6,7 +6,7 @@ own: with AOF ``appendfsync everysec`` (or ``always``) an acknowledged event sur
 restart; without persistence it survives only the receivers' restarts.
 
 Layout under ``prefix``: ``e:<id>`` a hash per event; ``k:<key>`` the deduplication keys
-(expiring after ``retention``); ``due`` a sorted set of claimable ids by due time (pending
+(value ``<entry id>|<time taken>``, expiring after ``retention``); ``due`` a sorted set of claimable ids by due time (pending
 ones, and running ones by lease end); ``s:<state>`` a sorted set of ids per state.
 """
 
@@ -17,20 +17,33 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from .inbox import STATES, InboxEntry, NewEvent, State
+from .inbox import DEFAULT_CONTENT_WINDOW, STATES, InboxEntry, NewEvent, State, split_keys
 
 __all__ = ["RedisInbox"]
 
 _ADD = """
-for i = 1, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+-- KEYS: the event's ids, then its content keys. ARGV[8]: how many ids. An event with ids is
+-- a duplicate of its ids alone; one without, of its content keys taken within the content
+-- window (ARGV[9] seconds, on the inbox's clock: a key's value is "<entry id>|<time>").
+local p, id, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local ids, window = tonumber(ARGV[8]), tonumber(ARGV[9])
+if ids > 0 then
+  for i = 1, ids do
+    if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+  end
+else
+  for i = 1, #KEYS do
+    local taken = redis.call('GET', KEYS[i])
+    local at = taken and tonumber(string.match(taken, '|(.*)$'))
+    if at and now - at < window then return 0 end
+  end
 end
-local p, id, now, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-for i = 1, #KEYS do redis.call('SET', KEYS[i], id, 'EX', ttl) end
+for i = 1, #KEYS do redis.call('SET', KEYS[i], id .. '|' .. ARGV[3], 'EX', ttl) end
 redis.call('HSET', p .. 'e:' .. id, 'event_type', ARGV[5], 'payload', ARGV[6],
-  'source', ARGV[7], 'state', 'pending', 'attempts', 0, 'received_at', now, 'due_at', now)
-redis.call('ZADD', p .. 'due', now, id)
-redis.call('ZADD', p .. 's:pending', now, id)
+  'source', ARGV[7], 'state', 'pending', 'attempts', 0, 'received_at', ARGV[3],
+  'due_at', ARGV[3])
+redis.call('ZADD', p .. 'due', ARGV[3], id)
+redis.call('ZADD', p .. 's:pending', ARGV[3], id)
 return 1
 """
 
@@ -124,6 +137,8 @@ class RedisInbox:
         name: the inbox's name; receivers that share one name share the inbox.
         retention: seconds deduplication keys are kept (DingTalk re-pushes within a minute
             and keeps failed events for days, §7.5).
+        content_window: seconds a content key stands in for an event without an id (see
+            :mod:`.inbox`).
     """
 
     def __init__(
@@ -133,10 +148,12 @@ class RedisInbox:
         name: str = "default",
         retention: float = 7 * 86400,
         clock: Callable[[], float] = time.time,
+        content_window: float = DEFAULT_CONTENT_WINDOW,
     ) -> None:
         self._redis = redis
         self.prefix = f"dingkit:callback-inbox:{name}:"
         self._retention = int(retention)
+        self._content_window = max(1, int(content_window))
         self._clock = clock
         self._add = redis.register_script(_ADD)
         self._claim = redis.register_script(_CLAIM)
@@ -171,8 +188,11 @@ class RedisInbox:
         pipe = self._redis.pipeline(transaction=False)
         ids, now = [uuid.uuid4().hex for _ in events], repr(self._clock())
         for entry_id, event in zip(ids, events, strict=True):
+            keys = tuple(dict.fromkeys(event.keys))
+            identities, _ = split_keys(keys)
+            ordered = [*identities, *(key for key in keys if key not in identities)]
             self._add(
-                keys=[f"{self.prefix}k:{key}" for key in dict.fromkeys(event.keys)],
+                keys=[f"{self.prefix}k:{key}" for key in ordered],
                 args=[
                     self.prefix,
                     entry_id,
@@ -181,6 +201,8 @@ class RedisInbox:
                     event.event_type,
                     event.payload,
                     event.source,
+                    len(identities),
+                    self._content_window,
                 ],
                 client=pipe,
             )
