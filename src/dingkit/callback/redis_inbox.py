@@ -6,8 +6,9 @@ own: with AOF ``appendfsync everysec`` (or ``always``) an acknowledged event sur
 restart; without persistence it survives only the receivers' restarts.
 
 Layout under ``prefix``: ``e:<id>`` a hash per event; ``k:<key>`` the deduplication keys
-(value ``<entry id>|<time taken>``, expiring after ``retention``); ``due`` a sorted set of claimable ids by due time (pending
-ones, and running ones by lease end); ``s:<state>`` a sorted set of ids per state.
+(value ``<entry id>|<time taken>``, expiring after ``retention``); ``due`` a sorted set of
+claimable ids by due time (pending ones, and running ones by lease end); ``s:<state>`` a
+sorted set of ids per state.
 """
 
 from __future__ import annotations
