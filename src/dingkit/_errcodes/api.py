@@ -29,6 +29,21 @@ from ._texts import (
 # New server API family (HTTP status + string `code`), protocol §9.2 with §0.3, §1.2, §8.2.
 ROWS: tuple[ErrorCodeInfo, ...] = (
     ErrorCodeInfo(
+        code="SandboxBug",
+        api=Api.API,
+        http_status=500,
+        raises=ServerError,
+        meaning="dingkit's sandbox met a bug of its own while answering (never DingTalk's code).",
+        retry=Retry.NO,
+        action=(
+            "Report it with the entry GET /_sandbox/errors shows for it; the request itself may "
+            "be fine."
+        ),
+        errmsg_examples=("sandbox bug: KeyError: 'x' (GET /_sandbox/errors lists it)",),
+        note="Only the sandbox answers it.",
+        documented=False,
+    ),
+    ErrorCodeInfo(
         code="InvalidAuthentication",
         api=Api.API,
         raises=AuthenticationError,

@@ -51,6 +51,20 @@ ROWS: tuple[ErrorCodeInfo, ...] = (
         action=BACKOFF,
     ),
     ErrorCodeInfo(
+        code="990001",
+        api=Api.OAPI,
+        raises=ServerError,
+        meaning="dingkit's sandbox met a bug of its own while answering (never DingTalk's code).",
+        retry=Retry.NO,
+        action=(
+            "Report it with the entry GET /_sandbox/errors shows for it; the request itself may "
+            "be fine."
+        ),
+        errmsg_examples=("sandbox bug: KeyError: 'x' (GET /_sandbox/errors lists it)",),
+        note="Only the sandbox answers it; DingTalk uses no 99xxxx codes.",
+        documented=False,
+    ),
+    ErrorCodeInfo(
         code="22",
         api=Api.OAPI,
         raises=NotFoundError,

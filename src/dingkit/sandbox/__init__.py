@@ -17,6 +17,8 @@ them the pieces every concept shares.
     config.py         the settings: TOML, flags, the demo
     store.py          one SQLite connection; each concept registers its own tables
     allowlists.py     IPv4 allow-lists (robots and apps)
+    bugs.py           the sandbox's own bugs: answered as 990001 / SandboxBug, listed at
+                      /_sandbox/errors, the connection kept
     gateway/          what runs before a rule: method, token, grants, limits, failure modes,
                       the body (pipeline.py); each family's answers (answers.py); fields
                       (params.py)

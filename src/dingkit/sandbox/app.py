@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -20,12 +21,13 @@ from starlette.staticfiles import StaticFiles
 from .approval import routes as approval_routes
 from .approval import routes_old as approval_old_routes
 from .attendance import routes as attendance_routes
+from .bugs import BugCatcher, recorded_bugs
 from .calendar import routes as calendar_routes
 from .callbacks import routes as callbacks_routes
 from .contacts import admin_routes as contacts_admin_routes
 from .contacts import routes as contacts_routes
 from .core import Sandbox
-from .gateway.pipeline import Gateway, internal_error, method_not_allowed, not_found
+from .gateway.pipeline import Gateway, method_not_allowed, not_found
 from .notifications import routes as notifications_routes
 from .robot import routes as robot_routes
 from .tokens import routes as tokens_routes
@@ -61,13 +63,17 @@ def create_app(sandbox: Sandbox) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
+    async def errors(request: Request) -> Response:
+        return JSONResponse({"bugs": recorded_bugs()})
+
     routes = [
         *sandbox_routes(sandbox),
         Route("/_sandbox/health", health),
+        Route("/_sandbox/errors", errors, methods=["GET"]),
         Route("/", chat_page),
         Mount("/static", app=StaticFiles(directory=_STATIC), name="static"),
     ]
-    handlers = {Exception: internal_error, 404: not_found, 405: method_not_allowed}
-    app = Starlette(routes=routes, exception_handlers=handlers)
+    handlers = {404: not_found, 405: method_not_allowed}
+    app = Starlette(routes=routes, exception_handlers=handlers, middleware=[Middleware(BugCatcher)])
     app.state.sandbox = sandbox
     return app

@@ -61,7 +61,6 @@ __all__ = [
     "Call",
     "Gateway",
     "Handler",
-    "internal_error",
     "method_not_allowed",
     "not_found",
     "read_body",
@@ -396,10 +395,3 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
     return JSONResponse(
         {"error": f"{request.method} is not allowed on {request.url.path}"}, status_code=405
     )
-
-
-async def internal_error(request: Request, exc: Exception) -> Response:
-    """A bug of the sandbox's own: logged with its traceback and answered as what it is, an
-    HTTP 500 naming the sandbox, never as DingTalk's "system busy" (which hides the bug)."""
-    logger.exception("sandbox bug while serving %s", request.url.path)
-    return JSONResponse({"error": "sandbox internal error: see the sandbox's log"}, status_code=500)
