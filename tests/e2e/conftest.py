@@ -257,7 +257,7 @@ class E2E:
     def expire_tokens(self) -> Any:
         """``POST /_sandbox/tokens/expire``: done (sync) or an awaitable to await (async)."""
         if self.kind == "sync":
-            httpx.post(f"{self.url}/_sandbox/tokens/expire").raise_for_status()
+            httpx.post(f"{self.url}/_sandbox/tokens/expire", json={}).raise_for_status()
             return None
         return self.asandbox("POST", "/_sandbox/tokens/expire")
 
@@ -274,7 +274,7 @@ class E2E:
         """A sandbox endpoint from inside a running event loop (async tests)."""
         transport = httpx.ASGITransport(app=self.app)
         async with httpx.AsyncClient(transport=transport, base_url=self.url) as http:
-            response = await http.request(method, path)
+            response = await http.request(method, path, json={} if method == "POST" else None)
             response.raise_for_status()
             return response.json()
 
@@ -320,7 +320,7 @@ def live_server() -> Iterator[tuple[Switchboard, str]]:
     board = Switchboard()
     placeholder = Sandbox.from_settings(config=SandboxConfig(apps=(APPS["plain"],)))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(server_module, "create_app", lambda sandbox: board)
+        patch.setattr(server_module, "create_app", lambda sandbox, **_: board)
         server = SandboxServer(placeholder).start()
     yield board, server.url
     server.stop()

@@ -217,7 +217,7 @@ async def test_expire_all_tokens_through_the_sandbox_endpoint(
 ) -> None:
     client = connect(open_sandbox())
     token = await client.token()
-    assert (await client.http.post("/_sandbox/tokens/expire")).json() == {"expired": 1}
+    assert (await client.http.post("/_sandbox/tokens/expire", json={})).json() == {"expired": 1}
     assert (await client.oapi(USERS, {"dept_id": 1}, token=token))["sub_code"] == "40014"
     assert await client.token() != token
 

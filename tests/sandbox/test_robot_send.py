@@ -185,22 +185,22 @@ async def test_disabled_robot_and_dissolved_group(
     token = token_of(sandbox, "deploys")
     robot = robot_for(sandbox, "deploys")
 
-    switched = await asgi_client.post("/_sandbox/robots/deploys/disable")
+    switched = await asgi_client.post("/_sandbox/robots/deploys/disable", json={})
     assert switched.json() == {"robot": "deploys", "disabled": True}
     assert (await post(asgi_client, token, deploy_text()))["errcode"] == 400102
     with pytest.raises(RobotGoneError) as info:
         await robot.send_text("deploy")
     assert info.value.errcode == 400102
-    await asgi_client.post("/_sandbox/robots/deploys/enable")
+    await asgi_client.post("/_sandbox/robots/deploys/enable", json={})
     assert (await post(asgi_client, token, deploy_text()))["errcode"] == 0
 
-    dissolved = await asgi_client.post("/_sandbox/groups/demo/dissolve")
+    dissolved = await asgi_client.post("/_sandbox/groups/demo/dissolve", json={})
     assert dissolved.json() == {"group": "demo", "dissolved": True}
     assert (await post(asgi_client, token, deploy_text()))["errcode"] == 400013
     with pytest.raises(RobotGoneError) as info:
         await robot.send_text("deploy")
     assert info.value.errcode == 400013
-    await asgi_client.post("/_sandbox/groups/demo/restore")
+    await asgi_client.post("/_sandbox/groups/demo/restore", json={})
     assert (await post(asgi_client, token, deploy_text()))["errcode"] == 0
 
     assert [r["errcode"] for r in await rejections(asgi_client)] == [
@@ -224,7 +224,7 @@ async def test_disabled_robot_and_dissolved_group(
 async def test_switches_on_unknown_things_are_404(
     path: str, asgi_client: httpx.AsyncClient
 ) -> None:
-    response = await asgi_client.post(path)
+    response = await asgi_client.post(path, json={})
     assert response.status_code == 404
     assert "error" in response.json()
 

@@ -16,6 +16,7 @@ them the pieces every concept shares.
     server.py         SandboxServer (uvicorn in a thread) and the start-up banner
     config.py         the settings: TOML, flags, the demo
     store.py          one SQLite connection; each concept registers its own tables
+    admin_guard.py    the sandbox's own surface: foreign Host / Origin / non-JSON POST refused
     allowlists.py     IPv4 allow-lists (robots and apps)
     bugs.py           the sandbox's own bugs: answered as 990001 / SandboxBug, listed at
                       /_sandbox/errors, the connection kept

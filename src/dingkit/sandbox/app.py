@@ -9,6 +9,7 @@ a wrong method included); the sandbox's own ``/_sandbox/*`` paths answer JSON.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -18,6 +19,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from .admin_guard import AdminGuard
 from .approval import routes as approval_routes
 from .approval import routes_old as approval_old_routes
 from .attendance import routes as attendance_routes
@@ -54,8 +56,10 @@ def sandbox_routes(sandbox: Sandbox) -> list[BaseRoute]:
     ]
 
 
-def create_app(sandbox: Sandbox) -> Starlette:
-    """The ASGI app serving ``sandbox``."""
+def create_app(sandbox: Sandbox, *, allowed_hosts: Collection[str] | None = None) -> Starlette:
+    """The ASGI app serving ``sandbox``; ``allowed_hosts`` are the names its own surface
+    (``/_sandbox/*``, the page) answers under (``None``: any, for an app embedded in-process;
+    :class:`~.server.SandboxServer` passes the loopback names)."""
 
     async def chat_page(request: Request) -> Response:
         return FileResponse(_STATIC / "index.html", media_type="text/html; charset=utf-8")
@@ -74,6 +78,9 @@ def create_app(sandbox: Sandbox) -> Starlette:
         Mount("/static", app=StaticFiles(directory=_STATIC), name="static"),
     ]
     handlers = {404: not_found, 405: method_not_allowed}
-    app = Starlette(routes=routes, exception_handlers=handlers, middleware=[Middleware(BugCatcher)])
+    guard = Middleware(AdminGuard, allowed_hosts=allowed_hosts)
+    app = Starlette(
+        routes=routes, exception_handlers=handlers, middleware=[guard, Middleware(BugCatcher)]
+    )
     app.state.sandbox = sandbox
     return app

@@ -13,6 +13,7 @@ from types import TracebackType
 
 import uvicorn
 
+from .admin_guard import LOOPBACK_NAMES
 from .app import create_app
 from .config import AppConfig
 from .core import Sandbox
@@ -57,8 +58,13 @@ class SandboxServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
+        # Loopback: the admin surface answers only under loopback names (DNS rebinding). Bound
+        # to another address: that address too; to every interface: any name [I: the admin
+        # token that should then guard it is not built yet].
+        every = host in ("0.0.0.0", "::", "")
+        allowed = None if every else {*LOOPBACK_NAMES, host}
         config = uvicorn.Config(
-            create_app(sandbox),
+            create_app(sandbox, allowed_hosts=allowed),
             log_level=log_level,
             lifespan="off",
             access_log=False,
