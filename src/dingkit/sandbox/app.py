@@ -23,6 +23,7 @@ from .admin_guard import AdminGuard
 from .approval import routes as approval_routes
 from .approval import routes_old as approval_old_routes
 from .attendance import routes as attendance_routes
+from .body_deadline import BodyDeadline
 from .bugs import BugCatcher, recorded_bugs
 from .calendar import routes as calendar_routes
 from .callbacks import routes as callbacks_routes
@@ -79,8 +80,11 @@ def create_app(sandbox: Sandbox, *, allowed_hosts: Collection[str] | None = None
     ]
     handlers = {404: not_found, 405: method_not_allowed}
     guard = Middleware(AdminGuard, allowed_hosts=allowed_hosts)
+    deadline = Middleware(BodyDeadline, seconds=sandbox.config.body_timeout)
     app = Starlette(
-        routes=routes, exception_handlers=handlers, middleware=[guard, Middleware(BugCatcher)]
+        routes=routes,
+        exception_handlers=handlers,
+        middleware=[guard, Middleware(BugCatcher), deadline],
     )
     app.state.sandbox = sandbox
     return app

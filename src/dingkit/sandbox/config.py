@@ -13,6 +13,7 @@ qps = 20                    # calls per app per API per second (§9.3); 0 switch
 slow_delay = 2.0            # seconds a `slow-` app waits for each answer
 approval_withdraw_delay = 15   # seconds after submission before the originator may withdraw
 callback_timeout = 1.5      # seconds a callback receiver has to answer a push (§7.3)
+body_timeout = 30           # seconds a request's body may take to arrive, then 408 [I]
 callback_retry_delays = [10, 30]   # seconds before each retry of a failed push (§7.5)
 
 [[group]]                   # optional: groups are also created from robots' `group`
@@ -255,6 +256,7 @@ class SandboxConfig(_Strict):
     slow_delay: float = Field(default=2.0, ge=0, le=600)
     approval_withdraw_delay: float = Field(default=15.0, ge=0)
     callback_timeout: float = Field(default=1.5, gt=0, le=60)
+    body_timeout: float = Field(default=30.0, gt=0, le=3600)
     callback_retry_delays: tuple[float, ...] = Field(default=(10.0, 30.0), max_length=10)
     groups: tuple[GroupConfig, ...] = Field(default=(), alias="group")
     robots: tuple[RobotConfig, ...] = Field(default=(), alias="robot")
