@@ -6,9 +6,12 @@ import contextlib
 import importlib
 import json
 import logging
+import os
 import shlex
+import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -155,8 +158,11 @@ def _run(app: Any, listener: socket.socket) -> None:
 
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
     server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn handles SIGINT; this is a net
-        server.run(sockets=[listener])
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn handles SIGINT; this is a net
+            server.run(sockets=[listener])
+    finally:
+        stop_exec_handlers()
 
 
 def _import_handler(target: str) -> Callable[[CallbackEvent], Any]:
@@ -183,6 +189,24 @@ def _print_event(event: CallbackEvent) -> None:
     sys.stdout.flush()
 
 
+#: Process groups of --exec handlers still running (their leaders' pids).
+_RUNNING: set[int] = set()
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def stop_exec_handlers() -> int:
+    """Kill every --exec handler still running, with its children; how many there were.
+    Called when the receiver stops: their events stay in the inbox and run again."""
+    running = list(_RUNNING)
+    for pid in running:
+        _kill_group(pid)
+    return len(running)
+
+
 def _exec_handler(command: str) -> Callable[[CallbackEvent], Any]:
     argv = shlex.split(command)
     if not argv:
@@ -191,19 +215,29 @@ def _exec_handler(command: str) -> Callable[[CallbackEvent], Any]:
     async def run_command(event: CallbackEvent) -> None:
         import asyncio
 
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=None,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        data = json.dumps(_event_json(event), ensure_ascii=False).encode()
+        # The event is written whole before the process starts, so it never reads half of
+        # one (a receiver killed while writing to a pipe left it an empty or cut stdin).
+        with tempfile.TemporaryFile() as stdin:
+            stdin.write(json.dumps(_event_json(event), ensure_ascii=False).encode())
+            stdin.flush()
+            stdin.seek(0)
+            # A process group of its own: stopping the receiver stops it and its children.
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=stdin,
+                stdout=None,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+        _RUNNING.add(process.pid)
         try:
-            _, err = await asyncio.wait_for(process.communicate(data), EXEC_TIMEOUT)
+            _, err = await asyncio.wait_for(process.communicate(), EXEC_TIMEOUT)
         except TimeoutError:
-            process.kill()
+            _kill_group(process.pid)
             await process.wait()
             raise RuntimeError(f"{argv[0]} ran longer than {EXEC_TIMEOUT:.0f} s") from None
+        finally:
+            _RUNNING.discard(process.pid)
         if process.returncode:
             detail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
             raise RuntimeError(f"{argv[0]} exited with {process.returncode}: {detail[0]}")
