@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -40,12 +41,16 @@ from .events import parse_event
 from .inbox import Inbox, NewEvent, SQLiteInbox
 from .metrics import ReceiverMetrics
 
-__all__ = ["INBOX_FILE", "MAX_BODY", "CallbackReceiver", "inbox_path"]
+__all__ = ["BODY_TIMEOUT", "INBOX_FILE", "MAX_BODY", "CallbackReceiver", "inbox_path"]
 
 logger = logging.getLogger("dingkit.callback")
 
 #: Approval pushes over 64 KB drop their form values (§7.6), so 1 MiB is far above any push.
 MAX_BODY = 1 << 20
+#: Seconds a push's body may take to arrive once its headers are in; then 408 and the
+#: connection let go, so a client that declares a body and never sends it cannot hold a
+#: connection for ever (issue 10, defect 10). DingTalk sends a few hundred bytes at once.
+BODY_TIMEOUT = 30.0
 INBOX_FILE = "callback-inbox.sqlite3"
 #: Seconds between two log lines for refused pushes of the same reason (issue 10, defect 3).
 REFUSAL_LOG_INTERVAL = 60.0
@@ -133,6 +138,7 @@ class CallbackReceiver:
         data_dir: str | Path | None = None,
         path: str = "/",
         max_body: int = MAX_BODY,
+        body_timeout: float = BODY_TIMEOUT,
         handler_retry: RetryPolicy = DEFAULT_HANDLER_RETRY,
         concurrency: int = 4,
         lease: float = 30.0,
@@ -178,6 +184,7 @@ class CallbackReceiver:
         self._commits = _GroupCommit(inbox)
         self.path = path if path.startswith("/") else "/" + path
         self.max_body = max_body
+        self.body_timeout = body_timeout
         self.metrics = ReceiverMetrics()
         self._refusals_logged: dict[str, float] = {}
         self._refusals_quiet: Counter[str] = Counter()
@@ -281,8 +288,12 @@ class CallbackReceiver:
             self.metrics.count("rejected", refused.reason)
             client = request.client.host if request.client else "?"
             self._log_refusal(refused, client)
+            # A slow body's connection is let go: it may still hold the rest of that body.
+            close = {"Connection": "close"} if refused.status == 408 else None
             return JSONResponse(
-                {"error": refused.reason, "message": refused.message}, status_code=refused.status
+                {"error": refused.reason, "message": refused.message},
+                status_code=refused.status,
+                headers=close,
             )
         return JSONResponse(reply)
 
@@ -344,15 +355,21 @@ class CallbackReceiver:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body:
             raise _Refused(413, "size", f"the body is over {self.max_body} bytes")
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > self.max_body:
-                    raise _Refused(413, "size", f"the body is over {self.max_body} bytes")
-                chunks.append(chunk)
+            with anyio.fail_after(self.body_timeout):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > self.max_body:
+                        raise _Refused(413, "size", f"the body is over {self.max_body} bytes")
+                    chunks.append(chunk)
         except ClientDisconnect:
             raise _Refused(400, "disconnect", "the client went away mid-body") from None
+        except TimeoutError:
+            raise _Refused(
+                408, "slow", f"the body did not arrive within {self.body_timeout:g} s"
+            ) from None
         return b"".join(chunks)
 
     async def _commit(self, event_type: str, message: bytes, keys: tuple[str, ...]) -> None:

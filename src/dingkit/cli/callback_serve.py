@@ -156,7 +156,9 @@ def _bind(host: str, port: int) -> socket.socket:
 def _run(app: Any, listener: socket.socket) -> None:
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    # h11 bounds the request head (16 KiB, then 400 and close); httptools, which uvicorn
+    # would pick if installed, has no such bound (issue 10, defect 10).
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, http="h11")
     server = uvicorn.Server(config)
     try:
         with contextlib.suppress(KeyboardInterrupt):  # uvicorn handles SIGINT; this is a net

@@ -68,6 +68,9 @@ class SandboxServer:
             log_level=log_level,
             lifespan="off",
             access_log=False,
+            # h11 bounds the request head (16 KiB, then 400 and close); httptools, which
+            # uvicorn would pick if installed, has no such bound (issue 10, defect 10).
+            http="h11",
             # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default (issue 10, defect 6).
             proxy_headers=forwarded_allow_ips is not None,
             forwarded_allow_ips=forwarded_allow_ips,
