@@ -46,3 +46,42 @@ def test_the_apps_tab_shows_each_app_and_its_permissions(browser: Browser) -> No
         context.close()
         sandbox.close()
     assert errors == []
+
+
+def test_beyond_loopback_the_page_uses_the_token_from_its_link(browser: Browser) -> None:
+    """Bound beyond loopback, the page works from the banner's link (the token rides in the
+    fragment, is kept for the tab and taken out of the address bar); without it the admin
+    routes refuse the page and no secret reaches it."""
+    sandbox = Sandbox.from_settings(config=SandboxConfig(apps=(LIMITED,)))
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    try:
+        with SandboxServer(sandbox, host="0.0.0.0") as server:
+            local = f"http://127.0.0.1:{server.port}"
+            page = context.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{local}/#admin={server.admin_token}")
+            page.get_by_test_id("apps-tab").click()
+            app = page.locator('[data-testid="app"][data-app-name="hr-reader"]')
+            expect(app).to_contain_text("dinghrreader0001")
+            assert "admin=" not in page.url
+            page.reload()  # the tab keeps the token after it left the address bar
+            page.get_by_test_id("apps-tab").click()
+            expect(app).to_contain_text("dinghrreader0001")
+
+            stranger = context.browser.new_context() if context.browser else None
+            assert stranger is not None
+            try:
+                other = stranger.new_page()
+                with other.expect_response(lambda r: "/_sandbox/" in r.url) as first:
+                    other.goto(f"{local}/")
+                assert first.value.status == 401
+                other.get_by_test_id("apps-tab").click()
+                expect(other.locator('[data-testid="app"]')).to_have_count(0)
+                expect(other.locator("body")).not_to_contain_text("hr-reader-secret-0001")
+            finally:
+                stranger.close()
+    finally:
+        context.close()
+        sandbox.close()
+    assert errors == []

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -272,3 +273,26 @@ def test_demo_sends_every_message_type(cli, tmp_path):
     assert {m.robot for m in messages} == {"alerts", "deploys"} == robots
     assert all(m.group == "demo" for m in messages)
     assert all(m.msg_uuid for m in messages)
+
+
+def test_sandbox_beyond_loopback_warns_and_prints_its_admin_token(start_sandbox, tmp_path):
+    served = start_sandbox("--host", "0.0.0.0", "--port", "0", "--data-dir", str(tmp_path / "d"))
+    lines = served.read_until(lambda seen: any(line.startswith("warning:") for line in seen))
+    banner = next(line for line in lines if line.startswith("DingTalk sandbox on "))
+    page = re.search(r"chat page: (http://0\.0\.0\.0:(\d+)/#admin=([\w-]+))\)", banner)
+    assert page is not None, banner
+    port, token = page[2], page[3]
+    [warning] = [line for line in lines if line.startswith("warning:")]
+    assert "beyond loopback" in warning
+    assert f"X-Dingkit-Admin-Token: {token}" in warning
+    base = f"http://127.0.0.1:{port}"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _get(f"{base}/_sandbox/robots")
+    refused.value.close()
+    assert refused.value.code == 401
+    request = urllib.request.Request(
+        f"{base}/_sandbox/robots", headers={"X-Dingkit-Admin-Token": token}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert {robot["name"] for robot in json.loads(response.read())["robots"]} >= {"alerts"}
+    assert served.interrupt() == 0

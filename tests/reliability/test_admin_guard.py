@@ -62,3 +62,55 @@ def test_dingtalk_paths_are_not_guarded(server: SandboxServer) -> None:
             headers={"Host": "oapi.dingtalk.com", "Origin": "http://anywhere.example"},
         )
     assert token.json()["errcode"] == 0
+
+
+# ---- beyond loopback: the run's admin token ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def exposed() -> Iterator[SandboxServer]:
+    """A sandbox on every interface, reached here through loopback."""
+    sandbox = Sandbox.from_settings(config=SandboxConfig(robots=(ROBOT,), apps=(APP,)))
+    with SandboxServer(sandbox, host="0.0.0.0") as running:
+        yield running
+
+
+def test_beyond_loopback_every_admin_call_needs_the_runs_token(exposed: SandboxServer) -> None:
+    assert exposed.admin_token is not None
+    assert len(exposed.admin_token) >= 24
+    base = f"http://127.0.0.1:{exposed.port}"
+    with httpx.Client(base_url=base) as http:
+        bare = http.get("/_sandbox/apps")
+        wrong = http.get("/_sandbox/apps", headers={"X-Dingkit-Admin-Token": "guess"})
+        robots = http.get("/_sandbox/robots")
+        disable = http.post("/_sandbox/robots/plain/disable", json={})
+        allowed = http.get("/_sandbox/apps", headers=exposed.admin_headers)
+        # DingTalk's own paths need no admin token, only DingTalk's credentials.
+        token = http.get("/gettoken", params={"appkey": APP.app_key, "appsecret": APP.app_secret})
+    for refused in (bare, wrong, robots, disable):
+        assert refused.status_code == 401, refused.text
+        assert "X-Dingkit-Admin-Token" in refused.json()["error"]
+        assert APP.app_secret not in refused.text
+        assert "SEC" not in refused.text
+    assert APP.app_secret in allowed.text  # the owner, with the token, sees the secrets
+    assert token.json()["errcode"] == 0
+    plain = exposed.sandbox.robot.robot_by_name("plain")
+    assert plain is not None
+    assert not plain.disabled
+
+
+def test_each_run_has_its_own_token_and_loopback_needs_none() -> None:
+    sandbox = Sandbox.from_settings()
+    with (
+        SandboxServer(sandbox, host="0.0.0.0") as first,
+        SandboxServer(sandbox, host="0.0.0.0") as second,
+    ):
+        assert first.admin_token
+        assert second.admin_token
+        assert first.admin_token != second.admin_token
+        assert first.page_url.endswith(f"/#admin={first.admin_token}")
+    with SandboxServer(sandbox) as local:
+        assert local.admin_token is None
+        assert local.admin_headers == {}
+        assert local.page_url == f"{local.url}/"
+        assert httpx.get(f"{local.url}/_sandbox/apps").status_code == 200

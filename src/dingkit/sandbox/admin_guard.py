@@ -7,21 +7,40 @@ that a web page the user happens to open cannot drive it (issue 10, defect 5):
   cannot send without a CORS preflight the sandbox never grants ("simple" form posts are
   refused).
 
+When the sandbox is bound beyond loopback, every ``/_sandbox`` call must also carry the
+run's admin token (printed in the banner; the page takes it from its URL's fragment) in
+``X-Dingkit-Admin-Token``: without it nothing is served, robot and app secrets included.
+
 DingTalk's own paths are not guarded: clients reach them under whatever name they use.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from collections.abc import Collection
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["LOOPBACK_NAMES", "AdminGuard"]
+__all__ = ["ADMIN_TOKEN_HEADER", "LOOPBACK_NAMES", "AdminGuard", "is_loopback"]
+
+#: The header an admin call carries the run's token in (when there is one).
+ADMIN_TOKEN_HEADER = "X-Dingkit-Admin-Token"
 
 #: The names a loopback-bound sandbox answers its own surface under.
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the sandbox on this machine."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _hostname(host: str) -> str:
@@ -32,11 +51,19 @@ def _hostname(host: str) -> str:
 
 class AdminGuard:
     """ASGI middleware; ``allowed_hosts`` ``None`` checks no ``Host`` (an app embedded in a
-    process, or a sandbox bound to every interface)."""
+    process, or a sandbox bound to every interface); ``admin_token`` ``None`` asks for none
+    (loopback)."""
 
-    def __init__(self, app: ASGIApp, *, allowed_hosts: Collection[str] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        allowed_hosts: Collection[str] | None = None,
+        admin_token: str | None = None,
+    ) -> None:
         self.app = app
         self.allowed_hosts = None if allowed_hosts is None else frozenset(allowed_hosts)
+        self.admin_token = None if admin_token is None else admin_token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -61,6 +88,13 @@ class AdminGuard:
             )
         if not path.startswith("/_sandbox/"):
             return None
+        if self.admin_token is not None:
+            given = headers.get(ADMIN_TOKEN_HEADER.lower(), "").encode()
+            if not hmac.compare_digest(given, self.admin_token):
+                return 401, (
+                    "this sandbox listens beyond loopback: send the admin token its banner "
+                    f"printed in the {ADMIN_TOKEN_HEADER} header (or open the page link it printed)"
+                )
         origin = headers.get("origin")
         if origin is not None and origin != f"{scope.get('scheme', 'http')}://{host}":
             return 403, f"requests from {origin} may not use the sandbox's admin routes"

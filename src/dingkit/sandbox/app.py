@@ -57,10 +57,16 @@ def sandbox_routes(sandbox: Sandbox) -> list[BaseRoute]:
     ]
 
 
-def create_app(sandbox: Sandbox, *, allowed_hosts: Collection[str] | None = None) -> Starlette:
+def create_app(
+    sandbox: Sandbox,
+    *,
+    allowed_hosts: Collection[str] | None = None,
+    admin_token: str | None = None,
+) -> Starlette:
     """The ASGI app serving ``sandbox``; ``allowed_hosts`` are the names its own surface
     (``/_sandbox/*``, the page) answers under (``None``: any, for an app embedded in-process;
-    :class:`~.server.SandboxServer` passes the loopback names)."""
+    :class:`~.server.SandboxServer` passes the loopback names); ``admin_token``, when given,
+    is required of every ``/_sandbox`` call (see :mod:`.admin_guard`)."""
 
     async def chat_page(request: Request) -> Response:
         return FileResponse(_STATIC / "index.html", media_type="text/html; charset=utf-8")
@@ -79,7 +85,7 @@ def create_app(sandbox: Sandbox, *, allowed_hosts: Collection[str] | None = None
         Mount("/static", app=StaticFiles(directory=_STATIC), name="static"),
     ]
     handlers = {404: not_found, 405: method_not_allowed}
-    guard = Middleware(AdminGuard, allowed_hosts=allowed_hosts)
+    guard = Middleware(AdminGuard, allowed_hosts=allowed_hosts, admin_token=admin_token)
     deadline = Middleware(BodyDeadline, seconds=sandbox.config.body_timeout)
     app = Starlette(
         routes=routes,

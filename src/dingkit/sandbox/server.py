@@ -4,6 +4,7 @@ background thread (``dingkit demo``, tests, benchmarks).
 
 from __future__ import annotations
 
+import secrets
 import socket
 import threading
 import time
@@ -13,7 +14,7 @@ from types import TracebackType
 
 import uvicorn
 
-from .admin_guard import LOOPBACK_NAMES
+from .admin_guard import ADMIN_TOKEN_HEADER, LOOPBACK_NAMES, is_loopback
 from .app import create_app
 from .config import AppConfig
 from .core import Sandbox
@@ -38,6 +39,9 @@ class SandboxServer:
             separated addresses, uvicorn's syntax). ``None``, the default, trusts no header:
             the IP allow-lists judge the peer's own address, so a local client cannot claim
             an allowed one.
+        admin_token: required of every ``/_sandbox`` call when the sandbox is bound beyond
+            loopback; ``None`` (default) makes a fresh one for the run there. On loopback no
+            token is asked for (the Host/Origin/content-type guard still applies).
     """
 
     def __init__(
@@ -48,6 +52,7 @@ class SandboxServer:
         port: int = 0,
         log_level: str = "warning",
         forwarded_allow_ips: str | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.host = host
@@ -59,12 +64,16 @@ class SandboxServer:
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
         # Loopback: the admin surface answers only under loopback names (DNS rebinding). Bound
-        # to another address: that address too; to every interface: any name [I: the admin
-        # token that should then guard it is not built yet].
+        # to another address: that address too; to every interface: any name. Beyond
+        # loopback, anyone who can reach the port could drive it, so a token is required.
         every = host in ("0.0.0.0", "::", "")
         allowed = None if every else {*LOOPBACK_NAMES, host}
+        self.loopback = is_loopback(host)
+        self.admin_token: str | None = None
+        if not self.loopback:
+            self.admin_token = admin_token or secrets.token_urlsafe(24)
         config = uvicorn.Config(
-            create_app(sandbox, allowed_hosts=allowed),
+            create_app(sandbox, allowed_hosts=allowed, admin_token=self.admin_token),
             log_level=log_level,
             lifespan="off",
             access_log=False,
@@ -81,6 +90,19 @@ class SandboxServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def page_url(self) -> str:
+        """The chat page; beyond loopback with the admin token in the fragment (which the
+        browser never sends), from where the page takes it for its own calls."""
+        if self.admin_token is None:
+            return f"{self.url}/"
+        return f"{self.url}/#admin={self.admin_token}"
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """What a script adds to its ``/_sandbox`` calls."""
+        return {} if self.admin_token is None else {ADMIN_TOKEN_HEADER: self.admin_token}
 
     def start(self, timeout: float = 10.0) -> SandboxServer:
         self.sandbox.callbacks.start()  # event pushes go out while the server runs
@@ -203,7 +225,14 @@ def run_foreground(
         sandbox, host=host, port=port, log_level="info", forwarded_allow_ips=forwarded_allow_ips
     )
     server.start()
-    announce(f"DingTalk sandbox on {server.url}  (chat page: {server.url}/)")
+    announce(f"DingTalk sandbox on {server.url}  (chat page: {server.page_url})")
+    if server.admin_token is not None:
+        announce(
+            f"warning: listening on {host}, beyond loopback: anyone who can reach this port can "
+            "send to its robots and call its APIs. Its admin routes (/_sandbox/*: secrets, "
+            f"org changes, approvals) need {ADMIN_TOKEN_HEADER}: {server.admin_token} "
+            "(the page link above carries it)."
+        )
     announce(f"export DINGTALK_OAPI_BASE_URL={server.url}")
     announce(f"export DINGTALK_API_BASE_URL={server.url}")
     if data_dir is not None:

@@ -50,13 +50,37 @@
 
   class UnreachableError extends Error {}
 
+  // Beyond loopback the sandbox wants its run's admin token on every /_sandbox call. The
+  // banner's page link carries it in the fragment (which browsers never send); it is kept
+  // for this tab only and taken out of the address bar before anything reads the hash.
+  const ADMIN_HEADER = "X-Dingkit-Admin-Token";
+  const adminToken = (() => {
+    const params = new URLSearchParams(location.hash.slice(1));
+    const given = params.get("admin");
+    if (given) {
+      sessionStorage.setItem("dingkit-admin-token", given);
+      params.delete("admin");
+      const rest = params.toString();
+      history.replaceState(null, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
+    }
+    return sessionStorage.getItem("dingkit-admin-token");
+  })();
+
+  function withAdmin(headers) {
+    return adminToken ? { ...headers, [ADMIN_HEADER]: adminToken } : headers;
+  }
+
   async function getJSON(path) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
     try {
       let response;
       try {
-        response = await fetch(path, { signal: controller.signal, cache: "no-store" });
+        response = await fetch(path, {
+          signal: controller.signal,
+          cache: "no-store",
+          headers: withAdmin({}),
+        });
       } catch (error) {
         throw new UnreachableError(String(error));
       }
@@ -77,7 +101,7 @@
     try {
       response = await fetch(path, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: withAdmin({ "Content-Type": "application/json" }),
         body: JSON.stringify(body),
         cache: "no-store",
       });
