@@ -57,6 +57,25 @@ def test_events_lists_the_inbox_and_the_dead_letters(
     assert "boom" in table.stdout
 
 
+def test_events_prune_removes_done_events_past_retention(
+    tmp_path: Path, filled: dict[str, str]
+) -> None:
+    env = cli_env("http://127.0.0.1:9", tmp_path)
+    data = ["--data-dir", str(tmp_path)]
+    kept = dingkit("callback", "events", "--prune", *data, env=env)
+    assert kept.returncode == 0, kept.stderr
+    assert "pruned 0 done events and 0 deduplication keys older than 7 days" in kept.stdout
+    pruned = dingkit(
+        "callback", "events", "--prune", "--retention-days", "0", "--json", *data, env=env
+    )
+    assert pruned.returncode == 0, pruned.stderr
+    assert "pruned 1 done events and 1 deduplication keys older than 0 days" in pruned.stderr
+    assert {row["state"] for row in json.loads(pruned.stdout)} == {"failed", "pending"}
+    negative = dingkit("callback", "events", "--prune", "--retention-days", "-1", *data, env=env)
+    assert negative.returncode == 2
+    assert "--retention-days" in negative.stderr
+
+
 def test_replay_makes_a_failed_event_pending_and_refuses_the_rest(
     tmp_path: Path, filled: dict[str, str]
 ) -> None:

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from dingkit.callback.inbox import Pruned
+
 from .conftest import Clock, InboxFactory
 
 
@@ -178,6 +180,59 @@ def test_two_handles_on_one_inbox_never_claim_the_same_event(make_inbox: InboxFa
         thread.join()
     assert len(taken) == 40
     assert len(set(taken)) == 40
+
+
+def test_prune_removes_done_events_and_their_keys_past_retention_alike(
+    make_inbox: InboxFactory,
+) -> None:
+    # Issue 10, defect 7: both inboxes grew for ever and forgot differently (SQLite never,
+    # Redis after 7 days of keys but never its events). One rule for both now.
+    clock = Clock()
+    inbox = make_inbox(clock=clock)
+    old = inbox.add("a", b"old", ["id:old", "content:old"])
+    stuck = inbox.add("a", b"stuck", ["id:stuck"])
+    assert old is not None
+    assert stuck is not None
+    for _ in range(2):
+        entry = inbox.claim("w", lease=30)
+        assert entry is not None
+        if entry.id == old:
+            inbox.complete(entry.id, "w")
+        else:
+            inbox.fail(entry.id, "w", "boom")
+    clock.advance(3600)
+    recent = inbox.add("a", b"recent", ["id:recent"])
+    claimed = inbox.claim("w", lease=30)
+    assert claimed is not None
+    assert claimed.id == recent
+    inbox.complete(claimed.id, "w")
+    clock.advance(1800)
+
+    # Nothing is past a two-hour retention yet.
+    assert inbox.prune(clock() - 7200) == Pruned(0, 0)
+    # Past one hour: the old done event and both its keys; the recent one and the failed
+    # one (waiting for a person, and guarded against a re-push) stay.
+    assert inbox.prune(clock() - 3600) == Pruned(1, 2)
+    assert inbox.get(str(old)) is None
+    assert inbox.get(str(recent)) is not None
+    assert inbox.counts() == {"pending": 0, "running": 0, "done": 1, "failed": 1}
+    assert inbox.add("a", b"stuck", ["id:stuck"]) is None  # still a duplicate
+    assert inbox.add("a", b"again", ["id:recent"]) is None
+    # A re-push of the pruned event, past retention, is a new event (documented).
+    assert inbox.add("a", b"old", ["id:old"]) is not None
+    assert inbox.prune(clock() - 3600) == Pruned(0, 0)  # pruning again finds nothing
+
+
+def test_prune_works_through_more_than_one_batch(make_inbox: InboxFactory) -> None:
+    clock = Clock()
+    inbox = make_inbox(clock=clock)
+    for n in range(1200):
+        inbox.add("a", b"{}", [f"id:{n}"])
+    while (entry := inbox.claim("w", lease=30)) is not None:
+        inbox.complete(entry.id, "w")
+    clock.advance(10)
+    assert inbox.prune(clock()) == Pruned(1200, 1200)
+    assert inbox.counts()["done"] == 0
 
 
 def test_the_sqlite_inbox_survives_reopening(tmp_path: object) -> None:

@@ -464,3 +464,43 @@ async def test_two_different_events_with_the_same_fields_are_both_handled(
     assert_success(await post(client, {**INSTANCE_FINISHED, "eventId": "ev-2"}))  # re-push
     assert len(receiver.inbox.entries()) == 2
     assert receiver.metrics.duplicates == 1
+
+
+async def test_the_running_dispatcher_prunes_the_inbox_to_its_retention(tmp_path: Path) -> None:
+    # Issue 10, defect 7: a receiver that runs for months keeps a bounded inbox.
+    clock = [1_700_000_000.0]
+    inbox = SQLiteInbox(tmp_path / "i.sqlite3", clock=lambda: clock[0])
+    receiver = CallbackReceiver(
+        TOKEN,
+        AES_KEY,
+        CORP_ID,
+        inbox=inbox,
+        handler_retry=FAST,
+        retention=3600,
+        clock=lambda: clock[0],
+    )
+    got: list[str] = []
+    receiver.on()(lambda event: got.append(event.event_type))
+    transport = httpx.ASGITransport(app=receiver)
+    async with httpx.AsyncClient(transport=transport, base_url="http://r") as http:
+        await receiver.start()
+        try:
+            assert_success(await post(http, INSTANCE_FINISHED))
+            await receiver.dispatcher.drain()
+            assert inbox.counts()["done"] == 1
+        finally:
+            await receiver.stop()
+        clock[0] += 3601
+        await receiver.start()  # a dispatcher prunes as it starts, then hourly
+        try:
+            deadline = time.monotonic() + 30
+            while inbox.counts()["done"]:
+                assert time.monotonic() < deadline, "the dispatcher did not prune"
+                await asyncio.sleep(0.01)
+        finally:
+            await receiver.stop()
+    assert got == ["bpms_instance_change"]
+    # Its keys went with it: the same push, past retention, is a new event (documented).
+    async with httpx.AsyncClient(transport=transport, base_url="http://r") as http:
+        assert_success(await post(http, INSTANCE_FINISHED))
+    assert inbox.counts()["pending"] == 1

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from .._retry import RetryPolicy
 from .events import CallbackEvent, event_from_failed_item, parse_event
-from .inbox import Inbox, InboxEntry
+from .inbox import DEFAULT_RETENTION, Inbox, InboxEntry
 from .metrics import ReceiverMetrics
 
 __all__ = ["ANY", "DEFAULT_HANDLER_RETRY", "Dispatcher", "Handler", "Handlers"]
@@ -33,6 +33,8 @@ H = TypeVar("H", bound=Handler)
 ANY = "*"
 
 #: Tries in all, then the dead-letter list; waits of 1 s, 2 s, 4 s, 8 s between them.
+#: Seconds between two prunes of the inbox by a running dispatcher.
+PRUNE_EVERY = 3600.0
 DEFAULT_HANDLER_RETRY = RetryPolicy(max_attempts=5, initial_delay=1.0, max_delay=300.0)
 
 
@@ -80,6 +82,9 @@ class Dispatcher:
         concurrency: events handled at once by this dispatcher.
         lease: seconds a claim lasts without renewal; a dead process's events are taken over
             after this long.
+        retention: seconds done events and their deduplication keys are kept; pruned at
+            start and every :data:`PRUNE_EVERY` seconds (``None``: kept for ever). See
+            :mod:`.inbox`.
     """
 
     def __init__(
@@ -91,10 +96,14 @@ class Dispatcher:
         retry: RetryPolicy = DEFAULT_HANDLER_RETRY,
         concurrency: int = 4,
         lease: float = 30.0,
+        retention: float | None = DEFAULT_RETENTION,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if concurrency < 1 or lease <= 0:
             raise ValueError("concurrency must be at least 1 and lease positive")
+        if retention is not None and retention < 0:
+            raise ValueError("retention must be zero or more seconds")
+        self.retention = retention
         self.inbox = inbox
         self.handlers = handlers
         self.metrics = metrics or ReceiverMetrics()
@@ -113,6 +122,7 @@ class Dispatcher:
     async def run(self, *, poll: float = 1.0) -> None:
         """Handle events until cancelled."""
         renewer = asyncio.create_task(self._renew_leases())
+        pruner = asyncio.create_task(self._prune_periodically())
         try:
             while True:
                 await self._slots.acquire()
@@ -132,6 +142,7 @@ class Dispatcher:
                 task.add_done_callback(functools.partial(self._finished, entry.id))
         finally:
             renewer.cancel()
+            pruner.cancel()
             for task in list(self._running.values()):
                 task.cancel()
 
@@ -161,6 +172,23 @@ class Dispatcher:
                     await asyncio.to_thread(self.inbox.renew, self.owner, ids, self.lease)
                 except Exception as error:  # a lapsed lease only means a second run
                     logger.warning("cannot renew leases (%s)", _describe(error))
+
+    async def _prune_periodically(self) -> None:
+        if self.retention is None:
+            return
+        while True:
+            try:
+                pruned = await asyncio.to_thread(self.inbox.prune, self._clock() - self.retention)
+            except Exception as error:  # the next round tries again; nothing is lost
+                logger.warning("cannot prune the inbox (%s)", _describe(error))
+            else:
+                if pruned.events or pruned.keys:
+                    logger.info(
+                        "pruned %d done events and %d deduplication keys past retention",
+                        pruned.events,
+                        pruned.keys,
+                    )
+            await asyncio.sleep(PRUNE_EVERY)
 
     async def _handle(self, entry: InboxEntry) -> None:
         try:

@@ -15,6 +15,13 @@ renews its leases while its handlers run; when a process dies, its leases lapse 
 worker (or the same one, restarted) claims the events again. So delivery to handlers is at
 least once: a handler that finished but whose process died before recording it runs again.
 
+Retention: a ``done`` event, and the deduplication keys of events that are done (or gone),
+are kept for :data:`DEFAULT_RETENTION` (7 days: DingTalk re-pushes a failed event for days,
+§7.5) after they settled or were taken, then :meth:`Inbox.prune` removes them; the
+dispatcher prunes hourly (``retention`` on the receiver, ``--retention-days`` on the CLI,
+``dingkit callback events --prune`` by hand). ``failed`` events stay until replayed: they
+are waiting for a person. Both inboxes apply the same rule.
+
 Two implementations: :class:`SQLiteInbox` (here; the default, one host) and
 ``RedisInbox`` (``redis_inbox.py``; several receivers behind a load balancer).
 """
@@ -33,10 +40,12 @@ from typing import Any, Literal, Protocol
 
 __all__ = [
     "DEFAULT_CONTENT_WINDOW",
+    "DEFAULT_RETENTION",
     "STATES",
     "Inbox",
     "InboxEntry",
     "NewEvent",
+    "Pruned",
     "SQLiteInbox",
     "State",
     "split_keys",
@@ -110,7 +119,20 @@ class Inbox(Protocol):
         """When the earliest pending event (or lapsing lease) is due; ``None``: nothing."""
         ...
 
+    def prune(self, before: float) -> Pruned:
+        """Remove ``done`` events settled before ``before`` and the deduplication keys taken
+        before it whose event is done or gone; failed and in-flight events keep theirs."""
+        ...
+
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What :meth:`Inbox.prune` removed."""
+
+    events: int
+    keys: int
 
 
 _SCHEMA = """
@@ -124,7 +146,8 @@ CREATE TABLE IF NOT EXISTS inbox (
     received_at REAL NOT NULL,
     due_at REAL NOT NULL,
     owner TEXT,
-    last_error TEXT
+    last_error TEXT,
+    settled_at REAL
 );
 CREATE INDEX IF NOT EXISTS inbox_due ON inbox (state, due_at);
 CREATE TABLE IF NOT EXISTS inbox_keys (
@@ -156,6 +179,8 @@ def _entry(row: Any) -> InboxEntry:
 #: minute and lists failed events for a while (§7.5); the same fields a day later are a new
 #: event (a person added again), not a duplicate [I: the reference gives no window].
 DEFAULT_CONTENT_WINDOW = 86_400.0
+#: Seconds done events and their deduplication keys are kept (see the module's docstring).
+DEFAULT_RETENTION = 7 * 86_400.0
 _ID_PREFIX = "id:"
 
 
@@ -203,6 +228,9 @@ class SQLiteInbox:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(inbox_keys)")}
         if "at" not in columns:  # an inbox from before keys had times: old content keys lapse
             self._db.execute("ALTER TABLE inbox_keys ADD COLUMN at REAL NOT NULL DEFAULT 0")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(inbox)")}
+        if "settled_at" not in columns:  # from before retention: prune by receipt time
+            self._db.execute("ALTER TABLE inbox ADD COLUMN settled_at REAL")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -300,7 +328,12 @@ class SQLiteInbox:
             db.execute(sql + where, (*args, entry_id, owner))
 
     def complete(self, entry_id: str, owner: str) -> None:
-        self._settle(entry_id, owner, "UPDATE inbox SET state = 'done', owner = NULL", ())
+        self._settle(
+            entry_id,
+            owner,
+            "UPDATE inbox SET state = 'done', owner = NULL, settled_at = ?",
+            (self._clock(),),
+        )
 
     def retry(self, entry_id: str, owner: str, error: str, delay: float) -> None:
         self._settle(
@@ -357,6 +390,19 @@ class SQLiteInbox:
                 "SELECT MIN(due_at) FROM inbox WHERE state IN ('pending', 'running')"
             ).fetchone()
         return None if due is None else float(due)
+
+    def prune(self, before: float) -> Pruned:
+        with self._transaction() as db:
+            events = db.execute(
+                "DELETE FROM inbox WHERE state = 'done' AND COALESCE(settled_at, received_at) < ?",
+                (before,),
+            ).rowcount
+            keys = db.execute(
+                "DELETE FROM inbox_keys WHERE at < ? AND entry_id NOT IN "
+                "(SELECT id FROM inbox WHERE state != 'done')",
+                (before,),
+            ).rowcount
+        return Pruned(events, keys)
 
     def close(self) -> None:
         with self._lock:

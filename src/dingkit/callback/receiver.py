@@ -38,7 +38,7 @@ from .._wire import parse_json_strict
 from .crypto import CallbackCrypto
 from .dispatcher import ANY, DEFAULT_HANDLER_RETRY, Dispatcher, H, Handlers
 from .events import parse_event
-from .inbox import Inbox, NewEvent, SQLiteInbox
+from .inbox import DEFAULT_RETENTION, Inbox, NewEvent, SQLiteInbox
 from .metrics import ReceiverMetrics
 
 __all__ = ["BODY_TIMEOUT", "INBOX_FILE", "MAX_BODY", "CallbackReceiver", "inbox_path"]
@@ -125,6 +125,8 @@ class CallbackReceiver:
         inbox: where events are committed; default a SQLite inbox in ``data_dir``.
         data_dir: default the platform's data dir (``~/.local/share/dingkit``).
         handler_retry: handler attempts and backoff before the dead-letter list.
+        retention: seconds done events and their deduplication keys are kept (7 days;
+            ``None`` for ever); the dispatcher prunes the inbox hourly.
         dispatch: run handlers in this process (off for a receive-only instance).
     """
 
@@ -142,6 +144,7 @@ class CallbackReceiver:
         handler_retry: RetryPolicy = DEFAULT_HANDLER_RETRY,
         concurrency: int = 4,
         lease: float = 30.0,
+        retention: float | None = DEFAULT_RETENTION,
         dispatch: bool = True,
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
@@ -194,6 +197,7 @@ class CallbackReceiver:
             "retry": handler_retry,
             "concurrency": concurrency,
             "lease": lease,
+            "retention": retention,
             "clock": clock,
         }
         self._dispatcher: Dispatcher | None = None

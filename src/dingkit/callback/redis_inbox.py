@@ -6,9 +6,10 @@ own: with AOF ``appendfsync everysec`` (or ``always``) an acknowledged event sur
 restart; without persistence it survives only the receivers' restarts.
 
 Layout under ``prefix``: ``e:<id>`` a hash per event; ``k:<key>`` the deduplication keys
-(value ``<entry id>|<time taken>``, expiring after ``retention``); ``due`` a sorted set of
-claimable ids by due time (pending ones, and running ones by lease end); ``s:<state>`` a
-sorted set of ids per state.
+(value ``<entry id>|<time taken>``); ``keys`` a sorted set of those keys by time taken (what
+:meth:`RedisInbox.prune` walks); ``due`` a sorted set of claimable ids by due time (pending
+ones, and running ones by lease end); ``s:<state>`` a sorted set of ids per state, by the
+time they entered it. Retention is the same rule as SQLite's (see :mod:`.inbox`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from .inbox import DEFAULT_CONTENT_WINDOW, STATES, InboxEntry, NewEvent, State, split_keys
+from .inbox import (
+    DEFAULT_CONTENT_WINDOW,
+    STATES,
+    InboxEntry,
+    NewEvent,
+    Pruned,
+    State,
+    split_keys,
+)
 
 __all__ = ["RedisInbox"]
 
@@ -26,7 +35,7 @@ _ADD = """
 -- KEYS: the event's ids, then its content keys. ARGV[8]: how many ids. An event with ids is
 -- a duplicate of its ids alone; one without, of its content keys taken within the content
 -- window (ARGV[9] seconds, on the inbox's clock: a key's value is "<entry id>|<time>").
-local p, id, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local p, id, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local ids, window = tonumber(ARGV[8]), tonumber(ARGV[9])
 if ids > 0 then
   for i = 1, ids do
@@ -39,7 +48,10 @@ else
     if at and now - at < window then return 0 end
   end
 end
-for i = 1, #KEYS do redis.call('SET', KEYS[i], id .. '|' .. ARGV[3], 'EX', ttl) end
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], id .. '|' .. ARGV[3])
+  redis.call('ZADD', p .. 'keys', ARGV[3], KEYS[i])
+end
 redis.call('HSET', p .. 'e:' .. id, 'event_type', ARGV[5], 'payload', ARGV[6],
   'source', ARGV[7], 'state', 'pending', 'attempts', 0, 'received_at', ARGV[3],
   'due_at', ARGV[3])
@@ -130,14 +142,41 @@ def _entry(entry_id: str, fields: dict[str, Any]) -> InboxEntry:
     )
 
 
+# ARGV: prefix, before, batch. Done events settled before `before`; keys taken before it
+# whose event is done or gone (a failed or in-flight event's keys are re-armed: looked at
+# again a retention later). Returns {events, keys, looked at}.
+_PRUNE = """
+local p, before, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local events, keys = 0, 0
+local done = redis.call('ZRANGEBYSCORE', p .. 's:done', '-inf', '(' .. before, 'LIMIT', 0, batch)
+for _, id in ipairs(done) do
+  redis.call('DEL', p .. 'e:' .. id)
+  redis.call('ZREM', p .. 's:done', id)
+  events = events + 1
+end
+local old = redis.call('ZRANGEBYSCORE', p .. 'keys', '-inf', '(' .. before, 'LIMIT', 0, batch)
+for _, key in ipairs(old) do
+  local taken = redis.call('GET', key)
+  local entry = taken and string.match(taken, '^(.*)|')
+  local state = entry and redis.call('HGET', p .. 'e:' .. entry, 'state')
+  if state and state ~= 'done' then
+    redis.call('ZADD', p .. 'keys', ARGV[4], key)
+  else
+    redis.call('DEL', key)
+    redis.call('ZREM', p .. 'keys', key)
+    keys = keys + 1
+  end
+end
+return {events, keys, #done + #old}
+"""
+
+
 class RedisInbox:
     """The inbox in Redis.
 
     Args:
         redis: a ``redis.Redis`` client (bytes responses, i.e. ``decode_responses=False``).
         name: the inbox's name; receivers that share one name share the inbox.
-        retention: seconds deduplication keys are kept (DingTalk re-pushes within a minute
-            and keeps failed events for days, §7.5).
         content_window: seconds a content key stands in for an event without an id (see
             :mod:`.inbox`).
     """
@@ -147,13 +186,11 @@ class RedisInbox:
         redis: Any,
         *,
         name: str = "default",
-        retention: float = 7 * 86400,
         clock: Callable[[], float] = time.time,
         content_window: float = DEFAULT_CONTENT_WINDOW,
     ) -> None:
         self._redis = redis
         self.prefix = f"dingkit:callback-inbox:{name}:"
-        self._retention = int(retention)
         self._content_window = max(1, int(content_window))
         self._clock = clock
         self._add = redis.register_script(_ADD)
@@ -161,6 +198,7 @@ class RedisInbox:
         self._renew = redis.register_script(_RENEW)
         self._settle_script = redis.register_script(_SETTLE)
         self._replay = redis.register_script(_REPLAY)
+        self._prune = redis.register_script(_PRUNE)
 
     def durability_warning(self) -> str | None:
         """Why an acknowledged event would not survive a Redis restart, or ``None``: Redis
@@ -198,7 +236,7 @@ class RedisInbox:
                     self.prefix,
                     entry_id,
                     now,
-                    self._retention,
+                    "",  # was the keys' TTL: retention is prune's now
                     event.event_type,
                     event.payload,
                     event.source,
@@ -271,6 +309,15 @@ class RedisInbox:
     def next_due(self) -> float | None:
         first = self._redis.zrange(f"{self.prefix}due", 0, 0, withscores=True)
         return float(first[0][1]) if first else None
+
+    def prune(self, before: float) -> Pruned:
+        events = keys = 0
+        now = repr(self._clock())
+        while True:  # in batches, so that no one script holds Redis for long
+            removed, dropped, seen = self._prune(args=[self.prefix, repr(before), 500, now])
+            events, keys = events + int(removed), keys + int(dropped)
+            if int(seen) < 500:
+                return Pruned(events, keys)
 
     def clear(self) -> None:
         """Delete the whole inbox (tests, or starting over)."""

@@ -12,7 +12,7 @@ from .._exceptions import ConfigurationError
 if TYPE_CHECKING:
     from ..callback.inbox import Inbox
 
-__all__ = ["DataDirOpt", "InboxNameOpt", "RedisOpt", "open_inbox"]
+__all__ = ["DataDirOpt", "InboxNameOpt", "RedisOpt", "RetentionOpt", "open_inbox"]
 
 DataDirOpt = Annotated[
     Path | None,
@@ -28,6 +28,17 @@ RedisOpt = Annotated[
 ]
 InboxNameOpt = Annotated[
     str, typer.Option("--inbox-name", help="With --redis: receivers sharing a name share it.")
+]
+
+RetentionOpt = Annotated[
+    float,
+    typer.Option(
+        "--retention-days",
+        min=0,
+        max=3650,
+        help="Days done events and their deduplication keys are kept (failed ones stay "
+        "until replayed).",
+    ),
 ]
 
 

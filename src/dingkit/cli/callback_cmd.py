@@ -15,13 +15,14 @@ a Python function; without either, each event is printed as one line.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .._exceptions import ConfigurationError, DingTalkError
-from ._inbox import DataDirOpt, InboxNameOpt, RedisOpt, open_inbox
+from ._inbox import DataDirOpt, InboxNameOpt, RedisOpt, RetentionOpt, open_inbox
 from ._output import fail, print_json
 from ._server import JsonResult
 from .callback_serve import EXEC_TIMEOUT, build_handlers, serve
@@ -53,6 +54,15 @@ def events(
     data_dir: DataDirOpt = None,
     redis_url: RedisOpt = None,
     inbox_name: InboxNameOpt = "default",
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Remove done events and deduplication keys older than --retention-days "
+            "(what a running receiver does hourly), then list.",
+        ),
+    ] = False,
+    retention_days: RetentionOpt = 7.0,
     as_json: JsonResult = False,
 ) -> None:
     """List the inbox, newest first (ids for `dingkit callback replay`)."""
@@ -63,6 +73,13 @@ def events(
         raise typer.BadParameter(f"--state {wanted!r}: use pending, running, done or failed")
     try:
         inbox = open_inbox(data_dir, redis_url, inbox_name)
+        if prune:
+            pruned = inbox.prune(time.time() - retention_days * 86400)
+            typer.echo(
+                f"pruned {pruned.events} done events and {pruned.keys} deduplication keys "
+                f"older than {retention_days:g} days",
+                err=as_json,
+            )
         entries = inbox.entries(wanted, limit)  # type: ignore[arg-type]
     except DingTalkError as error:
         fail(error, as_json=as_json)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .._exceptions import ConfigurationError, DingTalkError
-from ._inbox import DataDirOpt, InboxNameOpt, RedisOpt, open_inbox
+from ._inbox import DataDirOpt, InboxNameOpt, RedisOpt, RetentionOpt, open_inbox
 from ._output import fail
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ def serve(
             min=0.1,
         ),
     ] = 30.0,
+    retention_days: RetentionOpt = 7.0,
 ) -> None:
     """Receive DingTalk's encrypted event pushes: verify, decrypt, commit to the inbox, reply
     `success`; then handle each event from the inbox, with retries."""
@@ -94,6 +95,7 @@ def serve(
             path=path,
             handler_retry=RetryPolicy(max_attempts=attempts, initial_delay=1.0, max_delay=300.0),
             lease=lease,
+            retention=retention_days * 86400,
         )
         receiver.handlers = build_handlers(exec_command, handler)
         listener = _bind(host, port)
