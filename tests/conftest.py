@@ -170,3 +170,23 @@ async def robot_for() -> AsyncIterator[Callable[..., AsyncRobot]]:
             return AsyncRobot(http_client=http, **options)
 
         yield make
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="the reliability suite's long run: 2,000 hostile cases per route, not 200",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--slow"):
+        os.environ["DINGKIT_FUZZ_EXAMPLES"] = "2000"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The reliability figures start afresh with each run (tests/reliability/figures.py)."""
+    from reliability import figures
+
+    figures.path().unlink(missing_ok=True)

@@ -209,3 +209,35 @@ def test_missing_keys_are_a_clear_error(tmp_path: Path, keys: dict[str, str]) ->
     assert result.returncode == 2
     assert "DINGTALK_CALLBACK_AES_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_exec_handler_dies_with_a_sigkilled_receiver(
+    tmp_path: Path, keys: dict[str, str], receivers: Callable[..., Receiver]
+) -> None:
+    # Issue 10, defect 8: a handler in its own process group outlived a receiver killed
+    # outright (and then ran beside the restarted receiver's second run of its event).
+    script = tmp_path / "hang.py"
+    script.write_text(
+        "import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.getpid()))\ntime.sleep(120)\n"
+    )
+    pid_file = tmp_path / "handler.pid"
+    args = [
+        "--data-dir", str(tmp_path / "data"),
+        "--exec", f"{sys.executable} {script} {pid_file}",
+    ]  # fmt: skip
+    receiver = receivers(args, keys)
+    push(receiver.url, keys, user_event("ev-hang"))
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().isdigit())
+    handler = int(pid_file.read_text())
+    receiver.kill()
+    wait_for(lambda: not _alive(handler), seconds=30)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead too (its parent, the killed receiver, is gone; init reaps it).
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())

@@ -227,6 +227,11 @@ class CallbackReceiver:
             )
         return self._dispatcher
 
+    @property
+    def routes(self) -> dict[str, str]:
+        """The paths this app answers, each with its method (the push path, metrics, health)."""
+        return {path: method for path, (method, _) in self._routes.items()}
+
     async def start(self) -> None:
         """Start handling events from the inbox (done on start-up, or on the first push
         when the app is mounted in another one, whose lifespan does not reach it)."""

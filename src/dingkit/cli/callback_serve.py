@@ -202,6 +202,29 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def _die_with_the_receiver() -> Callable[[], None] | None:
+    """On Linux, a ``preexec_fn`` that has the kernel SIGKILL the handler when the receiver
+    dies, SIGKILL included (which no clean-up code of ours survives to handle); elsewhere
+    ``None``. Only the handler itself is covered, not processes it starts."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # pragma: no cover - every Linux libc has prctl
+        return None
+    receiver = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def arm() -> None:  # runs in the child between fork and exec: no locks, no logging
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != receiver:  # it died before the line above: go with it
+            os._exit(1)
+
+    return arm
+
+
 def stop_exec_handlers() -> int:
     """Kill every --exec handler still running, with its children; how many there were.
     Called when the receiver stops: their events stay in the inbox and run again."""
@@ -215,6 +238,7 @@ def _exec_handler(command: str) -> Callable[[CallbackEvent], Any]:
     argv = shlex.split(command)
     if not argv:
         raise ConfigurationError("--exec needs a command")
+    arm = _die_with_the_receiver()
 
     async def run_command(event: CallbackEvent) -> None:
         import asyncio
@@ -225,13 +249,15 @@ def _exec_handler(command: str) -> Callable[[CallbackEvent], Any]:
             stdin.write(json.dumps(_event_json(event), ensure_ascii=False).encode())
             stdin.flush()
             stdin.seek(0)
-            # A process group of its own: stopping the receiver stops it and its children.
+            # A process group of its own: stopping the receiver stops it and its children;
+            # a receiver killed outright takes the handler with it (issue 10, defect 8).
             process = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=stdin,
                 stdout=None,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
+                preexec_fn=arm,
             )
         _RUNNING.add(process.pid)
         try:

@@ -19,6 +19,7 @@ them the pieces every concept shares.
     admin_guard.py    the sandbox's own surface: foreign Host / Origin / non-JSON POST refused
     allowlists.py     IPv4 allow-lists (robots and apps)
     body_deadline.py  a body that does not arrive within body_timeout is answered 408
+    path_ids.py       the {name:id} path parameter (at most 18 digits)
     bugs.py           the sandbox's own bugs: answered as 990001 / SandboxBug, listed at
                       /_sandbox/errors, the connection kept
     gateway/          what runs before a rule: method, token, grants, limits, failure modes,

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ...resources import approval as api
+from .. import path_ids  # noqa: F401 (registers the {name:id} path parameter)
 from ..gateway import params
 from ..gateway.answers import OapiError
 from ..gateway.params import ParamError
@@ -347,10 +348,10 @@ def routes(gateway: Gateway) -> list[Route]:
         ),
         Route("/_sandbox/approvals", approvals_view, methods=["GET"]),
         Route(
-            "/_sandbox/approvals/{instance_id}/tasks/{task_id:int}", act_on_task, methods=["POST"]
+            "/_sandbox/approvals/{instance_id}/tasks/{task_id:id}", act_on_task, methods=["POST"]
         ),
         Route(
-            "/_sandbox/approvals/{instance_id}/tasks/{task_id:int}/redirect",
+            "/_sandbox/approvals/{instance_id}/tasks/{task_id:id}/redirect",
             redirect_task,
             methods=["POST"],
         ),

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import path_ids  # noqa: F401 (registers the {name:id} path parameter)
 from . import admin
 from .admin import OrgChangeError
 from .org import ROOT_DEPT_ID
@@ -108,6 +109,6 @@ def routes(sandbox: Sandbox) -> list[Route]:
         Route(users + "/{userid}", action(modify_user), methods=["PATCH"]),
         Route(users + "/{userid}", action(remove_user), methods=["DELETE"]),
         Route(depts, action(add_dept), methods=["POST"]),
-        Route(depts + "/{dept_id:int}", action(modify_dept), methods=["PATCH"]),
-        Route(depts + "/{dept_id:int}", action(remove_dept), methods=["DELETE"]),
+        Route(depts + "/{dept_id:id}", action(modify_dept), methods=["PATCH"]),
+        Route(depts + "/{dept_id:id}", action(remove_dept), methods=["DELETE"]),
     ]

@@ -1,0 +1,72 @@
+"""The reliability suite's figures, from its last run:
+
+    .venv/bin/python -m pytest tests/reliability && .venv/bin/python -m tests.reliability.report
+
+Prints the hostile cases run per component (with 5xx answers, which include sandbox bugs),
+and the SIGKILL runs (kills, events acknowledged, lost, run twice). ``--json`` for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter, defaultdict
+from typing import Any
+
+from . import figures
+
+
+def summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    hostile: dict[str, Counter[str]] = defaultdict(Counter)
+    routes: Counter[str] = Counter()
+    crashes = []
+    for line in lines:
+        if line["kind"] in ("sandbox", "receiver"):
+            routes[line["kind"]] += 1
+            hostile[line["kind"]].update(line["statuses"])
+        elif line["kind"] == "crash":
+            crashes.append(line)
+    return {
+        "hostile": {
+            kind: {
+                "routes": routes[kind],
+                "cases": sum(statuses.values()),
+                "5xx": sum(n for code, n in statuses.items() if code.startswith("5")),
+                "statuses": dict(sorted(statuses.items())),
+            }
+            for kind, statuses in sorted(hostile.items())
+        },
+        "crashes": [
+            {key: line[key] for key in ("subject", "kills", "acknowledged", "lost", "duplicated")}
+            for line in crashes
+        ],
+    }
+
+
+def main(argv: list[str]) -> int:
+    lines = figures.load()
+    if not lines:
+        print(f"no figures at {figures.path()}: run `python -m pytest tests/reliability` first")
+        return 1
+    result = summary(lines)
+    if "--json" in argv:
+        print(json.dumps(result, indent=2))
+        return 0
+    print("hostile requests (every inbound route, fixed seeds):")
+    for kind, row in result["hostile"].items():
+        common = ", ".join(f"{code}×{n}" for code, n in Counter(row["statuses"]).most_common(6))
+        print(
+            f"  {kind:<9} {row['routes']:>3} routes  {row['cases']:>6} cases  "
+            f"{row['5xx']} answered 5xx (sandbox bugs included)  [{common}]"
+        )
+    print("SIGKILL under load:")
+    for row in result["crashes"]:
+        print(
+            f"  {row['subject']:<26} {row['kills']} kills  {row['acknowledged']} acknowledged  "
+            f"{row['lost']} lost  {row['duplicated']} run twice (in flight at a kill)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
