@@ -173,7 +173,10 @@ queries = st.dictionaries(
         st.sampled_from([*_KNOWN_FIELDS, "access_token", "robot", "after", "limit", "group"]),
         st.text(max_size=10),
     ),
-    st.one_of(scalars.map(_query_value), st.sampled_from(_NASTY_TEXT[:15])),
+    # Under 8,000 characters: httpx refuses a URL over 65,536, and the point is the server.
+    st.one_of(scalars.map(_query_value), st.sampled_from(_NASTY_TEXT[:15])).filter(
+        lambda value: len(value) < 8000
+    ),
     max_size=5,
 )  # fmt: skip
 

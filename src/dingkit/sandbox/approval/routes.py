@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..._wire import parse_json_strict
 from ...resources import approval as api
 from .. import path_ids  # noqa: F401 (registers the {name:id} path parameter)
 from ..gateway import params
@@ -288,7 +289,7 @@ def routes(gateway: Gateway) -> list[Route]:
     async def act_on_task(request: Request) -> Response:
         """Approve or refuse a task as its approver (the chat page's buttons)."""
         try:
-            body = params.obj(await request.json())
+            body = params.obj(parse_json_strict(await request.body()))
             result = _result(body)
             remark = _remark(body)
             task_id = int(request.path_params["task_id"])
@@ -314,7 +315,7 @@ def routes(gateway: Gateway) -> list[Route]:
         """Hand a task over to another person (转交): the reference documents no API for it,
         so this sandbox action stands in for the approver doing it in DingTalk [I]."""
         try:
-            body = params.obj(await request.json())
+            body = params.obj(parse_json_strict(await request.body()))
             to = params.string(body, "to", max_length=64)
             remark = _remark(body)
         except (ValueError, ParamError) as exc:

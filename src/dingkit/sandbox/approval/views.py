@@ -9,11 +9,10 @@ running and after a withdrawal (§3.6). Task links point at the sandbox's approv
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ..._wire import CHINA, CHINA_TIME_FORMAT
+from ..._wire import CHINA, CHINA_TIME_FORMAT, parse_json_strict
 from ..contacts.org import Organization
 from .instances import Instance, Record, Task
 
@@ -175,7 +174,7 @@ def _readable(component_type: str, text: str) -> str:
     """A structured form value as a person reads it."""
     if component_type in ("DDMultiSelectField", "DDDateRangeField"):
         try:
-            items = json.loads(text)
+            items = parse_json_strict(text)
         except ValueError:
             return text
         if isinstance(items, list):

@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 import httpx
 
+from ..._wire import parse_json_strict
 from ...callback.crypto import CallbackCrypto
 from ...callback.events import parse_event
 from ...callback.payloads import to_failed_item, to_payload
@@ -96,7 +97,7 @@ def check_reply(crypto: CallbackCrypto, status: int, content: bytes) -> str | No
     if status != 200:
         return f"HTTP {status}"
     try:
-        reply = json.loads(content)
+        reply = parse_json_strict(content)
     except ValueError:
         return "the reply is not JSON"
     if not isinstance(reply, Mapping):

@@ -12,7 +12,6 @@ id 404, a change the organisation cannot take 409.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..._wire import parse_json_strict
 from .. import path_ids  # noqa: F401 (registers the {name:id} path parameter)
 from . import admin
 from .admin import OrgChangeError
@@ -45,7 +45,7 @@ class _BadBody(Exception):
 
 def _json_body(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw or b"{}")
+        body = parse_json_strict(raw or b"{}")
     except ValueError:
         raise _BadBody("the body is not JSON") from None
     if not isinstance(body, dict):

@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from ..._wire import parse_json_strict
 from ...resources import notifications as api
 from ..gateway import params
 from ..gateway.answers import OapiError
@@ -95,7 +96,7 @@ def _msg(body: dict[str, Any]) -> dict[str, Any]:
         raise OapiError(40035, "不合法的参数：缺少 msg")
     if isinstance(msg, str):  # the form-encoded send: msg is a JSON string (§12.1)
         try:
-            msg = json.loads(msg)
+            msg = parse_json_strict(msg)
         except ValueError:
             raise OapiError(40035, "不合法的参数：msg 不是合法的JSON") from None
     if not isinstance(msg, dict):

@@ -13,7 +13,6 @@ Sandbox-only:
 from __future__ import annotations
 
 import hmac
-import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -21,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..._auth import NEW_TOKEN, OLD_TOKEN
+from ..._wire import parse_json_strict
 from ..config import AppConfig
 from ..gateway.answers import api_error, new_request_id, oapi_error
 from ..gateway.pipeline import Gateway
@@ -74,7 +74,7 @@ def routes(gateway: Gateway) -> list[Route]:
         request_id = new_request_id("api")
         body = await request.body()
         try:
-            payload: Any = json.loads(body) if body.strip() else {}
+            payload: Any = parse_json_strict(body) if body.strip() else {}
         except (ValueError, UnicodeDecodeError):
             payload = None
         if not isinstance(payload, dict):
