@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -185,8 +186,41 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["DINGKIT_FUZZ_EXAMPLES"] = "2000"
 
 
+_SCANNED: list[tuple[str, str]] = []
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """The reliability figures start afresh with each run (tests/reliability/figures.py)."""
-    from reliability import figures
+    """The reliability figures start afresh with each run (tests/reliability/figures.py), and
+    the secrets scan starts collecting (tests/reliability/secrets_scan.py)."""
+    from reliability import figures, secrets_scan
 
     figures.path().unlink(missing_ok=True)
+    collector = secrets_scan.Collector()
+    logging.getLogger().addHandler(collector)
+    session.config.stash[_COLLECTOR] = collector
+
+
+_COLLECTOR = pytest.StashKey["logging.Handler"]()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, text in report.sections:  # what pytest captured: stdout, stderr, log
+        _SCANNED.append((f"{report.nodeid} {name}", text))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from reliability import figures, secrets_scan
+
+    collector = session.config.stash.get(_COLLECTOR, None)
+    if not isinstance(collector, secrets_scan.Collector):
+        return
+    logging.getLogger().removeHandler(collector)
+    texts = [*collector.texts, *_SCANNED]
+    found = secrets_scan.leaks(texts)
+    figures.record("secrets", "logs and captured output", scanned=len(texts), leaks=len(found))
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["secrets in the clear:", *found[:50]]
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -3,7 +3,8 @@
     .venv/bin/python -m pytest tests/reliability && .venv/bin/python -m tests.reliability.report
 
 Prints the hostile cases run per component (with 5xx answers, which include sandbox bugs),
-and the SIGKILL runs (kills, events acknowledged, lost, run twice). ``--json`` for scripts.
+the SIGKILL runs (kills, events acknowledged, lost, run twice) and the secrets scan (texts
+scanned, credentials found in the clear). ``--json`` for scripts.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ def summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
     hostile: dict[str, Counter[str]] = defaultdict(Counter)
     routes: Counter[str] = Counter()
     crashes = []
+    secrets = {"scanned": 0, "leaks": 0}
     for line in lines:
-        if line["kind"] in ("sandbox", "receiver"):
+        if line["kind"] == "secrets":
+            secrets = {"scanned": line["scanned"], "leaks": line["leaks"]}
+        elif line["kind"] in ("sandbox", "receiver"):
             routes[line["kind"]] += 1
             hostile[line["kind"]].update(line["statuses"])
         elif line["kind"] == "crash":
@@ -40,6 +44,7 @@ def summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
             {key: line[key] for key in ("subject", "kills", "acknowledged", "lost", "duplicated")}
             for line in crashes
         ],
+        "secrets": secrets,
     }
 
 
@@ -65,6 +70,11 @@ def main(argv: list[str]) -> int:
             f"  {row['subject']:<26} {row['kills']} kills  {row['acknowledged']} acknowledged  "
             f"{row['lost']} lost  {row['duplicated']} run twice (in flight at a kill)"
         )
+    row = result["secrets"]
+    print(
+        f"secrets scan: {row['scanned']} log records and captured outputs, "
+        f"{row['leaks']} credentials in the clear"
+    )
     return 0
 
 
