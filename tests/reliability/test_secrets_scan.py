@@ -1,4 +1,4 @@
-"""The secrets scan sees what it looks for, and not redactions (tests/reliability/secrets_scan.py)."""
+"""The secrets scan sees what it looks for and leaves redactions alone (secrets_scan.py)."""
 
 from __future__ import annotations
 
