@@ -22,8 +22,11 @@ def summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
     routes: Counter[str] = Counter()
     crashes = []
     secrets = {"scanned": 0, "leaks": 0}
+    forgery: Counter[str] = Counter()
     for line in lines:
-        if line["kind"] == "secrets":
+        if line["kind"] == "forgery":
+            forgery.update(line["statuses"])
+        elif line["kind"] == "secrets":
             secrets = {"scanned": line["scanned"], "leaks": line["leaks"]}
         elif line["kind"] in ("sandbox", "receiver"):
             routes[line["kind"]] += 1
@@ -45,6 +48,7 @@ def summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
             for line in crashes
         ],
         "secrets": secrets,
+        "forgery": dict(sorted(forgery.items())),
     }
 
 
@@ -70,6 +74,11 @@ def main(argv: list[str]) -> int:
             f"  {row['subject']:<26} {row['kills']} kills  {row['acknowledged']} acknowledged  "
             f"{row['lost']} lost  {row['duplicated']} run twice (in flight at a kill)"
         )
+    forged = result["forgery"]
+    print(
+        f"forged, misaddressed, cross-body and replayed pushes: {sum(forged.values())} requests "
+        f"[{', '.join(f'{code}×{n}' for code, n in forged.items())}]"
+    )
     row = result["secrets"]
     print(
         f"secrets scan: {row['scanned']} log records and captured outputs, "
