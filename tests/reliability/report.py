@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
     print("SIGKILL under load:")
     for row in result["crashes"]:
         print(
-            f"  {row['subject']:<26} {row['kills']} kills  {row['acknowledged']} acknowledged  "
+            f"  {row['subject']:<30} {row['kills']} kills  {row['acknowledged']} acknowledged  "
             f"{row['lost']} lost  {row['duplicated']} run twice (in flight at a kill)"
         )
     forged = result["forgery"]

@@ -60,35 +60,41 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-@pytest.mark.parametrize("inbox", ["sqlite", "redis"])
+@pytest.mark.parametrize("inbox", ["sqlite", "redis", "redis-pair"])
 def test_sigkill_under_load_loses_nothing_acknowledged(
     inbox: str, tmp_path: Path, env: dict[str, str], request: pytest.FixtureRequest
 ) -> None:
     script = tmp_path / "handler.py"
     script.write_text(HANDLER)
     name = uuid.uuid4().hex
+    on_redis = inbox.startswith("redis")
     where = (
         ["--redis", REDIS_URL, "--inbox-name", name]
-        if inbox == "redis"
+        if on_redis
         else ["--data-dir", str(tmp_path / "data")]
     )
-    if inbox == "redis":
+    if on_redis:
         redis_server: Any = request.getfixturevalue("redis_server")
     args = [*where, "--exec", f"{sys.executable} {script} {tmp_path}", "--lease", "1"]
     rng = random.Random(20261206)
     acked: list[str] = []
     killed_generations: set[int] = set()
-    receiver: Receiver | None = None
+    # A pair shares one Redis inbox behind a "load balancer" (pushes alternate); each round
+    # kills one of the two, whose leased events the other takes over, and restarts it.
+    running: list[Receiver] = []
     try:
+        if inbox == "redis-pair":
+            running.append(Receiver(args, env, tmp_path / "receiver-peer.log"))
         for generation in range(KILLS + 1):
             staged = tmp_path / "generation.new"  # renamed: no handler reads it half-written
             staged.write_text(str(generation))
             staged.replace(tmp_path / "generation")
             receiver = Receiver(args, env, tmp_path / f"receiver-{generation}.log")
-            for _ in range(rng.randint(8, 20)):
+            running.append(receiver)
+            for n in range(rng.randint(8, 20)):
                 event_id = f"ev-{len(acked)}"
                 try:
-                    push(receiver.url, env, user_event(event_id))
+                    push(running[n % len(running)].url, env, user_event(event_id))
                 except httpx.HTTPError:  # not acknowledged: DingTalk would push it again
                     continue
                 acked.append(event_id)
@@ -101,14 +107,15 @@ def test_sigkill_under_load_loses_nothing_acknowledged(
                     seconds=30,
                 )
                 time.sleep(rng.random() * 0.05)
-                receiver.kill()
+                victim = running.pop(rng.randrange(len(running)))
+                victim.kill()
                 killed_generations.add(generation)
         wait_for(lambda: set(_lines(tmp_path / "handled.txt")) >= set(acked), seconds=60)
         time.sleep(1.5)  # longer than a lease: nothing runs again late
     finally:
-        if receiver is not None:
-            receiver.stop()
-        if inbox == "redis":
+        for still in running:
+            still.stop()
+        if on_redis:
             for key in redis_server.scan_iter(match=f"dingkit:callback-inbox:{name}:*"):
                 redis_server.delete(key)
 
@@ -129,6 +136,6 @@ def test_sigkill_under_load_loses_nothing_acknowledged(
     )
     assert lost == set(), f"acknowledged but never handled: {sorted(lost)}"
     assert set(handled) <= set(acked)  # nothing invented
-    assert len(twice) <= KILLS * CONCURRENCY, sorted(twice)
+    assert len(twice) <= KILLS * CONCURRENCY, sorted(twice)  # what the victims had in flight
     for event_id in twice:  # each was in flight in a run that was killed
         assert started_in[event_id] & killed_generations, event_id
