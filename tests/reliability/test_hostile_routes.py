@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from callback.conftest import Served
 from dingkit.callback.crypto import CallbackCrypto, new_aes_key
 from dingkit.callback.inbox import SQLiteInbox
 from dingkit.callback.receiver import CallbackReceiver
@@ -88,29 +88,12 @@ def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
 @contextmanager
 def served(app: Any) -> Iterator[httpx.Client]:
     """``app`` under uvicorn on a loopback port, and a keep-alive client for it."""
-    import socket
-    import threading
-    import time
-
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, http="h11")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
+    server = Served(app)
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=60
-        ) as client:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
             yield client
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        listener.close()
+        server.stop()
 
 
 def _placeholders(template: str) -> int:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
+from callback.conftest import Served
 from dingkit.callback import CallbackReceiver
 from dingkit.callback.crypto import new_aes_key
 from dingkit.callback.inbox import SQLiteInbox
@@ -40,21 +38,12 @@ def test_the_callback_receiver_answers_a_stalled_push_408_and_closes(tmp_path: P
         body_timeout=0.3,
         dispatch=False,
     )
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(receiver, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
+    server = Served(receiver)
     try:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline, "the receiver did not start"
-            time.sleep(0.01)
-        answer = _stall(listener.getsockname()[1], "/?signature=s&timestamp=1&nonce=n")
+        port = int(server.url.rsplit(":", 1)[1])
+        answer = _stall(port, "/?signature=s&timestamp=1&nonce=n")
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        listener.close()
+        server.stop()
     head, _, _ = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408"), answer[:200]
     assert b"connection: close" in head.lower()

@@ -32,11 +32,11 @@ from .inbox import (
 __all__ = ["RedisInbox"]
 
 _ADD = """
--- KEYS: the event's ids, then its content keys. ARGV[8]: how many ids. An event with ids is
+-- KEYS: the event's ids, then its content keys. ARGV[7]: how many ids. An event with ids is
 -- a duplicate of its ids alone; one without, of its content keys taken within the content
--- window (ARGV[9] seconds, on the inbox's clock: a key's value is "<entry id>|<time>").
+-- window (ARGV[8] seconds, on the inbox's clock: a key's value is "<entry id>|<time>").
 local p, id, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local ids, window = tonumber(ARGV[8]), tonumber(ARGV[9])
+local ids, window = tonumber(ARGV[7]), tonumber(ARGV[8])
 if ids > 0 then
   for i = 1, ids do
     if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
@@ -52,8 +52,8 @@ for i = 1, #KEYS do
   redis.call('SET', KEYS[i], id .. '|' .. ARGV[3])
   redis.call('ZADD', p .. 'keys', ARGV[3], KEYS[i])
 end
-redis.call('HSET', p .. 'e:' .. id, 'event_type', ARGV[5], 'payload', ARGV[6],
-  'source', ARGV[7], 'state', 'pending', 'attempts', 0, 'received_at', ARGV[3],
+redis.call('HSET', p .. 'e:' .. id, 'event_type', ARGV[4], 'payload', ARGV[5],
+  'source', ARGV[6], 'state', 'pending', 'attempts', 0, 'received_at', ARGV[3],
   'due_at', ARGV[3])
 redis.call('ZADD', p .. 'due', ARGV[3], id)
 redis.call('ZADD', p .. 's:pending', ARGV[3], id)
@@ -236,7 +236,6 @@ class RedisInbox:
                     self.prefix,
                     entry_id,
                     now,
-                    "",  # was the keys' TTL: retention is prune's now
                     event.event_type,
                     event.payload,
                     event.source,
