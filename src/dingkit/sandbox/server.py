@@ -225,21 +225,28 @@ def run_foreground(
         sandbox, host=host, port=port, log_level="info", forwarded_allow_ips=forwarded_allow_ips
     )
     server.start()
-    announce(f"DingTalk sandbox on {server.url}  (chat page: {server.page_url})")
-    if server.admin_token is not None:
-        announce(
-            f"warning: listening on {host}, beyond loopback: anyone who can reach this port can "
-            "send to its robots and call its APIs. Its admin routes (/_sandbox/*: secrets, "
-            f"org changes, approvals) need {ADMIN_TOKEN_HEADER}: {server.admin_token} "
-            "(the page link above carries it)."
-        )
-    announce(f"export DINGTALK_OAPI_BASE_URL={server.url}")
-    announce(f"export DINGTALK_API_BASE_URL={server.url}")
-    if data_dir is not None:
-        announce(f"history kept in {data_dir}")
-    announce(describe_org(sandbox))
-    for line in describe_apps(sandbox.apps.all()):
-        announce(line)
-    for line in describe_robots(sandbox.robot.robots(), server.url):
-        announce(line)
-    server.wait()
+    # Ctrl-C may come while the banner is still being written (a script that waits for one
+    # line of it interrupts at once): that is a clean stop too, not an abort.
+    try:
+        announce(f"DingTalk sandbox on {server.url}  (chat page: {server.page_url})")
+        if server.admin_token is not None:
+            announce(
+                f"warning: listening on {host}, beyond loopback: anyone who can reach this port "
+                "can send to its robots and call its APIs. Its admin routes (/_sandbox/*: secrets, "
+                f"org changes, approvals) need {ADMIN_TOKEN_HEADER}: {server.admin_token} "
+                "(the page link above carries it)."
+            )
+        announce(f"export DINGTALK_OAPI_BASE_URL={server.url}")
+        announce(f"export DINGTALK_API_BASE_URL={server.url}")
+        if data_dir is not None:
+            announce(f"history kept in {data_dir}")
+        announce(describe_org(sandbox))
+        for line in describe_apps(sandbox.apps.all()):
+            announce(line)
+        for line in describe_robots(sandbox.robot.robots(), server.url):
+            announce(line)
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
