@@ -208,6 +208,16 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _SCANNED.append((f"{report.nodeid} {name}", text))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _scan_server_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Once every test is done, the logs server processes wrote under the session's temporary
+    directory join the secrets scan."""
+    from reliability import secrets_scan
+
+    yield
+    secrets_scan.collect_files(tmp_path_factory.getbasetemp())
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from reliability import figures, secrets_scan
 
@@ -215,9 +225,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not isinstance(collector, secrets_scan.Collector):
         return
     logging.getLogger().removeHandler(collector)
-    texts = [*collector.texts, *_SCANNED]
+    texts = [*collector.texts, *_SCANNED, *secrets_scan.OUTPUTS]
     found = secrets_scan.leaks(texts)
-    figures.record("secrets", "logs and captured output", scanned=len(texts), leaks=len(found))
+    figures.record(
+        "secrets",
+        "logs, captured output, command output and server logs",
+        scanned=len(texts),
+        log_records=len(collector.texts),
+        captured=len(_SCANNED),
+        command_outputs=len(secrets_scan.OUTPUTS),
+        leaks=len(found),
+    )
     if found:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         lines = ["secrets in the clear:", *found[:50]]

@@ -31,6 +31,7 @@ from dingkit.callback.redis_inbox import RedisInbox
 from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import AppConfig, SandboxConfig
 from dingkit.sandbox.store import Store
+from reliability import secrets_scan
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -173,11 +174,14 @@ def dingkit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     forks = ForkServer.get(env)
     if forks is not None:
         code, out, err = forks.run(args, env, Path(env["HOME"]), "", 60)
+        secrets_scan.collect(args, out, err)
         return subprocess.CompletedProcess([sys.executable, "-m", "dingkit", *args], code, out, err)
-    return subprocess.run(
+    completed = subprocess.run(
         [sys.executable, "-m", "dingkit", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+    secrets_scan.collect(args, completed.stdout, completed.stderr)
+    return completed

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from dingkit.callback.crypto import CallbackCrypto, new_aes_key
+from reliability import secrets_scan
 
 from .conftest import REDIS_URL, wait_for
 
@@ -192,6 +193,7 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path, keys: dict[str, str]) ->
             text=True,
             timeout=30,
         )
+    secrets_scan.collect(["callback", "serve"], result.stdout, result.stderr)
     assert result.returncode == 2
     assert "cannot listen on 127.0.0.1" in result.stderr
     assert "Traceback" not in result.stderr
@@ -206,6 +208,7 @@ def test_missing_keys_are_a_clear_error(tmp_path: Path, keys: dict[str, str]) ->
         text=True,
         timeout=30,
     )
+    secrets_scan.collect(["callback", "serve"], result.stdout, result.stderr)
     assert result.returncode == 2
     assert "DINGTALK_CALLBACK_AES_KEY" in result.stderr
     assert "Traceback" not in result.stderr

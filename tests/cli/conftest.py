@@ -26,6 +26,7 @@ import pytest
 from _forkserver import ForkServer
 from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import AppConfig, RobotConfig, SandboxConfig
+from reliability import secrets_scan
 
 #: Generous for a loaded 2-core machine; a command normally takes well under a second.
 COMMAND_TIMEOUT = 30.0
@@ -190,6 +191,7 @@ class CLI:
             code, out, err = forks.run(
                 args, self.environ(env), self.home, input or "", COMMAND_TIMEOUT
             )
+            secrets_scan.collect(args, out, err)
             return Result(args, code, out, err)
         completed = subprocess.run(
             [*self.command(script=script, python_flags=python_flags), *args],
@@ -202,6 +204,7 @@ class CLI:
             timeout=COMMAND_TIMEOUT,
             check=False,
         )
+        secrets_scan.collect(args, completed.stdout, completed.stderr)
         return Result(args, completed.returncode, completed.stdout, completed.stderr)
 
     def run_many(

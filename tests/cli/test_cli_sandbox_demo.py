@@ -20,6 +20,7 @@ import pytest
 
 from dingkit.robot.client import Robot
 from dingkit.sandbox import Sandbox
+from reliability import secrets_scan
 
 STARTUP_TIMEOUT = 30.0
 
@@ -67,6 +68,9 @@ class Served:
         self._pump_thread.join(timeout=STARTUP_TIMEOUT)  # it stops at end of output
         assert self.process.stdout is not None
         self.process.stdout.close()
+        while (line := self._lines.get_nowait() if not self._lines.empty() else None) is not None:
+            self.seen.append(line)
+        secrets_scan.collect(["sandbox"], "\n".join(self.seen))
 
     def interrupt(self) -> int:
         self.process.send_signal(signal.SIGINT)

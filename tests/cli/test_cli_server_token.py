@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from dingkit.sandbox.config import AppConfig
+from reliability import secrets_scan
 
 
 def _token(home: Path, app_key: str) -> str:
@@ -265,6 +266,7 @@ def test_progress_bar_on_a_terminal_only(openapi_sandbox, server_cli, home):
     os.close(leader)
     assert process.returncode == 0
     terminal = b"".join(chunks).decode("utf-8", errors="replace")
+    secrets_scan.collect(args, stdout.decode(), terminal)
     assert "users" in terminal, terminal
     assert "rows" in terminal, terminal
     assert json.loads(stdout) == piped.json()  # the bar stays off stdout

@@ -15,6 +15,7 @@ import pytest
 from dingkit import AsyncDingTalk, DingTalk, PermissionDeniedError
 from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import AppConfig, SandboxConfig
+from reliability import secrets_scan
 
 LIMITED = AppConfig(
     name="limited",
@@ -77,6 +78,7 @@ def test_the_cli_says_which_permission_to_grant(server: SandboxServer, tmp_path)
         timeout=60,
         check=False,
     )
+    secrets_scan.collect(["contacts", "dept"], done.stdout, done.stderr)
     assert done.returncode == 1, done
     lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, done.stderr

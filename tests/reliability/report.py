@@ -27,7 +27,10 @@ def summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
         if line["kind"] == "forgery":
             forgery.update(line["statuses"])
         elif line["kind"] == "secrets":
-            secrets = {"scanned": line["scanned"], "leaks": line["leaks"]}
+            secrets = {
+                key: line.get(key, 0)
+                for key in ("scanned", "log_records", "captured", "command_outputs", "leaks")
+            }
         elif line["kind"] in ("sandbox", "receiver"):
             routes[line["kind"]] += 1
             hostile[line["kind"]].update(line["statuses"])
@@ -81,8 +84,9 @@ def main(argv: list[str]) -> int:
     )
     row = result["secrets"]
     print(
-        f"secrets scan: {row['scanned']} log records and captured outputs, "
-        f"{row['leaks']} credentials in the clear"
+        f"secrets scan: {row['scanned']} texts ({row['log_records']} log records, "
+        f"{row['captured']} captured test outputs, {row['command_outputs']} command outputs "
+        f"and server logs), {row['leaks']} credentials in the clear"
     )
     return 0
 

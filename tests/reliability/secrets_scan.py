@@ -1,14 +1,17 @@
 """The secrets scan (issue 10, part 2): every log record the suite's processes emit in this
-interpreter and every output pytest captures for a test are searched for credentials in the
-clear: a token, secret, aes_key, sign or ticket given as a value, or one of the literal
-secrets the suite's own configurations use. tests/conftest.py wires it in; a leak fails the
-run and is counted in the report."""
+interpreter, every output pytest captures for a test, the stdout and stderr of every
+``dingkit`` command the suite runs (:func:`collect`), and every log a server process writes
+under the session's temporary directory (:func:`collect_files`) are searched for credentials
+in the clear: a token, secret, aes_key, sign or ticket given as a value, or one of the
+literal secrets the suite's own configurations use. tests/conftest.py wires it in; a leak
+fails the run and is counted in the report."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 #: ``name=value`` / ``"name": "value"`` where ``name`` carries a credential and ``value`` is not
 #: a redaction, a placeholder or a name.
@@ -23,6 +26,48 @@ _PAIR = re.compile(
 )
 #: The suite's own secrets look like these (tests/**: "events-secret-0001", "SEC-test-…").
 _LITERAL = re.compile(r"\b[a-z][a-z-]*-secret-\d{4}\b|\bSEC-test-secret-\d{4}\b")
+
+
+#: What the suite's commands and server processes printed: ``(where, text)``.
+OUTPUTS: list[tuple[str, str]] = []
+
+#: Files a test's server process writes its output to (stderr redirected, --log-file).
+LOG_SUFFIXES = (".log", ".stderr", ".stdout", ".out", ".err")
+
+
+#: The lines of the sandbox's banner that give its own (fake) robots' and apps' credentials:
+#: printing them is what ``dingkit sandbox`` is for.
+_BANNER_CREDENTIALS = re.compile(r"(?m)^  (webhook|secret|app_secret): .*$")
+
+
+def _asked_for(args: Sequence[str]) -> bool:
+    """Whether the user asked this command to print a credential: ``dingkit token``, a raw
+    call of a token endpoint, anything with ``--show-secrets``. Only its stdout is exempt."""
+    if "--show-secrets" in args or args[:1] == ["token"]:
+        return True
+    return args[:1] == ["api"] and any("gettoken" in a or "accessToken" in a for a in args)
+
+
+def collect(args: Sequence[str], stdout: str, stderr: str = "") -> None:
+    """Keep what ``dingkit ARGS`` printed for the scan (the label names the command only, in
+    plain words: its arguments may hold the very secrets a test hands it). Stderr is never
+    exempt."""
+    args = list(args)
+    label = " ".join(["dingkit", *(a for a in args[:2] if re.fullmatch(r"[a-z][a-z-]*", a))])
+    if _asked_for(args):
+        stdout = ""
+    elif args[:1] in (["sandbox"], ["demo"]):
+        stdout = _BANNER_CREDENTIALS.sub("", stdout)
+    OUTPUTS.extend(
+        (f"{label} {name}", text) for name, text in [("stdout", stdout), ("stderr", stderr)] if text
+    )
+
+
+def collect_files(folder: Path) -> None:
+    """Keep every server log under ``folder`` (the session's temporary directory)."""
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in LOG_SUFFIXES and path.is_file():
+            OUTPUTS.append((f"file {path.relative_to(folder)}", path.read_text(errors="replace")))
 
 
 def leaks(texts: Iterable[tuple[str, str]]) -> list[str]:
