@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
     for row in result["crashes"]:
         print(
             f"  {row['subject']:<30} {row['kills']} kills  {row['acknowledged']} acknowledged  "
-            f"{row['lost']} lost  {row['duplicated']} run twice (in flight at a kill)"
+            f"{row['lost']} lost  {row['duplicated']} duplicated (a handler killed mid-run)"
         )
     forged = result["forgery"]
     print(
