@@ -3,8 +3,9 @@
     .venv/bin/python -m pytest tests/reliability && .venv/bin/python -m tests.reliability.report
 
 Prints the hostile cases run per component (with 5xx answers, which include sandbox bugs),
-the SIGKILL runs (kills, events acknowledged, lost, run twice) and the secrets scan (texts
-scanned, credentials found in the clear). ``--json`` for scripts.
+the SIGKILL runs (kills, events acknowledged, lost, duplicated), the forged pushes, the chat
+page's script payloads (items shown, scripts run, disallowed markup) and the secrets scan
+(texts scanned, credentials found in the clear). ``--json`` for scripts.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
     crashes = []
     secrets = {"scanned": 0, "leaks": 0}
     forgery: Counter[str] = Counter()
+    xss = []
     for line in lines:
         if line["kind"] == "forgery":
             forgery.update(line["statuses"])
@@ -36,6 +38,8 @@ def summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
             hostile[line["kind"]].update(line["statuses"])
         elif line["kind"] == "crash":
             crashes.append(line)
+        elif line["kind"] == "xss":
+            xss.append(line)
     return {
         "hostile": {
             kind: {
@@ -52,6 +56,13 @@ def summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
         ],
         "secrets": secrets,
         "forgery": dict(sorted(forgery.items())),
+        "xss": [
+            {
+                key: line[key]
+                for key in ("subject", "payloads", "shown", "scripts_run", "disallowed")
+            }
+            for line in xss
+        ],
     }
 
 
@@ -82,6 +93,12 @@ def main(argv: list[str]) -> int:
         f"forged, misaddressed, cross-body and replayed pushes: {sum(forged.values())} requests "
         f"[{', '.join(f'{code}×{n}' for code, n in forged.items())}]"
     )
+    print("script and markup payloads in the chat page (headless Chromium):")
+    for row in result["xss"]:
+        print(
+            f"  {row['subject']:<30} {row['payloads']} payloads  {row['shown']} items shown  "
+            f"{row['scripts_run']} scripts ran  {row['disallowed']} disallowed tags or URLs"
+        )
     row = result["secrets"]
     print(
         f"secrets scan: {row['scanned']} texts ({row['log_records']} log records, "
