@@ -19,9 +19,13 @@ import httpx
 import pytest
 
 from dingkit import AccessToken, APIError, MemoryTokenStore, RetryPolicy
+from dingkit._auth import token_cache_key
 from dingkit._client import AsyncDingTalk, DingTalk
 
 APP_KEY = "key"
+#: Where the clients below keep their token in a store (the new family's base, the key, the
+#: secret's hash).
+CACHE_KEY = token_cache_key("https://api.test", APP_KEY, "secret")
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 USER_GET = "/topapi/v2/user/get"
 OK = {"errcode": 0, "errmsg": "ok", "result": {"userid": "u1"}}
@@ -93,7 +97,7 @@ class ThreadNotingStore(MemoryTokenStore):
 
         def refresh() -> None:
             time.sleep(seconds)
-            MemoryTokenStore.save(self, APP_KEY, token)
+            MemoryTokenStore.save(self, CACHE_KEY, token)
             with self._guard:
                 self.holder = None
 
@@ -358,3 +362,27 @@ async def test_a_refresh_cancelled_while_taking_the_lock_still_releases_it() -> 
     assert store.names()[-1] == "unlock"
     assert store.holder is None
     assert server.token_requests == 0  # cancelled before the fetch
+
+
+# -- the store key ---------------------------------------------------------------------------
+
+
+def test_the_store_key_is_per_service_app_and_secret() -> None:
+    key = token_cache_key("https://api.test/", APP_KEY, "secret")
+    assert key == CACHE_KEY  # a trailing slash is the same service
+    others = {
+        token_cache_key("http://127.0.0.1:8000", APP_KEY, "secret"),  # the sandbox
+        token_cache_key("https://api.test", "other-key", "secret"),
+        token_cache_key("https://api.test", APP_KEY, "rotated"),
+    }
+    assert len(others | {key}) == 4
+    assert "secret" not in key.split()[-1]  # a hash, never the secret
+
+
+def test_a_token_fetched_with_another_secret_is_not_used() -> None:
+    store = MemoryTokenStore()
+    store.save(token_cache_key("https://api.test", APP_KEY, "old"), AccessToken("x", 9e9))
+    server = Server()
+    with sync_client(server, store) as client:
+        assert client.access_token() == "tok1"
+    assert server.token_requests == 1

@@ -22,6 +22,7 @@ so that only one of them refreshes). The token never appears in reprs, logs or e
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import threading
@@ -48,6 +49,7 @@ __all__ = [
     "drive_async",
     "drive_sync",
     "is_token_rejection",
+    "token_cache_key",
 ]
 
 R = TypeVar("R")
@@ -119,6 +121,17 @@ def token_request(
     )
 
 
+def token_cache_key(base_url: str, app_key: str, app_secret: str) -> str:
+    """Where an app's token is kept in a store: per service, app and secret.
+
+    The base URL keeps the sandbox's tokens apart from DingTalk's; a hash of the secret (never
+    the secret) means a wrong or rotated secret is not hidden by a token some other secret
+    fetched: the next call fetches with it and fails at once.
+    """
+    digest = hashlib.sha256(app_secret.encode()).hexdigest()[:12]
+    return f"{base_url.rstrip('/')} {app_key} {digest}"
+
+
 def is_token_rejection(error: APIError) -> bool:
     """DingTalk says the token is bad or expired: refresh once and retry (§9.4).
 
@@ -130,7 +143,7 @@ def is_token_rejection(error: APIError) -> bool:
 
 
 class TokenStore(Protocol):
-    """Where tokens are kept between fetches, keyed by app key."""
+    """Where tokens are kept between fetches, keyed by :func:`token_cache_key`."""
 
     def load(self, key: str) -> AccessToken | None: ...
 
@@ -280,6 +293,8 @@ class TokenManager:
         store: where tokens live between fetches (default: this process's memory).
         margin: refresh this many seconds before expiry (clamped to half a token's lifetime).
         clock: seconds since the epoch; tests pass a fake.
+        base_url: the service the token comes from (the token endpoint family's base URL);
+            part of the store key (:func:`token_cache_key`).
     """
 
     def __init__(
@@ -291,9 +306,12 @@ class TokenManager:
         store: TokenStore | None = None,
         margin: float = REFRESH_MARGIN,
         clock: Callable[[], float] = time.time,
+        base_url: str = "",
     ) -> None:
         self.app_key = app_key
         self._app_secret = app_secret
+        #: The store key: service, app and a hash of the secret.
+        self.cache_key = token_cache_key(base_url, app_key, app_secret)
         self.endpoint = endpoint
         self.store: TokenStore = store if store is not None else MemoryTokenStore()
         self.margin = margin
@@ -328,7 +346,7 @@ class TokenManager:
         token = self.cached()
         if token is not None:
             return token
-        key = self.app_key
+        key = self.cache_key
         if (token := self._adopt((yield StoreCall(self.store.load, key)))) is not None:
             return token
         receipt = yield from self._lock()
@@ -338,7 +356,7 @@ class TokenManager:
                 return token
             requested_at = self.clock()
             fetched: AccessToken = yield token_request(
-                key, self._app_secret, self.endpoint, now=self.clock
+                self.app_key, self._app_secret, self.endpoint, now=self.clock
             )
             self.fetches += 1
             self._lifetime = max(fetched.expires_at - requested_at, 1.0)
@@ -354,7 +372,7 @@ class TokenManager:
         ``wait_timeout`` has passed (a stuck or crashed refresher must not stop everyone)."""
         deadline = time.monotonic() + self.store.wait_timeout
         while True:
-            receipt: str | None = yield StoreCall(self.store.try_lock, self.app_key)
+            receipt: str | None = yield StoreCall(self.store.try_lock, self.cache_key)
             if receipt is not None or time.monotonic() >= deadline:
                 return receipt
             yield Pause(LOCK_POLL)
@@ -364,7 +382,7 @@ class TokenManager:
         replaced it already). Drive it like :meth:`flow`."""
         # The store first: until it has forgotten the token, a flow in another task or thread
         # could read it back from there into memory.
-        yield StoreCall(self.store.discard, self.app_key, value)
+        yield StoreCall(self.store.discard, self.cache_key, value)
         if self._cached is not None and self._cached.value == value:
             self._cached = None
 

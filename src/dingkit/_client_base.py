@@ -99,11 +99,16 @@ class _ClientBase:
             )
         if token_endpoint not in ("new", "old"):
             raise ConfigurationError("token_endpoint must be 'new' or 'old'")
-        self.tokens = TokenManager(
-            app_key, app_secret, endpoint=token_endpoint, store=token_store, clock=clock
-        )
         self.oapi_base = (oapi_base or oapi_base_url(env)).rstrip("/")
         self.api_base = (api_base or api_base_url(env)).rstrip("/")
+        self.tokens = TokenManager(
+            app_key,
+            app_secret,
+            endpoint=token_endpoint,
+            store=token_store,
+            clock=clock,
+            base_url=self.api_base if token_endpoint == "new" else self.oapi_base,
+        )
         self.retry = retry
         self.timeout = timeout
         #: Epoch seconds now: token expiry, and the end of a 900xx ban in ``retry_after``.

@@ -23,8 +23,8 @@ from reliability import secrets_scan
 def _token(home: Path, app_key: str) -> str:
     """The token the CLI keeps in its data dir."""
     store = json.loads((home / "data" / "dingkit" / "tokens.json").read_text(encoding="utf-8"))
-    value: str = store[app_key]["value"]
-    return value
+    [value] = [entry["value"] for key, entry in store.items() if key.split()[1] == app_key]
+    return str(value)
 
 
 @pytest.fixture
@@ -90,6 +90,28 @@ def test_consecutive_commands_share_one_token_in_a_private_file(openapi_sandbox,
     path = home / "data" / "dingkit" / "tokens.json"
     if os.name == "posix":
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_wrong_secret_is_caught_at_once_and_tokens_of_two_services_never_mix(
+    openapi_sandbox, cli_with, home
+):
+    """The cache is keyed by base URL, app key and a hash of the secret (README says so)."""
+    app = _fresh_app(openapi_sandbox, "clikeyed")
+    cli_with(openapi_sandbox.env(app)).run("token").assert_ok()
+    wrong = cli_with({**openapi_sandbox.env(app), "DINGTALK_APP_SECRET": "not-the-secret"})
+    refused = wrong.run("contacts", "user", "manager0001")
+    assert refused.returncode == 1, refused
+    assert "invalidClientIdOrSecret" in refused.stderr
+    # The same app through another base URL (a proxy in front of the sandbox, say) is
+    # another service: its token is fetched, not borrowed.
+    proxy = openapi_sandbox.url.replace("127.0.0.1", "localhost")
+    elsewhere = {**openapi_sandbox.env(app), "DINGTALK_API_BASE_URL": proxy}
+    cli_with(elsewhere).run("token").assert_ok()
+    assert openapi_sandbox.token_requests(app) == 3  # the first, the wrong secret's, the proxy's
+    store = json.loads((home / "data" / "dingkit" / "tokens.json").read_text(encoding="utf-8"))
+    assert sorted(key.split()[0] for key in store if key.split()[1] == app.app_key) == sorted(
+        [openapi_sandbox.url, proxy]
+    )
 
 
 # -- api -------------------------------------------------------------------------------------

@@ -408,12 +408,12 @@ def test_discard_removes_only_the_rejected_token(store_for: StoreFor) -> None:
 def test_a_rejected_token_is_replaced_in_the_store(open_e2e: OpenE2E, store_for: StoreFor) -> None:
     e2e = open_e2e("sync")
     store = store_for()
-    connect_shared(e2e, store)
+    key = connect_shared(e2e, store).tokens.cache_key
     e2e.run(lambda c: c.contacts.user(BOSS_USERID))
-    first = store.load(APP_KEY)
+    first = store.load(key)
     e2e.expire_tokens()
     e2e.run(lambda c: c.contacts.user(BOSS_USERID))
-    second = store.load(APP_KEY)
+    second = store.load(key)
     assert first is not None
     assert second is not None
     assert second.value != first.value
@@ -433,9 +433,9 @@ def test_a_fetched_token_is_stored_for_its_remaining_life(
 ) -> None:
     e2e = open_e2e("sync", token_ttl=3600)
     store = store_for()
-    connect_shared(e2e, store)
+    key = connect_shared(e2e, store).tokens.cache_key
     e2e.run(lambda c: c.contacts.user(BOSS_USERID))
-    ttl_ms = store.redis.pttl(f"{store.prefix}:token:{APP_KEY}")
+    ttl_ms = store.redis.pttl(f"{store.prefix}:token:{key}")
     assert 3598_000 <= ttl_ms <= 3600_000
 
 
@@ -444,7 +444,7 @@ def test_the_token_stays_out_of_reprs(open_e2e: OpenE2E, store_for: StoreFor) ->
     store = store_for()
     client = connect_shared(e2e, store)
     e2e.run(lambda c: c.contacts.user(BOSS_USERID))
-    token = store.load(APP_KEY)
+    token = store.load(client.tokens.cache_key)
     assert token is not None
     for text in (repr(store), repr(client), repr(client.tokens), repr(token), str(token)):
         assert token.value not in text
