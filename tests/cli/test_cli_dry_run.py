@@ -129,3 +129,26 @@ def test_dry_run_needs_no_reachable_server(cli, cli_sandbox):
     assert result.stdout.startswith("POST http://127.0.0.1:9/robot/send?access_token=***&")
     assert "&sign=***" in result.stdout
     _assert_sign_hidden(result.stdout, cli_sandbox.signed.secret)
+
+
+def test_a_webhook_on_dingtalk_s_host_goes_to_the_base_url(cli_sandbox, cli, home):
+    """The URL copied from DingTalk works unchanged against the sandbox: with
+    DINGTALK_OAPI_BASE_URL set, from the environment and from a profile alike."""
+    copied = f"https://oapi.dingtalk.com/robot/send?access_token={cli_sandbox.plain.token}"
+    env = {"DINGTALK_ROBOT_WEBHOOK": copied, "DINGTALK_OAPI_BASE_URL": cli_sandbox.url}
+    dry = cli.run("send", "text", "where to?", "--dry-run", env=env).assert_ok()
+    assert dry.stdout.startswith(f"POST {cli_sandbox.url}/robot/send?access_token=***")
+    (home / "robots.toml").write_text(f'[robots.ops]\nwebhook = "{copied}"\n', encoding="utf-8")
+    profile = ["--robot", "ops", "--config", str(home / "robots.toml")]
+    before = cli_sandbox.mark()
+    cli.run("send", "text", "from env", env=env).assert_ok()
+    only_base = {"DINGTALK_OAPI_BASE_URL": cli_sandbox.url}
+    cli.run("send", "text", "from a profile", *profile, env=only_base).assert_ok()
+    sent = cli_sandbox.messages(robot=cli_sandbox.plain.name, after=before[0])
+    assert [m["payload"]["text"]["content"] for m in sent] == ["from env", "from a profile"]
+    # Without the base URL it is DingTalk's; a webhook on any other host is kept as it is.
+    dry = cli.run("send", "text", "x", *profile, "--dry-run").assert_ok()
+    assert dry.stdout.startswith("POST https://oapi.dingtalk.com/robot/send?access_token=***")
+    elsewhere = {**env, "DINGTALK_ROBOT_WEBHOOK": copied.replace("oapi.dingtalk.com", "proxy")}
+    dry = cli.run("send", "text", "x", "--dry-run", env=elsewhere).assert_ok()
+    assert dry.stdout.startswith("POST https://proxy/robot/send?access_token=***")

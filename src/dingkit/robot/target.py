@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-from .._config import oapi_base_url
+from .._config import DEFAULT_OAPI_BASE_URL, oapi_base_url
 from .._errors import error_from_response
 from .._exceptions import APIError, ConfigurationError, ServerError
 from .._redact import redact_url
@@ -108,8 +108,14 @@ class RobotTarget:
         secret: str | None = None,
         keyword: str | None = None,
         name: str = "robot",
+        base_url: str | None = None,
     ) -> RobotTarget:
-        """From the webhook URL shown in the group's robot settings."""
+        """From the webhook URL shown in the group's robot settings.
+
+        A webhook on DingTalk's own host is sent to ``base_url`` instead when one is given (the
+        sandbox, a proxy): the URL copied from DingTalk then works unchanged against either. A
+        webhook on any other host is taken as it is.
+        """
         parts = urlsplit(webhook.strip())
         tokens = parse_qs(parts.query).get("access_token")
         if parts.scheme not in ("http", "https") or not parts.netloc or not tokens:
@@ -118,6 +124,9 @@ class RobotTarget:
                 "robot settings: https://oapi.dingtalk.com/robot/send?access_token=..."
             )
         send_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        on_dingtalk = f"{parts.scheme}://{parts.netloc}".lower() == DEFAULT_OAPI_BASE_URL
+        if base_url and on_dingtalk:
+            send_url = base_url.rstrip("/") + parts.path
         return cls(tokens[0], secret=secret, keyword=keyword, name=name, send_url=send_url)
 
     @classmethod
@@ -133,7 +142,8 @@ class RobotTarget:
         environ: Mapping[str, str],
     ) -> RobotTarget:
         """Arguments first, then ``DINGTALK_ROBOT_WEBHOOK`` / ``DINGTALK_ROBOT_TOKEN`` /
-        ``DINGTALK_ROBOT_SECRET`` / ``DINGTALK_ROBOT_KEYWORD``."""
+        ``DINGTALK_ROBOT_SECRET`` / ``DINGTALK_ROBOT_KEYWORD``. ``base_url`` (else
+        ``DINGTALK_OAPI_BASE_URL``) also redirects a webhook on DingTalk's host."""
         if webhook is None and token is None:
             webhook = environ.get("DINGTALK_ROBOT_WEBHOOK", "").strip() or None
             token = environ.get("DINGTALK_ROBOT_TOKEN", "").strip() or None
@@ -144,7 +154,10 @@ class RobotTarget:
         secret, keyword = secret or None, keyword or None  # "" means "none" too
         label = name or "robot"
         if webhook:
-            return cls.from_webhook(webhook, secret=secret, keyword=keyword, name=label)
+            redirect = base_url or environ.get("DINGTALK_OAPI_BASE_URL", "").strip() or None
+            return cls.from_webhook(
+                webhook, secret=secret, keyword=keyword, name=label, base_url=redirect
+            )
         if token:
             base = (base_url or oapi_base_url(environ)).rstrip("/")
             return cls(
