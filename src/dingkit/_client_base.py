@@ -27,6 +27,7 @@ from ._ratelimit import LimiterRegistry
 from ._redact import redact_http_logs, redact_url
 from ._request import APIRequest, HTTPCall, build_call
 from ._retry import DEFAULT_RETRY, RetryPolicy
+from ._wire import family_of
 
 __all__ = ["DEFAULT_QPS", "DEFAULT_TIMEOUT", "ClientSettings"]
 
@@ -139,7 +140,13 @@ class _ClientBase:
     ) -> APIConnectionError:
         cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
         detail = redact_url(str(exc)) or type(exc).__name__
-        return cls(f"{request.method} {request.path}: {detail}")
+        if family_of(request.path) == "api":
+            base, setting = self.api_base, "DINGTALK_API_BASE_URL"
+        else:
+            base, setting = self.oapi_base, "DINGTALK_OAPI_BASE_URL"
+        return cls(
+            f"{request.method} {request.path}: could not reach {base}: {detail}", setting=setting
+        )
 
     def _may_retry(
         self, attempt: int, error: DingTalkError, request: APIRequest[Any], sent: bool

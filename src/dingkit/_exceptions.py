@@ -79,11 +79,22 @@ class MessageValidationError(DingTalkError, ValueError):
 
 
 class APIConnectionError(DingTalkError):
-    """The request never got an answer (DNS, refused connection, reset, TLS)."""
+    """The request never got an answer (DNS, refused connection, reset, TLS).
 
-    def __init__(self, message: str, *, robot: str | None = None) -> None:
+    Args:
+        message: what was tried and what happened (no token in it).
+        robot: the robot's name, for a robot send.
+        setting: the environment variable that sets the base URL the request went to
+            (``DINGTALK_API_BASE_URL`` for the new family, ``DINGTALK_OAPI_BASE_URL`` for the
+            old one and robots), for a hint that names the right one.
+    """
+
+    def __init__(
+        self, message: str, *, robot: str | None = None, setting: str | None = None
+    ) -> None:
         super().__init__(message)
         self.robot = robot
+        self.setting = setting
 
 
 class APITimeoutError(APIConnectionError):

@@ -239,11 +239,18 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_network_failure_exits_1(openapi_sandbox, cli):
+def test_network_failure_exits_1_naming_the_family_s_base_url(openapi_sandbox, cli):
     url = f"http://127.0.0.1:{_closed_port()}"
     env = {**openapi_sandbox.env(), "DINGTALK_OAPI_BASE_URL": url, "DINGTALK_API_BASE_URL": url}
+    # The token comes from /v1.0/oauth2/accessToken: the new family's base URL is to blame.
     result = cli.run("contacts", "user", "manager0001", env=env)
-    result.assert_failure(1, "check the network")
+    result.assert_failure(1, "check the network", f"could not reach {url}", "DINGTALK_API_BASE_URL")
+    assert "DINGTALK_OAPI_BASE_URL" not in result.stderr
+    # The token comes, the old-family call does not get through: its own variable.
+    env["DINGTALK_API_BASE_URL"] = openapi_sandbox.url
+    old = cli.run("api", "POST", "/topapi/v2/user/get", "-d", '{"userid": "x"}', env=env)
+    old.assert_failure(1, f"could not reach {url}", "DINGTALK_OAPI_BASE_URL")
+    assert "DINGTALK_API_BASE_URL" not in old.stderr
 
 
 # -- the progress bar ------------------------------------------------------------------------

@@ -39,7 +39,10 @@ def _explain(error: APIError) -> str:
     from .._errcodes import info_for_error
 
     if error.errcode is None and error.code is None and error.http_status is None:
-        # Refused by the client itself (its rate limiter): the message says it all.
+        # Refused by the client itself (its rate limiter): the message says it all, and the
+        # wait is also given as `retry_after`, the name scripts find in --json output.
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            return f"{error.message} (retry_after={error.retry_after:.1f})"
         return str(error.message)
     info = info_for_error(error)
     where = f"robot {error.robot!r}: " if error.robot else ""
@@ -81,13 +84,16 @@ def fail(error: DingTalkError, *, as_json: bool = False) -> NoReturn:
     if isinstance(error, APIError):
         line = _explain(error)
     elif isinstance(error, APIConnectionError):
-        line = f"{error} — check the network, or DINGTALK_OAPI_BASE_URL if you use the sandbox"
+        setting = error.setting or "DINGTALK_OAPI_BASE_URL"
+        line = f"{error} — check the network, or {setting} if you use the sandbox"
     else:
         line = str(error)
     if as_json:
         payload: dict[str, Any] = {"ok": False, "error": type(error).__name__, "message": line}
         if isinstance(error, APIError):
             payload.update(errcode=error.errcode, code=error.code, errmsg=error.message)
+        if isinstance(error, RateLimitError):
+            payload["retry_after"] = error.retry_after
         print_json(payload)
     print(f"error: {line}", file=sys.stderr)
     raise SystemExit(code)
