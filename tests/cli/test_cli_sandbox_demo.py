@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -257,14 +258,39 @@ def test_sandbox_refuses_bad_configs_and_taken_ports(cli, home):
     busy.assert_failure(2, f"cannot serve on 127.0.0.1:{port}", "--port")
 
 
+def _exports(stdout: str) -> dict[str, str]:
+    """The ``export NAME=VALUE`` lines a demo printed, as a shell would read them."""
+    found = {}
+    for line in stdout.splitlines():
+        if line.startswith("export "):
+            name, _, value = shlex.split(line)[1].partition("=")
+            found[name] = value
+    return found
+
+
 def test_demo_sends_every_message_type(cli, tmp_path):
     data = tmp_path / "demo-data"
-    result = cli.run("demo", "--exit", "--port", "0", "--data-dir", str(data)).assert_ok()
+    result = cli.run("demo", "--exit", "--port", "0", "--data-dir", str(data)).assert_ok(
+        prints_credentials=True
+    )
     match = re.search(
         r"See them in the chat page: (http://127\.0\.0\.1:\d+)/#group=demo", result.stdout
     )
     assert match, result
     assert "The sandbox keeps running" not in result.stdout
+    assert f"its history is kept in {data}" in result.stdout
+    assert f"dingkit sandbox --data-dir {data} --port {match[1].rsplit(':', 1)[1]}" in result.stdout
+    assert "try: dingkit send text hello" in result.stdout
+    assert set(_exports(result.stdout)) == {
+        "DINGTALK_OAPI_BASE_URL",
+        "DINGTALK_API_BASE_URL",
+        "DINGTALK_ROBOT_WEBHOOK",
+        "DINGTALK_ROBOT_SECRET",
+        "DINGTALK_APP_KEY",
+        "DINGTALK_APP_SECRET",
+        "DINGTALK_AGENT_ID",
+        "DINGTALK_CORP_ID",
+    }
 
     reopened = Sandbox.from_settings(data_dir=data)
     try:
@@ -300,3 +326,48 @@ def test_sandbox_beyond_loopback_warns_and_prints_its_admin_token(start_sandbox,
     with urllib.request.urlopen(request, timeout=10) as response:
         assert {robot["name"] for robot in json.loads(response.read())["robots"]} >= {"alerts"}
     assert served.interrupt() == 0
+
+
+def test_the_demo_s_exports_work_once_its_history_is_served_again(cli, cli_with, start_sandbox):
+    """`--exit` says how to view the history again; with that sandbox running, the exports
+    the demo printed drive the CLI as they are (the robot and the app alike)."""
+    first = cli.run("demo", "--exit", "--port", "0").assert_ok(prints_credentials=True)
+    again = re.search(
+        r"View it again \(the lines above then work too\): dingkit (.+)$", first.stdout, re.M
+    )
+    assert again is not None, first.stdout
+    served = start_sandbox(*shlex.split(again[1])[1:])
+    served.read_until(lambda seen: any(line.startswith("robot 'alerts'") for line in seen))
+    exports = _exports(first.stdout)
+    shell = cli_with(exports)
+    shell.run("send", "text", "hello").assert_ok()
+    user = shell.run("contacts", "user", "manager0001", "--json").assert_ok().json()
+    assert user["userid"] == "manager0001"
+    seen = _get(f"{exports['DINGTALK_OAPI_BASE_URL']}/_sandbox/messages?robot=alerts")["messages"]
+    assert seen[-1]["payload"]["text"]["content"] == "hello"
+    assert served.interrupt() == 0
+
+
+def test_the_demo_starts_clean_in_its_own_directory(cli):
+    """Without --data-dir each run starts with an empty history (the earlier run's is gone);
+    with it, what is there is kept."""
+    counts = []
+    for _ in range(2):
+        result = cli.run("demo", "--exit", "--port", "0").assert_ok(prints_credentials=True)
+        kept = re.search(r"its history is kept in (.+)\.$", result.stdout, re.M)
+        assert kept is not None, result.stdout
+        reopened = Sandbox.from_settings(data_dir=kept[1])
+        try:
+            counts.append(len(reopened.robot.messages()))
+        finally:
+            reopened.close()
+    assert counts[0] == counts[1] >= 7
+
+
+def test_the_demo_reports_a_taken_port(cli):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli.run("demo", "--exit", "--port", str(port))
+    result.assert_failure(2, f"cannot serve on 127.0.0.1:{port}", "--port 0")

@@ -35,9 +35,9 @@ OUTPUTS: list[tuple[str, str]] = []
 LOG_SUFFIXES = (".log", ".stderr", ".stdout", ".out", ".err")
 
 
-#: The lines of the sandbox's banner that give its own (fake) robots' and apps' credentials:
-#: printing them is what ``dingkit sandbox`` is for.
-_BANNER_CREDENTIALS = re.compile(r"(?m)^  (webhook|secret|app_secret): .*$")
+#: The lines of the sandbox's banner and the demo's exports that give the sandbox's own (fake)
+#: robots' and apps' credentials: printing them is what ``dingkit sandbox`` and ``demo`` are for.
+_BANNER_CREDENTIALS = re.compile(r"(?m)^(  (webhook|secret|app_secret): |export DINGTALK_).*$")
 
 
 def _asked_for(args: Sequence[str]) -> bool:

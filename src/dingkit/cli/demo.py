@@ -3,14 +3,19 @@ demo group through the real SDK over HTTP, and show where to look at them."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .._config import data_dir as default_data_dir
-from .._exceptions import DingTalkError
+from .._exceptions import ConfigurationError, DingTalkError
 from ._output import fail
+
+if TYPE_CHECKING:  # the sandbox is imported when the demo runs, not when the CLI starts
+    from ..sandbox.core import Sandbox
+    from ..sandbox.robot.records import StoredRobot
 
 _MARKDOWN = """# Deploy finished
 **api-gateway** `v2.4.1` is live in *production*.
@@ -30,12 +35,14 @@ _MARKDOWN = """# Deploy finished
 
 def demo(
     port: Annotated[
-        int, typer.Option(help="Sandbox port; a free one if it is taken.", min=0, max=65535)
+        int, typer.Option(help="Sandbox port (0: any free port).", min=0, max=65535)
     ] = 8765,
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            "--data-dir", help="Sandbox history. Default: <platform data dir>/dingkit/sandbox."
+            "--data-dir",
+            help="Keep the history here (and keep what is there). Default: the demo's own "
+            "directory, <platform data dir>/dingkit/demo, emptied at each start.",
         ),
     ] = None,
     serve: Annotated[
@@ -45,14 +52,18 @@ def demo(
         ),
     ] = True,
 ) -> None:
-    """Start the sandbox, send every message type to its demo group, print the chat URL."""
+    """Start the sandbox, send every message type to its demo group, print the chat URL and
+    the settings that point your code and the CLI at it."""
     from ..robot.client import Robot
     from ..sandbox.config import demo_config
     from ..sandbox.core import Sandbox
     from ..sandbox.server import SandboxServer
 
-    directory = data_dir or default_data_dir() / "sandbox"
-    instance = Sandbox.from_settings(data_dir=directory)
+    directory = data_dir or _fresh_demo_dir()
+    try:
+        instance = Sandbox.from_settings(data_dir=directory)
+    except ConfigurationError as error:
+        fail(error)
     robots = {robot.name: robot for robot in instance.robot.robots()}
     if "alerts" not in robots or "deploys" not in robots:
         # A data dir from a custom config: add the demo robots beside its own.
@@ -62,8 +73,15 @@ def demo(
         robots = {robot.name: robot for robot in instance.robot.robots()}
     try:
         server = SandboxServer(instance, port=port)
-    except OSError:
-        server = SandboxServer(instance, port=0)
+    except OSError as error:
+        instance.close()
+        # Another port would change every URL the user may have pasted: say so instead.
+        fail(
+            ConfigurationError(
+                f"cannot serve on 127.0.0.1:{port}: {error.strerror or error} (another sandbox "
+                "or demo?); stop it, or pass --port N (--port 0: any free port)"
+            )
+        )
     with server:
         base = server.url
         signed, keyworded = robots["alerts"], robots["deploys"]
@@ -120,6 +138,47 @@ def demo(
         )
         typer.echo(f"See them in the chat page: {base}/#group={signed.group}")
         typer.echo(f"JSON of what the sandbox received: {base}/_sandbox/messages")
+        typer.echo("")
+        typer.echo("Point your code and the dingkit CLI at the sandbox (paste into a shell):")
+        for line in exports(instance, base, signed):
+            typer.echo(line)
+        typer.echo("try: dingkit send text hello")
+        typer.echo("")
         if serve:
             typer.echo("The sandbox keeps running; press Ctrl-C to stop it.")
             server.wait()
+        else:
+            typer.echo(f"The sandbox has stopped; its history is kept in {directory}.")
+            again = f"dingkit sandbox --data-dir {shlex.quote(str(directory))} --port {server.port}"
+            typer.echo(f"View it again (the lines above then work too): {again}")
+    instance.close()
+
+
+def exports(instance: Sandbox, base: str, robot: StoredRobot) -> list[str]:
+    """``export`` lines for the sandbox at ``base``: both base URLs, ``robot``'s webhook and
+    secret, the demo app's credentials and the organisation's corp id (the sandbox's
+    credentials are fake: printing them is the point)."""
+    from ..sandbox.tokens.issuer import failure_mode
+
+    apps = [app for app in instance.apps.all() if failure_mode(app.app_key) is None]
+    app = next((app for app in apps if app.name == "demo"), apps[0])
+    settings = {
+        "DINGTALK_OAPI_BASE_URL": base,
+        "DINGTALK_API_BASE_URL": base,
+        "DINGTALK_ROBOT_WEBHOOK": f"{base}/robot/send?access_token={robot.token}",
+        "DINGTALK_ROBOT_SECRET": robot.secret or "",
+        "DINGTALK_APP_KEY": app.app_key,
+        "DINGTALK_APP_SECRET": app.app_secret,
+        "DINGTALK_AGENT_ID": str(app.agent_id),
+        "DINGTALK_CORP_ID": instance.org.corp_id,
+    }
+    return [f"export {name}={shlex.quote(value)}" for name, value in settings.items()]
+
+
+def _fresh_demo_dir() -> Path:
+    """The demo's own directory, emptied of an earlier run's history: each demo starts clean.
+    Only the sandbox's own files are removed (whatever else is there stays)."""
+    directory = default_data_dir() / "demo"
+    for stale in directory.glob("sandbox.sqlite3*"):
+        stale.unlink()
+    return directory
