@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -88,6 +89,7 @@ class AsyncDingTalk(_ClientBase):
             call = self._call(request, token)
             sent = True
             error: DingTalkError
+            started = time.monotonic()
             try:
                 response = await self._http.request(
                     call.method,
@@ -98,13 +100,18 @@ class AsyncDingTalk(_ClientBase):
                 )
             except httpx.HTTPError as exc:
                 error, sent = self._connection_error(exc, request), _sent(exc)
+                self._log_exchange(request, None, error, started)
             else:
                 try:
-                    return parse_answer(
+                    result = parse_answer(
                         request, response.status_code, response.content, clock=self.clock
                     )
                 except APIError as api_error:
                     error = api_error
+                    self._log_exchange(request, response.status_code, error, started)
+                else:
+                    self._log_exchange(request, response.status_code, None, started)
+                    return result
                 if token is not None and not refreshed and is_token_rejection(error):
                     await drive_async(self.tokens.rejection_flow(token), self.request)
                     refreshed, attempt = True, attempt - 1

@@ -100,6 +100,7 @@ class DingTalk(_ClientBase):
             call = self._call(request, token)
             sent = True
             error: DingTalkError
+            started = time.monotonic()
             try:
                 response = self._http.request(
                     call.method,
@@ -110,13 +111,18 @@ class DingTalk(_ClientBase):
                 )
             except httpx.HTTPError as exc:
                 error, sent = self._connection_error(exc, request), _sent(exc)
+                self._log_exchange(request, None, error, started)
             else:
                 try:
-                    return parse_answer(
+                    result = parse_answer(
                         request, response.status_code, response.content, clock=self.clock
                     )
                 except APIError as api_error:
                     error = api_error
+                    self._log_exchange(request, response.status_code, error, started)
+                else:
+                    self._log_exchange(request, response.status_code, None, started)
+                    return result
                 if token is not None and not refreshed and is_token_rejection(error):
                     # The token was revoked or expired early: fetch a new one, once.
                     drive_sync(self.tokens.rejection_flow(token), self.request)

@@ -19,6 +19,7 @@ from ._auth import TokenEndpoint, TokenManager, TokenStore
 from ._config import api_base_url, oapi_base_url
 from ._exceptions import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
     ConfigurationError,
     DingTalkError,
@@ -33,6 +34,9 @@ __all__ = ["DEFAULT_QPS", "DEFAULT_TIMEOUT", "ClientSettings"]
 
 T = TypeVar("T")
 logger = logging.getLogger("dingkit.client")
+#: One line per request and its answer (``dingkit -v`` shows them): method, path (never the
+#: query, which may hold the token), HTTP status, errcode or code, milliseconds.
+http_logger = logging.getLogger("dingkit.http")
 
 #: DingTalk allows each app 20 calls per second per API on the standard edition (§9.3).
 DEFAULT_QPS = 20.0
@@ -147,6 +151,25 @@ class _ClientBase:
         return cls(
             f"{request.method} {request.path}: could not reach {base}: {detail}", setting=setting
         )
+
+    @staticmethod
+    def _log_exchange(
+        request: APIRequest[Any], status: int | None, error: DingTalkError | None, started: float
+    ) -> None:
+        if not http_logger.isEnabledFor(logging.DEBUG):
+            return
+        ms = (time.monotonic() - started) * 1000
+        if status is None:
+            outcome = f"no answer ({type(error).__name__})"
+        elif isinstance(error, APIError) and error.errcode is not None:
+            outcome = f"{status} errcode {error.errcode}"
+        elif isinstance(error, APIError):
+            outcome = f"{status} {error.code}"
+        elif error is not None:
+            outcome = f"{status} {type(error).__name__}"
+        else:
+            outcome = f"{status} ok"
+        http_logger.debug("%s %s -> %s (%.0f ms)", request.method, request.path, outcome, ms)
 
     def _may_retry(
         self, attempt: int, error: DingTalkError, request: APIRequest[Any], sent: bool

@@ -321,3 +321,24 @@ def test_help_lists_the_commands_and_imports_no_http_stack(cli):
     assert "dingkit.cli.attendance_cmd" in imported
     for package in ("httpx", "dingkit.sandbox", "dingkit._client", "dingkit.resources"):
         assert not [n for n in imported if n == package or n.startswith(package + ".")], package
+
+
+# -- -v ------------------------------------------------------------------------------------
+
+
+def test_verbose_logs_one_redacted_line_per_request_and_answer(openapi_sandbox, cli_with):
+    app = _fresh_app(openapi_sandbox, "cliverbose")
+    cli = cli_with(openapi_sandbox.env(app))
+    ok = cli.run("-v", "contacts", "user", "manager0001", "--json").assert_ok()
+    lines = [line for line in ok.stderr.splitlines() if " -> " in line]
+    assert [re.sub(r"\(\d+ ms\)$", "(N ms)", line) for line in lines] == [
+        "dingkit: POST /v1.0/oauth2/accessToken -> 200 ok (N ms)",
+        "dingkit: POST /topapi/v2/user/get -> 200 ok (N ms)",
+    ]
+    refused = cli.run("-v", "contacts", "user", "nobody-at-all")
+    assert "dingkit: POST /topapi/v2/user/get -> 200 errcode 33012 (" in refused.stderr
+    quiet = cli.run("contacts", "user", "manager0001", "--json").assert_ok()
+    assert " -> " not in quiet.stderr
+    for result in (ok, refused):
+        assert app.app_secret not in result.stderr
+        assert "access_token=" not in result.stderr
