@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
+from browser.xss import Watched, watching
+
 CHROMIUM = Path("/usr/bin/chromium")
 # The machine has no network: these flags stop Chromium from waiting on Google services.
 CHROMIUM_ARGS = [
@@ -48,3 +50,9 @@ def browser() -> Iterator[Browser]:
             yield instance
         finally:
             instance.close()
+
+
+@pytest.fixture
+def watched(browser: Browser) -> Iterator[Watched]:
+    """A page that records every payload script run in it (browser/xss.py)."""
+    yield from watching(browser)
