@@ -17,8 +17,15 @@ from typing import Any
 DEFAULT = Path(__file__).parent / ".figures" / "figures.jsonl"
 
 
+_chosen: list[Path] = []
+
+
 def path() -> Path:
-    return Path(os.environ.get("DINGKIT_RELIABILITY_FIGURES", DEFAULT))
+    """The figures file, as the environment named it when the session started (the suite's
+    autouse fixtures clear DINGKIT_* variables around each test)."""
+    if not _chosen:
+        _chosen.append(Path(os.environ.get("DINGKIT_RELIABILITY_FIGURES", DEFAULT)))
+    return _chosen[0]
 
 
 def record(kind: str, subject: str, answers: Iterable[int] = (), **counts: Any) -> None:
