@@ -371,3 +371,23 @@ def test_the_demo_reports_a_taken_port(cli):
         port = taken.getsockname()[1]
         result = cli.run("demo", "--exit", "--port", str(port))
     result.assert_failure(2, f"cannot serve on 127.0.0.1:{port}", "--port 0")
+
+
+def test_the_sandbox_logs_one_line_per_robot_message_and_rejection(start_sandbox, tmp_path):
+    served = start_sandbox("--port", "0", "--data-dir", str(tmp_path / "data"))
+    lines = served.read_until(lambda seen: "keywords" in _robots(seen).get("deploys", {}))
+    deploys = _robots(lines)["deploys"]
+    webhook = deploys["webhook"]
+    _post_raw(webhook, {"msgtype": "text", "text": {"content": "no keyword here"}})
+    _post_raw(webhook, {"msgtype": "text", "text": {"content": "deploy done"}})
+    unknown = webhook.split("access_token=")[0] + "access_token=nobody0001"
+    _post_raw(unknown, {"msgtype": "text", "text": {"content": "deploy done"}})
+    assert served.interrupt() == 0
+    logged = [line for line in served.stderr().splitlines() if "/robot/send" in line]
+    assert logged == [
+        "INFO:     POST /robot/send deploys -> 310000 keyword",
+        "INFO:     POST /robot/send deploys -> 0 text",
+        "INFO:     POST /robot/send (unknown token) -> 400101 unknown_token",
+    ]
+    token = webhook.split("access_token=")[1]
+    assert token not in served.stderr()

@@ -4,8 +4,10 @@ background thread (``dingkit demo``, tests, benchmarks).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 import uvicorn
+import uvicorn.logging
 
 from .admin_guard import ADMIN_TOKEN_HEADER, LOOPBACK_NAMES, is_loopback
 from .app import create_app
@@ -224,6 +227,13 @@ def run_foreground(
     server = SandboxServer(
         sandbox, host=host, port=port, log_level="info", forwarded_allow_ips=forwarded_allow_ips
     )
+    # The sandbox's own lines (a robot message or rejection each, a sandbox bug) in uvicorn's
+    # style, on stderr beside its.
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(uvicorn.logging.DefaultFormatter("%(levelprefix)s %(message)s"))
+    sandbox_logger = logging.getLogger("dingkit.sandbox")
+    sandbox_logger.addHandler(console)
+    sandbox_logger.setLevel(logging.INFO)
     server.start()
     # Ctrl-C may come while the banner is still being written (a script that waits for one
     # line of it interrupts at once): that is a clean stop too, not an abort.
@@ -250,3 +260,4 @@ def run_foreground(
         pass
     finally:
         server.stop()
+        sandbox_logger.removeHandler(console)

@@ -43,9 +43,7 @@ def send(
         sandbox.robot.add_rejection(
             robot=robot, errcode=errcode, errmsg=errmsg, reason=reason, body=body
         )
-        logger.info(
-            "robot %s: rejected (%s, errcode %d)", robot.name if robot else "?", reason, errcode
-        )
+        _log(robot.name if robot else "(unknown token)", f"{errcode} {reason}")
         return errcode, errmsg
 
     if robot is None:
@@ -60,12 +58,20 @@ def send(
     msg_uuid = _msg_uuid(outcome.payload.get("msgUuid"))
     if msg_uuid is not None and sandbox.robot.has_message(robot.name, msg_uuid):
         # A resend after a timeout: DingTalk shows the message once (§2.1, msgUuid).
+        _log(robot.name, "0 resend of a message shown once")
         return OK
     limited = sandbox.judge.take_rate_slot(robot)
     if limited is not None and limited.reason is not None:
         return refuse(limited.reason)
     sandbox.robot.add_message(robot, outcome.message.msgtype, msg_uuid, outcome.payload)
+    _log(robot.name, f"0 {outcome.message.msgtype}")
     return OK
+
+
+def _log(robot: str, outcome: str) -> None:
+    """One line per webhook request: the robot's name and what became of the message (never
+    the token)."""
+    logger.info("POST /robot/send %s -> %s", robot, outcome)
 
 
 def _msg_uuid(value: object) -> str | None:
