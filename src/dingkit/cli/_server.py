@@ -15,6 +15,8 @@ import csv
 import io
 import json
 import os
+import re
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,6 +28,7 @@ import typer
 from .._config import data_dir
 from .._exceptions import ConfigurationError, DingTalkError
 from ._output import fail
+from ._params import china_time
 
 if TYPE_CHECKING:
     from .._client import DingTalk
@@ -197,22 +200,82 @@ def emit_one(
     shown = dict(table(row)) if table else row
     names = list(fields) if fields else [k for k, v in shown.items() if v not in (None, "", [])]
     _print_table(
-        [{"field": name, "value": _cell(shown.get(name))} for name in names],
+        [{"field": name, "value": _shown(name, shown.get(name))} for name in names],
         ["field", "value"],
         header=False,
     )
 
 
+#: Fields that hold a moment (``hired_date``, ``createTime``, ``workDate``...); a table shows
+#: epoch milliseconds in them as China wall-clock time (``--json``/``--csv`` keep DingTalk's).
+_MOMENT = re.compile(r"(?i)(time|date)$")
+#: Epoch milliseconds from 1973 on: smaller numbers in a date field are not moments.
+_EPOCH_MS_FROM = 10**11
+
+
+def _shown(name: str, value: Any) -> str:
+    """A cell as people read it: a moment in a time or date field as China wall-clock time
+    (a date field's midnight as the date alone)."""
+    moment = _MOMENT.search(name)
+    if moment and not isinstance(value, bool) and str(value).isdigit():
+        if int(value) >= _EPOCH_MS_FROM:
+            text = china_time(value)
+            date_only = moment[1].lower() == "date" and text.endswith(" 00:00")
+            return text[:10] if date_only else text
+    return _cell(value)
+
+
 def _print_table(rows: list[dict[str, Any]], names: list[str], *, header: bool = True) -> None:
+    """One style everywhere; no cell is ever broken across lines (an id, a time). When the
+    table is wider than the terminal (or than ``COLUMNS``), each row is printed as a list of
+    ``name  value`` lines instead. Piped output without ``COLUMNS`` is as wide as it needs."""
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
 
+    cells = [[_shown(name, row.get(name)) for name in names] for row in rows]
+    widths = [
+        max([cell_len(name) if header else 0, *(_width(line[i]) for line in cells)])
+        for i, name in enumerate(names)
+    ]
+    natural = sum(width + 3 for width in widths) + 1  # "│ " before each cell, " " after, "│"
+    limit = _terminal_width()
+    if limit is not None and natural > limit:
+        _print_list(names, cells)
+        return
     grid = Table(show_header=header, show_lines=False)
     for name in names:
-        grid.add_column(name, overflow="fold")
-    for row in rows:
-        grid.add_row(*(_cell(row.get(name)) for name in names))
-    Console().print(grid)
+        grid.add_column(name, no_wrap=True, overflow="ignore")
+    for line in cells:
+        grid.add_row(*line)
+    Console(width=max(natural, limit or 0), soft_wrap=False).print(grid)
+
+
+def _width(text: str) -> int:
+    from rich.cells import cell_len
+
+    return max((cell_len(line) for line in text.splitlines()), default=0)
+
+
+def _terminal_width() -> int | None:
+    """``COLUMNS``, else the terminal's width, else ``None`` (a pipe or a file)."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def _print_list(names: list[str], cells: list[list[str]]) -> None:
+    """Rows too wide for the terminal: one ``name  value`` line per field, a blank line
+    between rows, values whole."""
+    pad = max(len(name) for name in names)
+    blocks = [
+        "\n".join(f"{name.ljust(pad)}  {value}" for name, value in zip(names, line, strict=True))
+        for line in cells
+    ]
+    sys.stdout.write("\n\n".join(blocks) + ("\n" if blocks else ""))
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
