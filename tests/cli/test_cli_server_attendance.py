@@ -82,3 +82,18 @@ def test_records_and_dept_expansion(openapi_sandbox, server_cli):
 def test_unknown_users_have_no_attendance(server_cli):
     result = server_cli.run("attendance", "results", *RANGE, "--user", "nobody0000", "--json")
     assert result.assert_ok().json() == []
+
+
+def test_user_ids_the_organisation_does_not_know_are_named_on_stderr(openapi_sandbox, server_cli):
+    known = openapi_sandbox.sandbox.org.users[0].userid
+    args = ["attendance", "results", *RANGE, *_users([known, "ghost-0001", known, "ghost-0002"])]
+    as_json, table = server_cli.run_many([*args, "--json"], args)
+    for result in (as_json, table):
+        result.assert_ok()
+        warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+        assert warnings == [
+            "warning: not in the organisation (no attendance for them): ghost-0001, ghost-0002"
+        ]
+    assert {row["userId"] for row in as_json.json()} == {known}  # stdout stays pure JSON
+    quiet = server_cli.run("attendance", "records", *RANGE, "--user", known).assert_ok()
+    assert "warning" not in quiet.stderr

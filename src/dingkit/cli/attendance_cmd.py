@@ -24,6 +24,7 @@ from ._server import (
 
 if TYPE_CHECKING:
     from .._client import DingTalk
+    from ..resources.attendance import AttendanceResult, PunchRecord
 
 app = typer.Typer(
     help="Attendance results and punch records, for any range of days and any number of users.",
@@ -118,8 +119,35 @@ def _export(
     with open_client(as_json=fmt is Format.json) as client:
         userids = _userids(client, user, dept, recursive)
         fetch = client.attendance.results if kind == "results" else client.attendance.records
-        rows = iter(fetch(userids, date_from, date_to))
+        seen: set[str] = set()
+        rows = (_note(row, seen) for row in fetch(userids, date_from, date_to))
         emit(progress(rows, kind), fmt, columns=columns, table=_readable)
+        # DingTalk answers nothing at all for a userId it does not know: without a word, a
+        # typo reads as "no attendance".
+        unknown = _unknown(client, [u for u in dict.fromkeys(user or ()) if u not in seen])
+        if unknown:
+            typer.echo(
+                f"warning: not in the organisation (no attendance for them): {', '.join(unknown)}",
+                err=True,
+            )
+
+
+def _note(row: AttendanceResult | PunchRecord, seen: set[str]) -> AttendanceResult | PunchRecord:
+    seen.add(row.user_id)
+    return row
+
+
+def _unknown(client: DingTalk, userids: list[str]) -> list[str]:
+    """Those of ``userids`` (given with --user, without a row) the organisation does not know."""
+    from .._exceptions import BadRequestError, NotFoundError
+
+    unknown = []
+    for userid in userids:
+        try:
+            client.contacts.user(userid)
+        except (NotFoundError, BadRequestError):
+            unknown.append(userid)
+    return unknown
 
 
 @app.command("results")
