@@ -64,6 +64,49 @@ def test_depts_one_level_and_the_tree(org, server_cli):
         assert result.stderr == ""  # no progress bar off a terminal
 
 
+def _drawn(org, dept_id: int, indent: str = "") -> list[str]:
+    """The tree `contacts depts --tree` should draw below ``dept_id``."""
+    lines = []
+    children = org.departments[dept_id].children
+    for n, child in enumerate(children):
+        last = n == len(children) - 1
+        name = org.departments[child].name
+        lines.append(f"{indent}{'└── ' if last else '├── '}{name} ({child})")
+        lines += _drawn(org, child, indent + ("    " if last else "│   "))
+    return lines
+
+
+def test_the_tree_is_drawn_with_every_name_and_id_whole(org, server_cli):
+    division = org.departments[org.root.children[0]]
+    whole, part = server_cli.run_many(
+        ["contacts", "depts", "--tree"],
+        ["contacts", "depts", "--tree", "-d", str(division.dept_id)],
+    )
+    assert whole.assert_ok().stdout.splitlines() == [
+        f"{org.root.name} (1)",
+        *_drawn(org, 1),
+    ]
+    assert len(whole.stdout.splitlines()) == len(org.departments)
+    assert part.assert_ok().stdout.splitlines() == [
+        f"{division.name} ({division.dept_id})",
+        *_drawn(org, division.dept_id),
+    ]
+
+
+def test_users_recursive_lists_everyone_below_once(org, server_cli):
+    division = org.departments[org.root.children[0]]
+    direct, everyone = server_cli.run_many(
+        ["contacts", "users", "-d", str(division.dept_id), "--json"],
+        ["contacts", "users", "-d", str(division.dept_id), "--recursive", "--json"],
+    )
+    below = [division.dept_id, *_below(org, division.dept_id)]
+    expected = {u.userid for d in below for u in org.departments[d].members}
+    userids = [row["userid"] for row in everyone.assert_ok().json()]
+    assert len(userids) == len(set(userids)) == len(expected) == division.member_count
+    assert set(userids) == expected
+    assert len(direct.assert_ok().json()) == len(division.members) < len(userids)
+
+
 def test_dept_shows_one_department(org, server_cli):
     dept = org.departments[org.root.children[1]]
     as_json, as_csv = server_cli.run_many(
@@ -145,6 +188,13 @@ def test_dept_create_makes_a_department(openapi_sandbox, server_cli):
     # Under a team with no sub-departments, so the other tests' views of the tree stay true.
     parent = next(d.dept_id for d in org.departments.values() if d.level == 3 and d.members)
 
+    before = len(org.departments)
+    dry = server_cli.run("contacts", "dept-create", "值班组", "--parent", str(parent), "--dry-run")
+    assert dry.assert_ok().stdout.splitlines()[0].startswith("POST http://")
+    assert "/topapi/v2/department/create?access_token=***" in dry.stdout
+    assert '"name": "值班组"' in dry.stdout
+    assert "dry run: nothing was sent" in dry.stderr
+    assert len(org.departments) == before
     created = server_cli.run("contacts", "dept-create", "值班组", "--parent", str(parent), "--json")
 
     data = created.assert_ok().json()

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from urllib.parse import urlencode
 
 import typer
 
@@ -32,9 +33,11 @@ from ._params import china_time
 
 if TYPE_CHECKING:
     from .._client import DingTalk
+    from .._request import APIRequest
 
 __all__ = [
     "CsvFlag",
+    "DryRunOpt",
     "Format",
     "FormatOpt",
     "JsonFlag",
@@ -43,6 +46,7 @@ __all__ = [
     "emit",
     "emit_one",
     "open_client",
+    "print_dry_run",
     "progress",
     "run",
     "to_row",
@@ -65,6 +69,11 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Same as --format json.")
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Same as --format csv.")]
 #: For commands that print a short confirmation rather than data.
 JsonResult = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+#: For every command that changes something in DingTalk.
+DryRunOpt = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Print the request (token redacted) and send nothing."),
+]
 
 
 def choose_format(output: Format, as_json: bool, as_csv: bool) -> Format:
@@ -110,6 +119,40 @@ def open_client(*, as_json: bool = False) -> Iterator[DingTalk]:
         fail(error, as_json=as_json and not _Stdout.started)
     except ValueError as error:
         fail(ConfigurationError(str(error)), as_json=as_json and not _Stdout.started)
+
+
+def print_dry_run(request: APIRequest[Any], *, as_json: bool = False) -> None:
+    """What ``request`` would send, where the base-URL variables point, the token shown as
+    ``***``; nothing is sent."""
+    from .._config import api_base_url, oapi_base_url
+    from .._request import build_call
+
+    token = "***" if request.auth else None
+    call = build_call(request, token=token, oapi_base=oapi_base_url(), api_base=api_base_url())
+    query = urlencode(call.params, safe="*")
+    url = f"{call.url}?{query}" if query else call.url
+    shown = {k: v for k, v in call.headers.items() if k.lower() not in ("accept",)}
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "dry_run": True,
+                    "method": call.method,
+                    "url": url,
+                    "headers": shown,
+                    "body": request.json,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    print(f"{call.method} {url}")
+    for name, value in shown.items():
+        print(f"{name}: {value}")
+    if request.json is not None:
+        print(json.dumps(request.json, ensure_ascii=False, indent=2))
+    print("(dry run: nothing was sent)", file=sys.stderr)
 
 
 def to_row(item: Any) -> dict[str, Any]:
@@ -217,11 +260,11 @@ def _shown(name: str, value: Any) -> str:
     """A cell as people read it: a moment in a time or date field as China wall-clock time
     (a date field's midnight as the date alone)."""
     moment = _MOMENT.search(name)
-    if moment and not isinstance(value, bool) and str(value).isdigit():
-        if int(value) >= _EPOCH_MS_FROM:
-            text = china_time(value)
-            date_only = moment[1].lower() == "date" and text.endswith(" 00:00")
-            return text[:10] if date_only else text
+    digits = not isinstance(value, bool) and str(value).isdigit()
+    if moment and digits and int(value) >= _EPOCH_MS_FROM:
+        text = china_time(value)
+        date_only = moment[1].lower() == "date" and text.endswith(" 00:00")
+        return text[:10] if date_only else text
     return _cell(value)
 
 
