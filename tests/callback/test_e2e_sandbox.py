@@ -3,25 +3,32 @@
 An approval created with the SDK and approved on the sandbox reaches the receiver's handlers
 as ``bpms_task_change`` and ``bpms_instance_change`` with ``result`` ``agree``; the failed
 list fills when the receiver is down and ``pull-failed`` feeds it into the same inbox,
-skipping what already arrived.
+skipping what already arrived; an event so recovered reaches handlers as its push did.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shlex
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from dingkit import DingTalk
+from dingkit import DingTalk, RetryPolicy
+from dingkit.callback.dispatcher import Dispatcher
 from dingkit.callback.events import BpmsInstanceChange, BpmsTaskChange, CallbackEvent
-from dingkit.callback.receiver import CallbackReceiver
+from dingkit.callback.inbox import SQLiteInbox
+from dingkit.callback.receiver import CallbackReceiver, inbox_path
+from dingkit.cli.callback_serve import build_handlers
 from dingkit.sandbox import SandboxServer
 from dingkit.sandbox.approval.templates import EXPENSE_CODE
 
 from .conftest import AES_KEY, EXPENSE_FORM, TOKEN, Served, cli_env, dingkit, wait_for
+from .test_event_shape import RECORDER
 
 
 def test_an_approval_approved_on_the_sandbox_reaches_the_handlers(
@@ -95,13 +102,10 @@ def test_events_missed_while_the_receiver_was_down_come_back_through_pull_failed
     assert json.loads(again.stdout)["fetched"] == 0
 
 
-def test_a_failed_event_that_had_arrived_is_not_stored_twice(
-    client: DingTalk, live_receiver: CallbackReceiver, sandbox_server: SandboxServer, tmp_path: Path
-) -> None:
-    # The receiver commits each push, but once `lossy` is set its answers never reach
-    # DingTalk (a proxy in front of it fails them): DingTalk retries, gives up, and lists
-    # the event as failed although it arrived.
-    lossy = threading.Event()
+def losing_answers(receiver: CallbackReceiver, lossy: threading.Event) -> Any:
+    """The receiver behind a proxy that, once ``lossy`` is set, fails every answer: the
+    receiver commits each push, DingTalk retries, gives up, and lists the event as failed
+    although it arrived."""
 
     async def proxy(scope: Any, receive: Any, send: Any) -> None:
         async def maybe_lose(message: Any) -> None:
@@ -109,9 +113,16 @@ def test_a_failed_event_that_had_arrived_is_not_stored_twice(
                 message = {**message, "status": 502}
             await send(message)
 
-        await live_receiver(scope, receive, maybe_lose if scope["type"] == "http" else send)
+        await receiver(scope, receive, maybe_lose if scope["type"] == "http" else send)
 
-    served = Served(proxy)
+    return proxy
+
+
+def test_a_failed_event_that_had_arrived_is_not_stored_twice(
+    client: DingTalk, live_receiver: CallbackReceiver, sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    lossy = threading.Event()
+    served = Served(losing_answers(live_receiver, lossy))
     try:
         client.callbacks.register(f"{served.url}/", TOKEN, AES_KEY, ["bpms_instance_change"])
         lossy.set()
@@ -124,3 +135,60 @@ def test_a_failed_event_that_had_arrived_is_not_stored_twice(
     pulled = dingkit("callback", "pull-failed", "--json", "--data-dir", str(tmp_path), env=env)
     assert json.loads(pulled.stdout) == {"fetched": 1, "added": 0, "duplicates": 1}
     assert len(live_receiver.inbox.entries()) == 1
+
+
+SOURCES = ("push", "failed-list")
+
+
+def test_an_event_pulled_from_the_failed_list_reaches_handlers_as_its_push_did(
+    client: DingTalk, live_receiver: CallbackReceiver, sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    # One approval event, pushed (and committed) and also listed as failed by the sandbox;
+    # the list's copy is pulled into a second inbox, where it is no duplicate.
+    script = tmp_path / "record.py"
+    script.write_text(RECORDER)
+    handlers = build_handlers(f"{shlex.quote(sys.executable)} {script} {tmp_path}", None)
+    got: dict[str, CallbackEvent] = {}
+
+    @handlers.on_every()
+    def record(event: CallbackEvent) -> None:
+        got["push" if event.failed_item is None else "failed-list"] = event
+
+    live_receiver.handlers = handlers
+    lossy = threading.Event()
+    served = Served(losing_answers(live_receiver, lossy))
+    try:
+        client.callbacks.register(f"{served.url}/", TOKEN, AES_KEY, ["bpms_instance_change"])
+        lossy.set()
+        client.approval.create(EXPENSE_CODE, "manager0001", EXPENSE_FORM)
+        wait_for(lambda: (tmp_path / "push.json").exists())  # the receiver's --exec ran
+        wait_for(lambda: failed_listed(sandbox_server.url))
+    finally:
+        served.stop()
+    env = cli_env(sandbox_server.url, tmp_path)
+    other = tmp_path / "other"
+    pulled = dingkit("callback", "pull-failed", "--json", "--data-dir", str(other), env=env)
+    assert json.loads(pulled.stdout) == {"fetched": 1, "added": 1, "duplicates": 0}, pulled.stderr
+    inbox = SQLiteInbox(inbox_path(other))
+    try:
+        once = RetryPolicy(max_attempts=1)
+        asyncio.run(Dispatcher(inbox, handlers, retry=once).drain(within=30))
+        assert inbox.counts()["done"] == 1
+    finally:
+        inbox.close()
+
+    push, failed = got["push"], got["failed-list"]
+    assert type(push) is type(failed) is BpmsInstanceChange
+    assert failed.failed_item is not None
+    assert failed.failed_item["call_back_tag"] == "bpms_instance_change"
+    assert {k: v for k, v in push.raw.items() if k not in ("eventId", "BizId")} == failed.raw
+    pushed, listed = (json.loads((tmp_path / f"{s}.json").read_text()) for s in SOURCES)
+    assert set(pushed) == set(listed)
+    assert (pushed["source"], listed["source"]) == ("push", "failed-list")
+    assert (pushed["failed_item"], listed["failed_item"]) == (None, failed.failed_item)
+    assert (pushed["event_id"], listed["event_id"]) == (push.event_id, None)
+    for key in ("event_type", "event_time", "corp_id"):
+        assert pushed[key] == listed[key] is not None
+    assert {k: v for k, v in pushed["event"].items() if k not in ("eventId", "BizId")} == (
+        listed["event"]
+    )

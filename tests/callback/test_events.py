@@ -471,8 +471,16 @@ def test_failed_item_of_the_protocol_example_reads_as_the_push_would() -> None:
     event = event_from_failed_item(item)
     assert isinstance(event, UserAddOrg)
     assert (event.user_ids, event.corp_id, event.event_time) == (["zhangsan"], CORP, T)
-    assert event.raw == item
+    assert event.failed_item == item
+    # In the shape of a push (new format), with nothing the list does not say.
+    assert event.raw == {
+        "EventType": "user_add_org",
+        "EventTime": T,
+        "CorpId": CORP,
+        "userId": ["zhangsan"],
+    }
     push = parse_event({"EventType": "user_add_org", "TimeStamp": T, "UserId": ["zhangsan"]})
+    assert push.failed_item is None
     assert content_key(event) == content_key(push)
 
 
@@ -481,6 +489,13 @@ def test_failed_item_of_the_old_flat_shape() -> None:
     event = event_from_failed_item(item)
     assert isinstance(event, OrgDeptModify)
     assert (event.dept_ids, event.corp_id) == ([7, 8], CORP)
+    assert event.raw == {
+        "EventType": "org_dept_modify",
+        "EventTime": T,
+        "CorpId": CORP,
+        "deptId": [7, 8],
+    }
+    assert event.failed_item == item
 
 
 @pytest.mark.parametrize("nested", [True, False], ids=["under-tag", "beside-tag"])
@@ -493,7 +508,13 @@ def test_failed_approval_item_unwraps_bpms_callback_data(nested: bool) -> None:
     }
     event = event_from_failed_item(item)
     assert_attrs(event, "bpms_task_change")
-    assert event.raw == item
+    assert event.failed_item == item
+    pushed = {
+        "EventType": "bpms_task_change",
+        "EventTime": T,
+        **({"CorpId": CORP} if nested else {}),
+    }
+    assert event.raw == pushed | FIELDS["bpms_task_change"]  # unwrapped, as pushed
     push = parse_event(
         {"EventType": "bpms_task_change", "corpId": CORP, **FIELDS["bpms_task_change"]}
     )
@@ -528,7 +549,8 @@ def test_failed_item_with_bad_fields_is_kept_as_a_generic_event() -> None:
     item = {"call_back_tag": "org_dept_create", "org_dept_create": {"deptid": ["x"]}}
     event = event_from_failed_item(item)
     assert type(event) is CallbackEvent
-    assert (event.event_type, event.raw) == ("org_dept_create", item)
+    assert (event.event_type, event.failed_item) == ("org_dept_create", item)
+    assert event.raw == {"EventType": "org_dept_create", "deptId": ["x"]}
 
 
 # ---- deduplication -----------------------------------------------------------------------

@@ -25,7 +25,8 @@ assert json.load(sys.stdin)["event_id"] == "e1"
 
 def _handler(command: str):  # type: ignore[no-untyped-def]
     handlers = build_handlers(command, None)
-    return handlers.for_type("user_add_org")[0]
+    (handler,) = handlers.for_event(EVENT)
+    return handler
 
 
 async def test_the_event_is_a_complete_file_and_the_process_leads_its_own_group() -> None:

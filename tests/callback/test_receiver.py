@@ -116,7 +116,7 @@ async def test_a_push_is_committed_acknowledged_and_handled(
     assert receiver.inbox.counts()["done"] == 1
 
 
-async def test_sync_async_and_catch_all_handlers_all_run(
+async def test_sync_async_fallback_and_every_event_handlers_run(
     receiver: CallbackReceiver, client: httpx.AsyncClient
 ) -> None:
     calls: list[str] = []
@@ -126,14 +126,20 @@ async def test_sync_async_and_catch_all_handlers_all_run(
     async def second(event: CallbackEvent) -> None:
         calls.append("async")
 
-    @receiver.on()
-    def everything(event: CallbackEvent) -> None:
-        calls.append(f"any:{event.event_type}")
+    @receiver.on()  # the fallback, as the README has it: every other event
+    def other(event: CallbackEvent) -> None:
+        calls.append(f"other:{event.event_type}")
+
+    @receiver.on_every()
+    async def every(event: CallbackEvent) -> None:
+        calls.append(f"every:{event.event_type}")
 
     await post(client, {"EventType": "user_add_org", "eventId": "u1", "userId": ["u9"]})
     await post(client, {"EventType": "some_new_event", "eventId": "n1", "foo": 1})
     await receiver.dispatcher.drain()
-    assert sorted(calls) == sorted(["sync", "async", "any:user_add_org", "any:some_new_event"])
+    assert sorted(calls) == sorted(
+        ["sync", "async", "every:user_add_org", "other:some_new_event", "every:some_new_event"]
+    )
 
 
 async def test_the_same_push_twice_is_handled_once(
@@ -394,9 +400,12 @@ def test_the_readme_example_mounts_with_its_lifespan(tmp_path: Path) -> None:
     )
     got: list[str] = []
 
-    @receiver.on("bpms_instance_change")
+    @receiver.on(Exported)
     async def approval_changed(event: Exported) -> None:
         got.append(event.result or "")
+
+    @receiver.on()  # every other event, sync or async
+    def anything(event) -> None: ...
 
     app = Starlette(routes=[Mount("/dingtalk", app=receiver)], lifespan=receiver.lifespan)
     served = Served(app)  # uvicorn runs the lifespan, which starts the handlers

@@ -17,20 +17,23 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
 
+from .._exceptions import CallbackPayloadError
 from .._retry import RetryPolicy
-from .events import CallbackEvent, event_from_failed_item, parse_event
+from .events import EVENT_TYPES, CallbackEvent, event_from_failed_item, parse_event
 from .inbox import DEFAULT_RETENTION, Inbox, InboxEntry
 from .metrics import ReceiverMetrics
 
-__all__ = ["ANY", "DEFAULT_HANDLER_RETRY", "Dispatcher", "Handler", "Handlers"]
+__all__ = ["DEFAULT_HANDLER_RETRY", "Dispatcher", "Handler", "Handlers"]
 
 logger = logging.getLogger("dingkit.callback")
 
 Handler = Callable[[CallbackEvent], Awaitable[None] | None]
 H = TypeVar("H", bound=Handler)
-ANY = "*"
+E = TypeVar("E", bound=CallbackEvent)
+R = TypeVar("R", bound=Awaitable[None] | None)
 
 #: Tries in all, then the dead-letter list; waits of 1 s, 2 s, 4 s, 8 s between them.
 #: Seconds between two prunes of the inbox by a running dispatcher.
@@ -38,27 +41,133 @@ PRUNE_EVERY = 3600.0
 DEFAULT_HANDLER_RETRY = RetryPolicy(max_attempts=5, initial_delay=1.0, max_delay=300.0)
 
 
+@dataclass(frozen=True, slots=True)
+class _Typed:
+    handler: Handler
+    only: type[CallbackEvent] | None  # registered by class: instances of it, nothing else
+
+
 class Handlers:
-    """The handler registry: ``@handlers.on("bpms_instance_change")``, ``@handlers.on()``
-    for every event type. Several handlers may share a type; all of them run."""
+    """The handler registry. Sync and async handlers alike; several may share an event.
+
+    Usage::
+
+        @handlers.on(BpmsInstanceChange)      # its events, always a BpmsInstanceChange
+        @handlers.on("chat_update_title")     # by type name, whatever class it read into
+        @handlers.on()                        # the fallback: events no handler above takes
+        @handlers.on_every()                  # every event, besides the handlers above
+
+    For each event the handlers of its type run, or the fallbacks when none takes it; then
+    the ``on_every`` ones. A handler registered by class never receives another class: an
+    event of its type whose fields are out of shape reads as a plain :class:`CallbackEvent`
+    and, unless a handler registered by name takes it, goes to the fallbacks, or when there
+    are none to the dead-letter list (its type was asked for: it must not pass as handled
+    unseen).
+    """
 
     def __init__(self) -> None:
-        self._by_type: dict[str, list[Handler]] = {}
+        self._typed: dict[str, list[_Typed]] = {}
+        self._fallback: list[Handler] = []
+        self._every: list[Handler] = []
 
-    def on(self, event_type: str = ANY) -> Callable[[H], H]:
-        def register(handler: H) -> H:
-            self.add(event_type, handler)
+    @overload
+    def on(self, event: type[E]) -> Callable[[Callable[[E], R]], Callable[[E], R]]: ...
+    @overload
+    def on(self, event: str | None = None) -> Callable[[H], H]: ...
+    def on(self, event: str | type[CallbackEvent] | None = None) -> Callable[[Any], Any]:
+        """Register for ``event``: a type name, an event class (the types that read into it,
+        as :data:`.events.EVENT_TYPES` has them now), or nothing for the fallback."""
+        self._types(event)  # a bad argument fails here, at the decorator, not on first use
+
+        def register(handler: Any) -> Any:
+            self.add(event, handler)
             return handler
 
         return register
 
-    def add(self, event_type: str, handler: Handler) -> None:
-        if not callable(handler):
-            raise TypeError("a handler must be a function taking the event")
-        self._by_type.setdefault(event_type, []).append(handler)
+    def on_every(self) -> Callable[[H], H]:
+        """Register for every event, whichever other handlers it has."""
 
-    def for_type(self, event_type: str) -> list[Handler]:
-        return [*self._by_type.get(event_type, ()), *self._by_type.get(ANY, ())]
+        def register(handler: H) -> H:
+            self.add_every(handler)
+            return handler
+
+        return register
+
+    def add(self, event: str | type[CallbackEvent] | None, handler: Handler) -> None:
+        """``on(event)(handler)``."""
+        _check(handler)
+        types, only = self._types(event)
+        if not types:
+            self._fallback.append(handler)
+        for name in types:
+            self._typed.setdefault(name, []).append(_Typed(handler, only))
+
+    def add_every(self, handler: Handler) -> None:
+        """``on_every()(handler)``."""
+        _check(handler)
+        self._every.append(handler)
+
+    def for_event(self, event: CallbackEvent) -> list[Handler]:
+        """The handlers to run for ``event``, in order.
+
+        Raises:
+            CallbackPayloadError: handlers asked for its type by class, it did not read into
+                that class, and no other handler of its type nor a fallback takes it.
+        """
+        registered = self._typed.get(event.event_type, [])
+        typed = [r.handler for r in registered if r.only is None or isinstance(event, r.only)]
+        if len(typed) < len(registered):
+            missed = {r.only for r in registered if r.only and not isinstance(event, r.only)}
+            wanted = ", ".join(sorted(cls.__name__ for cls in missed))
+            if not typed and not self._fallback:
+                raise CallbackPayloadError(
+                    f"the {event.event_type} event did not read into {wanted} (a field out of "
+                    "shape) and no on() fallback takes it"
+                )
+            logger.warning(
+                "a %s event did not read into %s (a field out of shape): %s",
+                event.event_type,
+                wanted,
+                "its other handlers run" if typed else "the fallback handlers run",
+            )
+        return [*(typed or self._fallback), *self._every]
+
+    @staticmethod
+    def _types(event: object) -> tuple[list[str], type[CallbackEvent] | None]:
+        """The type names ``event`` stands for ([] for the fallback), and the class its
+        handlers are kept to."""
+        if event is None:
+            return [], None
+        if isinstance(event, str):
+            if event in ("", "*"):
+                raise ValueError(
+                    f"{event!r} is no event type: on() with no argument is the fallback, "
+                    "on_every() runs for every event"
+                )
+            return [event], None
+        if isinstance(event, type) and issubclass(event, CallbackEvent):
+            if event is CallbackEvent:
+                raise TypeError(
+                    "CallbackEvent is every event: on_every() runs for all of them, on() for "
+                    "those no other handler takes"
+                )
+            names = [name for name, cls in EVENT_TYPES.items() if issubclass(cls, event)]
+            if not names:
+                raise TypeError(
+                    f"no event type reads into {event.__name__}: add it to EVENT_TYPES first"
+                )
+            return names, event
+        hint = " (write @on() with its parentheses)" if callable(event) else ""
+        raise TypeError(
+            "on() takes an event type name such as 'bpms_instance_change' or an event class "
+            f"such as BpmsInstanceChange, not {event!r}{hint}"
+        )
+
+
+def _check(handler: object) -> None:
+    if not callable(handler):
+        raise TypeError("a handler must be a function taking the event")
 
 
 def _describe(error: BaseException | None) -> str:
@@ -193,11 +302,12 @@ class Dispatcher:
     async def _handle(self, entry: InboxEntry) -> None:
         try:
             event = event_of(entry)
-        except Exception as exc:  # stored bytes that no longer parse
+            handlers = self.handlers.for_event(event)
+        except Exception as exc:  # stored bytes that no longer parse, or not as handlers want
             await self._settle(entry, f"unreadable event: {exc}", retry=False)
             return
         error: str | None = None
-        for handler in self.handlers.for_type(event.event_type):
+        for handler in handlers:
             try:
                 result = (
                     handler(event)

@@ -5,8 +5,9 @@ DingTalk sends each event in one of two formats: the new HTTP format (``EventTyp
 one (``EventType``, ``TimeStamp``, ``UserId``/``DeptId``, ``CorpId``; lower-case ``corpId`` for
 approvals). Both read into the same classes. Events missed after DingTalk's retries come back
 from ``get_call_back_failed_result`` in a third shape (§7.5): :func:`event_from_failed_item`
-reads it into the same classes too, and :attr:`CallbackEvent.dedup_keys` lets an inbox
-recognise the event whichever way it arrived.
+reads it into the same classes too, with ``raw`` in the shape of a push and the item itself
+as ``failed_item``, so handlers see one shape whichever way an event came (issue 11); and
+:attr:`CallbackEvent.dedup_keys` lets an inbox recognise the event whichever way it arrived.
 
 Nothing is rejected that is an event at all: an unknown type, or a known type whose fields do
 not validate, becomes a plain :class:`CallbackEvent` with its ``raw`` plaintext.
@@ -84,7 +85,7 @@ class CallbackEvent(DingTalkModel):
         inbox.add(event.dedup_keys, event.raw)
 
     Fields other than the typed ones stay readable in ``model_extra``; ``raw`` is the whole
-    plaintext as received (for a failed-list item, the item).
+    plaintext as pushed, and ``failed_item`` the failed-list item an event was read from.
     """
 
     event_type: str = Field(validation_alias="EventType")
@@ -99,6 +100,7 @@ class CallbackEvent(DingTalkModel):
     _wire: ClassVar[_Wire] = _Wire()
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
     _message: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _failed_item: dict[str, Any] | None = PrivateAttr(default=None)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -108,14 +110,28 @@ class CallbackEvent(DingTalkModel):
         event = handler(data)
         if isinstance(data, Mapping):  # not when handed a CallbackEvent already
             event._message = data if isinstance(data, dict) else dict(data)
-            raw = info.context.get("raw") if isinstance(info.context, dict) else None
+            context = info.context if isinstance(info.context, dict) else {}
+            raw = context.get("raw")
             event._raw = raw if raw is not None else event._message
+            event._failed_item = context.get("failed_item")
         return event
 
     @property
     def raw(self) -> dict[str, Any]:
-        """The decrypted plaintext object as received; for a failed-list item, the item."""
+        """The decrypted plaintext object as pushed.
+
+        For an event read from the failed list, the plaintext its push would have carried, in
+        the new HTTP format (§7.6): ``EventType``, ``EventTime``, ``CorpId`` and the event's
+        own fields under their push names (``userId``, not the list's ``userid``). What the
+        list does not carry (``eventId``, ``BizId``, the contact events' string
+        ``timeStamp``) is absent, never made up; the item itself is :attr:`failed_item`.
+        """
         return self._raw
+
+    @property
+    def failed_item(self) -> dict[str, Any] | None:
+        """The ``failed_list`` item (§7.5) this event was read from; ``None`` for a push."""
+        return self._failed_item
 
     @property
     def dedup_keys(self) -> tuple[str, ...]:
@@ -317,7 +333,8 @@ def event_from_failed_item(item: Mapping[str, Any]) -> CallbackEvent:
 
     Reads the current shape (fields under the tag's key, approvals under
     ``bpmsCallBackData``) and the old one (fields beside ``call_back_tag``) into the class a
-    push of the same event gets; ``raw`` is the item.
+    push of the same event gets; ``raw`` is the plaintext of that push, as far as the item
+    tells it (see :attr:`CallbackEvent.raw`), and ``failed_item`` the item.
 
     Raises:
         CallbackPayloadError: the item is not an object or has no string ``call_back_tag``.
@@ -337,23 +354,47 @@ def event_from_failed_item(item: Mapping[str, Any]) -> CallbackEvent:
     message["EventType"] = tag
     if item.get("event_time") is not None:
         message["EventTime"] = item["event_time"]
-    return _validate(EVENT_TYPES.get(tag, CallbackEvent), message, dict(item))
+    cls = EVENT_TYPES.get(tag, CallbackEvent)
+    return _validate(cls, message, _as_pushed(cls._wire, message), dict(item))
+
+
+# What a failed-list message holds of the envelope: rewritten as a push's EventTime and CorpId.
+_FAILED_ENVELOPE = ("EventTime", "corpid", "corpId", "CorpId")
+
+
+def _as_pushed(wire: _Wire, message: dict[str, Any]) -> dict[str, Any]:
+    """The new-format plaintext (§7.6) of the event a failed-list item's ``message`` holds:
+    its envelope in a push's names and order, its id list renamed as a push names it."""
+    body = {k: v for k, v in message.items() if k not in _FAILED_ENVELOPE and k != "EventType"}
+    if wire.ids and wire.ids[2] in body and wire.ids[0] not in body:
+        body[wire.ids[0]] = body.pop(wire.ids[2])
+    pushed: dict[str, Any] = {"EventType": message["EventType"]}
+    if message.get("EventTime") is not None:
+        pushed["EventTime"] = message["EventTime"]
+    corp = next((message[k] for k in ("corpid", "corpId", "CorpId") if k in message), None)
+    if corp is not None:
+        pushed["CorpId"] = corp
+    return pushed | body
 
 
 def _validate(
-    cls: type[CallbackEvent], message: dict[str, Any], raw: dict[str, Any]
+    cls: type[CallbackEvent],
+    message: dict[str, Any],
+    raw: dict[str, Any],
+    failed_item: dict[str, Any] | None = None,
 ) -> CallbackEvent:
     candidates: tuple[type[CallbackEvent], ...] = (
         (cls, CallbackEvent) if cls is not CallbackEvent else (CallbackEvent,)
     )
+    context = {"raw": raw, "failed_item": failed_item}
     for candidate in candidates:
         try:
-            return candidate.model_validate(message, context={"raw": raw})
+            return candidate.model_validate(message, context=context)
         except ValidationError:
             continue  # a known type with a field out of shape: keep it as a generic event
     # Even the envelope is out of shape (say a list for eventId): keep the type and the payload.
     event = CallbackEvent.model_construct(event_type=message["EventType"])
-    event._message, event._raw = message, raw
+    event._message, event._raw, event._failed_item = message, raw, failed_item
     return event
 
 

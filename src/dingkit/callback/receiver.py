@@ -2,8 +2,11 @@
 
     receiver = CallbackReceiver()            # token, aes_key, receiver id from the environment
 
-    @receiver.on("bpms_instance_change")
+    @receiver.on(BpmsInstanceChange)         # or by type name: "bpms_instance_change"
     async def approval_done(event: BpmsInstanceChange) -> None: ...
+
+    @receiver.on()                           # the fallback: events no other handler takes
+    def anything_else(event: CallbackEvent) -> None: ...
 
     app = Starlette(routes=[Mount("/dingtalk", app=receiver)])   # or run it alone
 
@@ -24,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import anyio
 from starlette.requests import ClientDisconnect, Request
@@ -36,8 +39,8 @@ from .._exceptions import CallbackError, CallbackReceiverError, ConfigurationErr
 from .._retry import RetryPolicy
 from .._wire import parse_json_strict
 from .crypto import CallbackCrypto
-from .dispatcher import ANY, DEFAULT_HANDLER_RETRY, Dispatcher, H, Handlers
-from .events import parse_event
+from .dispatcher import DEFAULT_HANDLER_RETRY, Dispatcher, E, H, Handlers, R
+from .events import CallbackEvent, parse_event
 from .inbox import DEFAULT_RETENTION, Inbox, NewEvent, SQLiteInbox
 from .metrics import ReceiverMetrics
 
@@ -215,9 +218,19 @@ class CallbackReceiver:
 
     # ---- handlers -----------------------------------------------------------------
 
-    def on(self, event_type: str = ANY) -> Callable[[H], H]:
-        """Register a handler (sync or async) for ``event_type``; no argument: every type."""
-        return self.handlers.on(event_type)
+    @overload
+    def on(self, event: type[E]) -> Callable[[Callable[[E], R]], Callable[[E], R]]: ...
+    @overload
+    def on(self, event: str | None = None) -> Callable[[H], H]: ...
+    def on(self, event: str | type[CallbackEvent] | None = None) -> Callable[[Any], Any]:
+        """Register a handler (sync or async) for ``event``: an event class such as
+        ``BpmsInstanceChange`` (it only ever receives that class) or a type name; no argument
+        registers a fallback, for events no other handler takes. See :class:`.Handlers`."""
+        return self.handlers.on(event)
+
+    def on_every(self) -> Callable[[H], H]:
+        """Register a handler (sync or async) for every event, besides its other handlers."""
+        return self.handlers.on_every()
 
     @property
     def dispatcher(self) -> Dispatcher:

@@ -1,4 +1,8 @@
-"""``dingkit callback serve``: the receiver under uvicorn, and what it does with each event."""
+"""``dingkit callback serve``: the receiver under uvicorn, and what it does with each event.
+
+``--exec`` commands read, and the default printer writes, one JSON object per event, the same
+whether it was pushed or fetched by ``pull-failed`` (see :func:`event_json`).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ if TYPE_CHECKING:
     from ..callback.dispatcher import Handlers
     from ..callback.events import CallbackEvent
 
-__all__ = ["EXEC_TIMEOUT", "build_handlers", "serve"]
+__all__ = ["EXEC_TIMEOUT", "build_handlers", "event_json", "serve"]
 
 #: A command given to --exec that runs longer than this has failed (and is retried).
 EXEC_TIMEOUT = 300.0
@@ -118,11 +122,11 @@ def build_handlers(exec_command: str | None, targets: list[str] | None) -> Handl
 
     handlers = Handlers()
     for target in targets or ():
-        handlers.add("*", _import_handler(target))
+        handlers.add_every(_import_handler(target))
     if exec_command:
-        handlers.add("*", _exec_handler(exec_command))
+        handlers.add_every(_exec_handler(exec_command))
     if not targets and not exec_command:
-        handlers.add("*", _print_event)
+        handlers.add_every(_print_event)
     return handlers
 
 
@@ -184,12 +188,29 @@ def _import_handler(target: str) -> Callable[[CallbackEvent], Any]:
     return function  # type: ignore[no-any-return]
 
 
-def _event_json(event: CallbackEvent) -> dict[str, Any]:
-    return {"event_type": event.event_type, "event_id": event.event_id, "event": event.raw}
+def event_json(event: CallbackEvent) -> dict[str, Any]:
+    """What ``--exec`` commands get on standard input: the same keys for every event.
+
+    ``event_type``, ``event_id`` (``null`` without one: classic pushes, failed-list items),
+    ``event_time`` (ms) and ``corp_id``, whichever format the event came in; ``source``,
+    ``"push"`` or ``"failed-list"``; ``event``, the plaintext as pushed (for a failed-list
+    event, as its push would have carried it: see :attr:`.CallbackEvent.raw`); and
+    ``failed_item``, the failed-list item as DingTalk listed it, ``null`` for a push.
+    """
+    failed = event.failed_item
+    return {
+        "event_type": event.event_type,
+        "event_id": event.event_id,
+        "event_time": event.event_time,
+        "corp_id": event.corp_id,
+        "source": "push" if failed is None else "failed-list",
+        "event": event.raw,
+        "failed_item": failed,
+    }
 
 
 def _print_event(event: CallbackEvent) -> None:
-    sys.stdout.write(json.dumps(_event_json(event), ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps(event_json(event), ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
@@ -246,7 +267,7 @@ def _exec_handler(command: str) -> Callable[[CallbackEvent], Any]:
         # The event is written whole before the process starts, so it never reads half of
         # one (a receiver killed while writing to a pipe left it an empty or cut stdin).
         with tempfile.TemporaryFile() as stdin:
-            stdin.write(json.dumps(_event_json(event), ensure_ascii=False).encode())
+            stdin.write(json.dumps(event_json(event), ensure_ascii=False).encode())
             stdin.flush()
             stdin.seek(0)
             # A process group of its own: stopping the receiver stops it and its children;
