@@ -252,3 +252,92 @@ def test_notify_needs_an_agent_id_and_receivers(workflow_sandbox, cli_with):
     )
     no_agent.assert_failure(2, "no agent id", "--agent-id", "DINGTALK_AGENT_ID")
     no_receivers.assert_failure(2, "no receivers")
+
+
+def _on_a_terminal(cli, args: list[str], answer: str) -> tuple[int, str]:
+    """Run ``dingkit ARGS`` with a terminal on stdin, stdout and stderr, typing ``answer``;
+    its exit code and what the terminal showed."""
+    import os
+    import pty
+    import subprocess
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [*cli.command(), *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=cli.environ(),
+        cwd=cli.home,
+    )
+    os.close(follower)
+    shown = b""
+    while b"?" not in shown:  # the question, then the answer
+        chunk = os.read(leader, 1024)
+        if not chunk:
+            break
+        shown += chunk
+    os.write(leader, answer.encode() + b"\n")
+    while True:
+        try:
+            chunk = os.read(leader, 1024)
+        except OSError:  # EIO once the process has gone
+            break
+        if not chunk:
+            break
+        shown += chunk
+    code = process.wait(timeout=60)
+    os.close(leader)
+    return code, shown.decode(errors="replace")
+
+
+def test_calendar_writes_have_a_dry_run_and_deletion_asks_on_a_terminal(
+    wf, workflow_sandbox, people
+):
+    owner = people[0]
+    window = ["--from", "2024-07-01", "--to", "2024-07-31", "--json"]
+    times = ["--start", "2024-07-01T10:00+08:00", "--end", "2024-07-01T11:00+08:00"]
+    dry = wf.run("calendar", "create", "-u", owner, "-s", "Dry", *times, "--dry-run").assert_ok()
+    union = workflow_sandbox.sandbox.org.user(owner).unionid
+    assert dry.stdout.startswith(
+        f"POST {workflow_sandbox.url}/v1.0/calendar/users/{union}/calendars/primary/events"
+    )
+    assert "x-acs-dingtalk-access-token: ***" in dry.stdout
+    assert '"summary": "Dry"' in dry.stdout
+    assert wf.run("calendar", "list", "-u", owner, *window).assert_ok().json() == []
+
+    event_id = wf.run("calendar", "create", "-u", owner, "-s", "Kept", *times, "--json")
+    event_id = event_id.assert_ok().json()["id"]
+    dry = wf.run("calendar", "delete", "-u", owner, event_id, "--dry-run").assert_ok()
+    assert dry.stdout.startswith(f"DELETE {workflow_sandbox.url}/v1.0/calendar/users/{union}/")
+    code, shown = _on_a_terminal(wf, ["calendar", "delete", "-u", owner, event_id], "n")
+    assert code == 1, shown
+    assert f"Delete event {event_id}" in shown
+    assert "cancelled: nothing was changed" in shown
+    assert len(wf.run("calendar", "list", "-u", owner, *window).assert_ok().json()) == 1
+    code, shown = _on_a_terminal(wf, ["calendar", "delete", "-u", owner, event_id], "y")
+    assert code == 0, shown
+    assert f"deleted event {event_id}" in shown
+    assert wf.run("calendar", "list", "-u", owner, *window).assert_ok().json() == []
+
+
+def test_notify_dry_runs_send_nothing_and_recall_asks_on_a_terminal(wf, workflow_sandbox, people):
+    first = people[0]
+    sent = workflow_sandbox.sandbox.notifications.recent(1000)
+    dry = wf.run("notify", "-u", first, "--text", "not sent", "--dry-run").assert_ok()
+    assert dry.stdout.startswith(
+        f"POST {workflow_sandbox.url}/topapi/message/corpconversation/asyncsend_v2?access_token=***"
+    )
+    assert '"content": "not sent"' in dry.stdout
+    as_json = wf.run("notify", "-u", first, "--text", "x", "--dry-run", "--json").assert_ok()
+    assert as_json.json()["dry_run"] is True
+    wf.run("notify", "--text", "x", "--dry-run").assert_failure(2, "no receivers")
+    assert workflow_sandbox.sandbox.notifications.recent(1000) == sent
+
+    task_id = int(wf.run("notify", "-u", first, "--text", "hi").assert_ok().stdout.split()[-1])
+    dry = wf.run("notify", "recall", str(task_id), "--dry-run").assert_ok()
+    assert f'"msg_task_id": {task_id}' in dry.stdout
+    code, shown = _on_a_terminal(wf, ["notify", "recall", str(task_id)], "n")
+    assert (code, "cancelled" in shown) == (1, True), shown
+    assert workflow_sandbox.sandbox.notifications.get(task_id)["recalled_ms"] is None
+    wf.run("notify", "recall", str(task_id), "--yes").assert_ok()

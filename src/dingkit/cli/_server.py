@@ -42,7 +42,9 @@ __all__ = [
     "FormatOpt",
     "JsonFlag",
     "JsonResult",
+    "YesOpt",
     "choose_format",
+    "confirm",
     "emit",
     "emit_one",
     "open_client",
@@ -119,6 +121,19 @@ def open_client(*, as_json: bool = False) -> Iterator[DingTalk]:
         fail(error, as_json=as_json and not _Stdout.started)
     except ValueError as error:
         fail(ConfigurationError(str(error)), as_json=as_json and not _Stdout.started)
+
+
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def confirm(question: str, *, yes: bool) -> None:
+    """Ask before something that cannot be undone, on a terminal only (a script or a cron job
+    has no one to answer, and passing --yes there is noise); "no" ends the command, exit 1."""
+    if yes or not sys.stdin.isatty():
+        return
+    if not typer.confirm(question, default=False):
+        typer.echo("cancelled: nothing was changed", err=True)
+        raise SystemExit(1)
 
 
 def print_dry_run(request: APIRequest[Any], *, as_json: bool = False) -> None:

@@ -9,23 +9,30 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ._params import aware, parse_moment, zone_info
 from ._server import (
     CsvFlag,
+    DryRunOpt,
     Format,
     FormatOpt,
     JsonFlag,
     JsonResult,
+    YesOpt,
     choose_format,
+    confirm,
     emit,
     emit_one,
     open_client,
+    print_dry_run,
     progress,
 )
+
+if TYPE_CHECKING:
+    from .._client import DingTalk
 
 app = typer.Typer(
     help="Calendar events (日程) of users' primary calendars.",
@@ -136,6 +143,13 @@ def _zone(zone: str | None) -> str | None:
     return zone
 
 
+def _union(client: DingTalk, user: str, union_id: bool) -> str:
+    """``user``'s unionId, which calendar paths take (a dry run reads it, writes nothing)."""
+    from ..resources import calendar
+
+    return user if union_id else client.request(calendar.union_id(user))
+
+
 def _print_event(event: Any, fmt: Format) -> None:
     emit_one(event, fmt, fields=EVENT_FIELDS, table=_readable)
 
@@ -156,6 +170,7 @@ def create(
     output: FormatOpt = Format.table,
     as_json: JsonFlag = False,
     as_csv: CsvFlag = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Create an event in a user's calendar; prints it (with its id)."""
     fmt = choose_format(output, as_json, as_csv)
@@ -163,6 +178,23 @@ def create(
     if first is None or last is None:
         raise typer.BadParameter("give --start and --end")
     with open_client(as_json=fmt is Format.json) as client:
+        if dry_run:
+            from ..resources import calendar
+
+            body = calendar.event_body(
+                summary=summary,
+                start=first,
+                end=last,
+                all_day=whole_days,
+                time_zone=tz if not whole_days else None,
+                description=description,
+                attendees=[_union(client, a, union_id) for a in attendee or ()] or None,
+                location=location,
+                reminders=reminder,
+            )
+            request = calendar.create(_union(client, user, union_id), body)
+            print_dry_run(request, as_json=fmt is Format.json)
+            return
         event = client.calendar.create(
             user,
             summary,
@@ -297,9 +329,20 @@ def delete(
     ] = None,
     union_id: UnionOpt = False,
     as_json: JsonResult = False,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
-    """Delete an event."""
+    """Delete an event (asks first on a terminal; --yes does not)."""
     with open_client(as_json=as_json) as client:
+        if dry_run:
+            from ..resources import calendar
+
+            request = calendar.delete(
+                _union(client, user, union_id), event_id, push_notification=notify
+            )
+            print_dry_run(request, as_json=as_json)
+            return
+        confirm(f"Delete event {event_id} from {user}'s calendar?", yes=yes)
         client.calendar.delete(user, event_id, union_id=union_id, push_notification=notify)
     if as_json:
         from ._output import print_json

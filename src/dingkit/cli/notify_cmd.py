@@ -17,13 +17,17 @@ from ._output import fail, print_json
 from ._params import read_json
 from ._server import (
     CsvFlag,
+    DryRunOpt,
     Format,
     FormatOpt,
     JsonFlag,
     JsonResult,
+    YesOpt,
     choose_format,
+    confirm,
     emit_one,
     open_client,
+    print_dry_run,
     run,
 )
 
@@ -128,7 +132,7 @@ def _message(
     return WorkText(content=_read(text))
 
 
-def _need_agent(agent_id: int | None, as_json: bool) -> None:
+def _need_agent(agent_id: int | None, as_json: bool) -> int:
     if agent_id is None:
         fail(
             ConfigurationError(
@@ -137,6 +141,7 @@ def _need_agent(agent_id: int | None, as_json: bool) -> None:
             ),
             as_json=as_json,
         )
+    return agent_id
 
 
 @app.callback(invoke_without_command=True)
@@ -177,6 +182,7 @@ def notify(
     ] = None,
     agent_id: AgentOpt = None,
     as_json: JsonResult = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Send a work notification; prints its task_id."""
     if ctx.invoked_subcommand is not None:
@@ -186,7 +192,22 @@ def notify(
         lambda: _message(text, markdown, markdown_file, title, link, pic_url, msg_json),
         as_json=as_json,
     )
-    _need_agent(agent_id, as_json)
+    agent = _need_agent(agent_id, as_json)
+    if dry_run:
+        from ..resources import notifications
+
+        try:
+            request = notifications.send(
+                message,
+                agent_id=agent,
+                userids=user or (),
+                dept_ids=dept or (),
+                to_all_user=everyone,
+            )
+        except ValueError as error:  # no receivers, too many: what DingTalk would refuse
+            fail(ConfigurationError(str(error)), as_json=as_json)
+        print_dry_run(request, as_json=as_json)
+        return
     with open_client(as_json=as_json) as client:
         task_id = client.notifications.send(
             message,
@@ -234,9 +255,21 @@ def result(
 
 
 @app.command("recall")
-def recall(task_id: TaskArg, agent_id: AgentOpt = None, as_json: JsonResult = False) -> None:
-    """Take a message back (within 24 h of the send)."""
-    _need_agent(agent_id, as_json)
+def recall(
+    task_id: TaskArg,
+    agent_id: AgentOpt = None,
+    as_json: JsonResult = False,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Take a message back (within 24 h of the send; asks first on a terminal)."""
+    agent = _need_agent(agent_id, as_json)
+    if dry_run:
+        from ..resources import notifications
+
+        print_dry_run(notifications.recall(task_id, agent_id=agent), as_json=as_json)
+        return
+    confirm(f"Recall task {task_id} from everyone who got it?", yes=yes)
     with open_client(as_json=as_json) as client:
         client.notifications.recall(task_id, agent_id=agent_id)
     if as_json:
