@@ -308,13 +308,17 @@ def test_calendar_writes_have_a_dry_run_and_deletion_asks_on_a_terminal(
 
     event_id = wf.run("calendar", "create", "-u", owner, "-s", "Kept", *times, "--json")
     event_id = event_id.assert_ok().json()["id"]
+    dry = wf.run("calendar", "update", "-u", owner, event_id, "-s", "New", "--dry-run")
+    assert dry.assert_ok().stdout.startswith(f"PUT {workflow_sandbox.url}/v1.0/calendar/")
+    assert '"summary": "New"' in dry.stdout
     dry = wf.run("calendar", "delete", "-u", owner, event_id, "--dry-run").assert_ok()
     assert dry.stdout.startswith(f"DELETE {workflow_sandbox.url}/v1.0/calendar/users/{union}/")
     code, shown = _on_a_terminal(wf, ["calendar", "delete", "-u", owner, event_id], "n")
     assert code == 1, shown
     assert f"Delete event {event_id}" in shown
     assert "cancelled: nothing was changed" in shown
-    assert len(wf.run("calendar", "list", "-u", owner, *window).assert_ok().json()) == 1
+    [kept] = wf.run("calendar", "list", "-u", owner, *window).assert_ok().json()
+    assert kept["summary"] == "Kept"
     code, shown = _on_a_terminal(wf, ["calendar", "delete", "-u", owner, event_id], "y")
     assert code == 0, shown
     assert f"deleted event {event_id}" in shown

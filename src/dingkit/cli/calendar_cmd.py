@@ -294,6 +294,7 @@ def update(
     output: FormatOpt = Format.table,
     as_json: JsonFlag = False,
     as_csv: CsvFlag = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Change an event: only what you give is sent (--attendee replaces the attendees)."""
     fmt = choose_format(output, as_json, as_csv)
@@ -302,6 +303,25 @@ def update(
     if all(value is None for value in changes):
         raise typer.BadParameter("nothing to change: give --summary, --start/--end, ...")
     with open_client(as_json=fmt is Format.json) as client:
+        if dry_run:
+            from ..resources import calendar
+
+            body = calendar.event_body(
+                summary=summary,
+                start=first,
+                end=last,
+                all_day=whole_days,
+                time_zone=tz if first is not None and not whole_days else None,
+                description=description,
+                attendees=None
+                if attendee is None
+                else [_union(client, a, union_id) for a in attendee],
+                location=location,
+                reminders=reminder,
+            )
+            request = calendar.update(_union(client, user, union_id), event_id, body)
+            print_dry_run(request, as_json=fmt is Format.json)
+            return
         event = client.calendar.update(
             user,
             event_id,
