@@ -68,11 +68,16 @@ def fake_clock() -> FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_environ(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     # A developer's real DingTalk credentials or config must never leak into a test.
     for name in list(os.environ):
         if name.startswith(("DINGTALK_", "DINGKIT_")):
             monkeypatch.delenv(name)
+    # Nor their data: robots' rate-limit windows live in a file there by default, which
+    # other test runs on this host would share.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data", numbered=True)))
 
 
 @pytest.fixture(autouse=True)

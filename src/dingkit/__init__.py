@@ -45,6 +45,9 @@ _EXPORTS = {
     "RetryPolicy": "dingkit._retry",
     "NO_RETRY": "dingkit._retry",
     "SlidingWindow": "dingkit._ratelimit",
+    "MemoryRateLimitStore": "dingkit._ratelimit",
+    "FileRateLimitStore": "dingkit._file_rate_store",
+    "RedisRateLimitStore": "dingkit._redis_rate_store",
     # lists: what the list methods return
     "SyncPager": "dingkit._pagination",
     "AsyncPager": "dingkit._pagination",
@@ -99,9 +102,11 @@ __all__ = [
     "DingTalkError",
     "FeedCard",
     "FeedLink",
+    "FileRateLimitStore",
     "FileTokenStore",
     "Link",
     "Markdown",
+    "MemoryRateLimitStore",
     "MemoryTokenStore",
     "MessageValidationError",
     "NotFoundError",
@@ -109,6 +114,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedisRateLimitStore",
     "RedisTokenStore",
     "RetryPolicy",
     "Robot",
@@ -149,8 +155,10 @@ if TYPE_CHECKING:
         SecurityCheckError,
         ServerError,
     )
+    from ._file_rate_store import FileRateLimitStore
     from ._pagination import AsyncPager, Page, SyncPager
-    from ._ratelimit import SlidingWindow
+    from ._ratelimit import MemoryRateLimitStore, SlidingWindow
+    from ._redis_rate_store import RedisRateLimitStore
     from ._redis_store import RedisTokenStore
     from ._request import APIRequest
     from ._retry import NO_RETRY, RetryPolicy

@@ -19,6 +19,8 @@ __all__ = [
     "config_file",
     "data_dir",
     "oapi_base_url",
+    "rate_limit_file",
+    "redis_url",
 ]
 
 DEFAULT_OAPI_BASE_URL = "https://oapi.dingtalk.com"
@@ -74,3 +76,14 @@ def config_file(
     if env.get("DINGKIT_CONFIG", "").strip():
         return Path(env["DINGKIT_CONFIG"].strip())
     return config_dir(env) / "config.toml"
+
+
+def rate_limit_file(environ: Mapping[str, str] | None = None) -> Path:
+    """The robots' shared rate-limit windows: ``<data dir>/rate-limits.json``, beside the CLI's
+    token cache (``tokens.json``)."""
+    return data_dir(environ) / "rate-limits.json"
+
+
+def redis_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """``DINGKIT_REDIS_URL``: the Redis that robots' rate-limit windows are shared through."""
+    return _env(environ).get("DINGKIT_REDIS_URL", "").strip() or None

@@ -483,9 +483,22 @@ def test_sync_wait_false_raises_on_the_21st(fake_clock: Callable[[], float]) -> 
 
 
 def test_default_rate_limit_is_shared_by_clients_of_one_token() -> None:
-    with Robot(token="shared-token-1") as one, Robot(token="shared-token-1") as two:
-        assert one.limiter is two.limiter
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"errcode": 0, "errmsg": "ok"})
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler)) as http,
+        Robot(token="shared-token-1", base_url="http://sandbox", http_client=http) as one,
+        Robot(token="shared-token-1", base_url="http://sandbox", http_client=http) as two,
+        Robot(token="shared-token-2", base_url="http://sandbox", http_client=http) as other,
+    ):
         assert one.limiter is not None
         assert one.limiter.limit == 20
+        for _ in range(10):
+            one.send_text("x", wait=False)
+            two.send_text("x", wait=False)
+        with pytest.raises(RateLimitError):
+            one.send_text("x", wait=False)
+        other.send_text("x", wait=False)  # a robot of its own, with its own window
     with Robot(token="shared-token-1", rate_limit=False) as off:
         assert off.limiter is None

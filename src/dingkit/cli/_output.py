@@ -85,7 +85,9 @@ def fail(error: DingTalkError, *, as_json: bool = False) -> NoReturn:
         line = _explain(error)
     elif isinstance(error, APIConnectionError):
         setting = error.setting or "DINGTALK_OAPI_BASE_URL"
-        line = f"{error} — check the network, or {setting} if you use the sandbox"
+        # A base URL points at the sandbox; other settings (DINGKIT_REDIS_URL) do not.
+        sandbox = " if you use the sandbox" if setting.endswith("_BASE_URL") else ""
+        line = f"{error} — check the network, or {setting}{sandbox}"
     else:
         line = str(error)
     if as_json:

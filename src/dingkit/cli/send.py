@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .._config import rate_limit_file
 from .._exceptions import DingTalkError
 from .._redact import redact_url
 from ._output import fail, print_json
 
 if TYPE_CHECKING:
+    from .._ratelimit import RateLimitStore
     from ..robot.messages import At, RobotMessage
     from ..robot.target import RobotTarget, SendResult
 
@@ -61,6 +63,16 @@ NoWaitOpt = Annotated[
         "--no-wait",
         help="Fail at once instead of waiting when the robot has "
         "used its 20 messages of the minute.",
+    ),
+]
+RedisOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--redis",
+        envvar="DINGKIT_REDIS_URL",
+        show_envvar=True,
+        help="Share the robot's 20-a-minute window through Redis (redis://host:6379/0), "
+        "across hosts. Default: a file beside the token cache, shared on this host.",
     ),
 ]
 AtMobileOpt = Annotated[
@@ -120,6 +132,7 @@ def _deliver(
     as_json: bool,
     split: bool = False,
     wait: bool = True,
+    redis: str | None = None,
 ) -> None:
     from .profiles import resolve_robot
 
@@ -143,7 +156,7 @@ def _deliver(
                     print(f"POST {request['url']}")
                     print_json(request["body"])
             return
-        result = _send(target, message, split=split, wait=wait)
+        result = _send(target, message, split=split, wait=wait, redis=redis)
     except DingTalkError as error:
         fail(error, as_json=as_json)
     if as_json:
@@ -158,10 +171,23 @@ def _deliver(
         )
 
 
-def _send(target: RobotTarget, message: RobotMessage, *, split: bool, wait: bool) -> SendResult:
+def _send(
+    target: RobotTarget, message: RobotMessage, *, split: bool, wait: bool, redis: str | None
+) -> SendResult:
     from ..robot.client import Robot  # the HTTP stack, only when really sending
 
-    with Robot(target=target) as bot:
+    # Every dingkit process shares the robot's window: through Redis when asked, else through
+    # a file beside the token cache (what the SDK's default would pick too, said explicitly).
+    store: RateLimitStore
+    if redis:
+        from .._redis_rate_store import RedisRateLimitStore
+
+        store = RedisRateLimitStore(redis)
+    else:
+        from .._file_rate_store import FileRateLimitStore
+
+        store = FileRateLimitStore(rate_limit_file())
+    with Robot(target=target, rate_limit=store) as bot:
         return bot.send(message, split=split, wait=wait)
 
 
@@ -182,6 +208,7 @@ def send_text(
     config: ConfigOpt = None,
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
+    redis: RedisOpt = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -199,6 +226,7 @@ def send_text(
         as_json=as_json,
         split=split,
         wait=not no_wait,
+        redis=redis,
     )
 
 
@@ -222,6 +250,7 @@ def send_markdown(
     config: ConfigOpt = None,
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
+    redis: RedisOpt = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -239,6 +268,7 @@ def send_markdown(
         as_json=as_json,
         split=split,
         wait=not no_wait,
+        redis=redis,
     )
 
 
@@ -252,6 +282,7 @@ def send_link(
     config: ConfigOpt = None,
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
+    redis: RedisOpt = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -267,6 +298,7 @@ def send_link(
         dry_run=dry_run,
         as_json=as_json,
         wait=not no_wait,
+        redis=redis,
     )
 
 
@@ -291,6 +323,7 @@ def send_action_card(
     config: ConfigOpt = None,
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
+    redis: RedisOpt = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -323,6 +356,7 @@ def send_action_card(
         dry_run=dry_run,
         as_json=as_json,
         wait=not no_wait,
+        redis=redis,
     )
 
 
@@ -336,6 +370,7 @@ def send_feed_card(
     config: ConfigOpt = None,
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
+    redis: RedisOpt = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -358,6 +393,7 @@ def send_feed_card(
         dry_run=dry_run,
         as_json=as_json,
         wait=not no_wait,
+        redis=redis,
     )
 
 

@@ -8,8 +8,10 @@ convenience ``send_*`` methods are written once in :class:`_RobotBase`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, Generic, Literal, TypedDict, TypeVar
@@ -17,10 +19,12 @@ from typing import Any, Generic, Literal, TypedDict, TypeVar
 import httpx
 from typing_extensions import Unpack
 
+from .._config import rate_limit_file, redis_url
 from .._exceptions import APIConnectionError, APITimeoutError, DingTalkError, RateLimitError
-from .._ratelimit import LimiterRegistry, SlidingWindow
+from .._ratelimit import KeyedWindow, MemoryRateLimitStore, RateLimitStore, SlidingWindow, Window
 from .._redact import redact_http_logs, redact_url
 from .._retry import DEFAULT_RETRY, RetryPolicy
+from .limits import client_window
 from .messages import ActionButton, ActionCard, At, FeedCard, FeedLink, Link, Markdown, Text
 from .messages import RobotMessage as RobotMessage
 from .target import PreparedSend, RobotTarget, SendResult, parse_response
@@ -31,18 +35,57 @@ logger = logging.getLogger("dingkit.robot")
 # Its own logger, so that the CLI can show waits without showing every retry.
 wait_logger = logging.getLogger("dingkit.robot.ratelimit")
 
-#: DingTalk allows each robot 20 messages in a minute, then blocks it for 10 minutes (§2.3).
-ROBOT_MESSAGES_PER_MINUTE = 20
-#: One window per robot token, shared by every client, thread and task of the process.
-# The window is a second longer than DingTalk's minute: DingTalk counts arrivals, and a
-# 21st message sent exactly 60 s after the 1st may arrive sooner after it than the 1st did.
-ROBOT_LIMITERS = LimiterRegistry(ROBOT_MESSAGES_PER_MINUTE, 61.0)
 DEFAULT_TIMEOUT = 10.0
+#: The stores ``rate_limit=True`` picked, one per Redis URL (one connection pool) or file (if
+#: the file is unusable, one in-process window for all the process's clients of a robot).
+_DEFAULT_STORES: dict[tuple[str, str], RateLimitStore] = {}
+_DEFAULT_STORES_LOCK = threading.Lock()
 _HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 _R = TypeVar("_R")
 ButtonSpec = ActionButton | tuple[str, str]
 FeedLinkSpec = FeedLink | tuple[str, str] | tuple[str, str, str]
+
+
+def default_rate_limit_store(environ: Mapping[str, str] | None = None) -> RateLimitStore:
+    """The store ``rate_limit=True`` keeps robots' windows in: Redis when ``DINGKIT_REDIS_URL``
+    is set, else the file beside the CLI's token cache, so that by default every dingkit
+    process of the user on this host (the CLI's and the SDK's) shares each robot's window."""
+    url = redis_url(environ)
+    where = ("redis", url) if url else ("file", str(rate_limit_file(environ)))
+    with _DEFAULT_STORES_LOCK:
+        store = _DEFAULT_STORES.get(where)
+        if store is None:
+            if url:
+                from .._redis_rate_store import RedisRateLimitStore
+
+                store = RedisRateLimitStore(url)
+            else:
+                from .._file_rate_store import FileRateLimitStore
+
+                store = FileRateLimitStore(where[1])
+            _DEFAULT_STORES[where] = store
+        return store
+
+
+def window_key(token: str) -> str:
+    """A robot's window name in a store: a hash of its token, which a key or file must not
+    show."""
+    return "robot:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def _limiter(
+    rate_limit: bool | SlidingWindow | RateLimitStore | None,
+    target: RobotTarget,
+    environ: Mapping[str, str],
+) -> Window | None:
+    if rate_limit is False or rate_limit is None:
+        return None
+    if isinstance(rate_limit, SlidingWindow):
+        return rate_limit
+    store = default_rate_limit_store(environ) if rate_limit is True else rate_limit
+    window = client_window(target.send_url, environ)
+    return KeyedWindow(store, window_key(target.token), window.limit, window.period)
 
 
 class RobotSettings(TypedDict, total=False):
@@ -53,7 +96,7 @@ class RobotSettings(TypedDict, total=False):
     keyword: str | None
     name: str | None
     base_url: str | None
-    rate_limit: bool | SlidingWindow
+    rate_limit: bool | SlidingWindow | RateLimitStore
     retry: RetryPolicy
     timeout: float
     environ: Mapping[str, str] | None
@@ -72,12 +115,13 @@ class _RobotBase(Generic[_R]):
         keyword: str | None = None,
         name: str | None = None,
         base_url: str | None = None,
-        rate_limit: bool | SlidingWindow = True,
+        rate_limit: bool | SlidingWindow | RateLimitStore = True,
         retry: RetryPolicy = DEFAULT_RETRY,
         timeout: float = DEFAULT_TIMEOUT,
         environ: Mapping[str, str] | None = None,
         target: RobotTarget | None = None,
     ) -> None:
+        env = os.environ if environ is None else environ
         self.target = target or RobotTarget.from_settings(
             webhook=webhook,
             token=token,
@@ -85,12 +129,14 @@ class _RobotBase(Generic[_R]):
             keyword=keyword,
             name=name,
             base_url=base_url,
-            environ=os.environ if environ is None else environ,
+            environ=env,
         )
-        if rate_limit is True:
-            self.limiter: SlidingWindow | None = ROBOT_LIMITERS.window(self.target.token)
-        else:
-            self.limiter = rate_limit or None
+        self.limiter = _limiter(rate_limit, self.target, env)
+        #: Whether taking a slot may block on I/O (a file lock, Redis): the async client then
+        #: takes it in a worker thread.
+        self._limiter_blocks = isinstance(self.limiter, KeyedWindow) and not isinstance(
+            self.limiter.store, MemoryRateLimitStore
+        )
         self.retry = retry
         self.timeout = timeout
         redact_http_logs()
@@ -114,7 +160,8 @@ class _RobotBase(Generic[_R]):
             if delay > 0:
                 raise RateLimitError(
                     f"robot {self.name!r} has sent {self.limiter.limit} messages in the last "
-                    f"minute; DingTalk would block it for 10 minutes. Retry in {delay:.1f} s",
+                    f"minute, the most DingTalk allows before blocking it for 10 minutes; not "
+                    f"sent. Retry in {delay:.1f} s",
                     retry_after=delay,
                     robot=self.name,
                 )
@@ -233,8 +280,12 @@ class Robot(_RobotBase[SendResult]):
         secret: the signing secret (``SEC...``), default ``DINGTALK_ROBOT_SECRET``.
         keyword: a keyword the robot requires; added to messages that lack it.
         name: a name for logs and errors; the token never appears in either.
-        rate_limit: ``True`` keeps this robot under 20 messages a minute process-wide;
-            ``False`` turns that off; a ``SlidingWindow`` uses your own.
+        rate_limit: ``True`` keeps this robot under 20 messages a minute, counted with every
+            other dingkit process of the user on this host (a file beside the CLI's token
+            cache), or across hosts through Redis when ``DINGKIT_REDIS_URL`` is set;
+            a ``FileRateLimitStore``, ``RedisRateLimitStore`` or ``MemoryRateLimitStore``
+            chooses the store; a ``SlidingWindow`` is a window of your own; ``False`` turns
+            the limit off.
         retry: when and how long to retry (§9.4); ``NO_RETRY`` disables it.
         timeout: seconds per HTTP request.
         http_client: an ``httpx.Client`` to use (its transport, proxies...).
@@ -348,7 +399,10 @@ class AsyncRobot(_RobotBase[Coroutine[Any, Any, SendResult]]):
         attempt = 0
         while True:
             attempt += 1
-            delay = self._slot_delay(wait)
+            if self._limiter_blocks:
+                delay = await asyncio.to_thread(self._slot_delay, wait)
+            else:
+                delay = self._slot_delay(wait)
             if delay:
                 await self._sleep(delay)
             error: DingTalkError

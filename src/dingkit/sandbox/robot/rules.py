@@ -21,6 +21,7 @@ from ..._exceptions import MessageValidationError
 from ..._ratelimit import LimiterRegistry
 from ..._wire import parse_json_strict
 from ...robot import compose
+from ...robot.limits import RobotWindow, robot_window
 from ...robot.messages import RobotMessage, message_from_payload
 from ...robot.signing import verify_signature
 from ..allowlists import allows
@@ -109,12 +110,21 @@ class RobotJudge:
         clock: wall-clock seconds since the epoch (signatures compare against it, and the
             rate windows run on it); tests pass a fake.
         limits: ``False`` switches the rate limit off (benchmarks).
+        window: the robots' window; default DingTalk's, as :func:`robot_window` reads it
+            (tests may shorten it for the sandbox and their clients at once).
     """
 
-    def __init__(self, *, clock: Callable[[], float], limits: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        limits: bool = True,
+        window: RobotWindow | None = None,
+    ) -> None:
         self.clock = clock
         self.limits = limits
-        self._windows = LimiterRegistry(20, 60.0, clock=clock)
+        self.window = window or robot_window()
+        self._windows = LimiterRegistry(self.window.limit, self.window.period, clock=clock)
         self._blocked_until: dict[str, float] = {}
 
     def check_request(
