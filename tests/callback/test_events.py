@@ -696,3 +696,14 @@ def test_a_registered_type_is_used_by_parse_event(monkeypatch: pytest.MonkeyPatc
     event = parse_event({"EventType": "chat_quit", "chat_id": "c1"})
     assert isinstance(event, ChatQuit)
     assert event.chat_id == "c1"
+
+
+def test_a_plaintext_dingtalk_would_not_write_is_a_payload_error_not_a_crash() -> None:
+    """Nesting past any real event's depth, NaN, a lone surrogate: CallbackPayloadError (the
+    receiver's 4xx), never RecursionError (a 500) — found by tests/reliability."""
+    from dingkit._exceptions import CallbackPayloadError
+    from dingkit.callback.events import parse_event
+
+    for text in ("[" * 100_000 + "]" * 100_000, '{"EventType": NaN}', '{"a": "\\ud800"}'):
+        with pytest.raises(CallbackPayloadError, match="not UTF-8 JSON"):
+            parse_event(text)

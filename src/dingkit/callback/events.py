@@ -34,6 +34,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from .._exceptions import CallbackPayloadError
+from .._wire import parse_json_strict
 from ..resources._models import DingTalkModel
 
 __all__ = [
@@ -311,10 +312,11 @@ def parse_event(message: bytes | str | Mapping[str, Any]) -> CallbackEvent:
     """
     if isinstance(message, bytes | bytearray | str):
         try:
-            text = message.decode() if isinstance(message, bytes | bytearray) else message
-            data = json.loads(text)
-        except (UnicodeDecodeError, ValueError):
-            raise CallbackPayloadError("the decrypted event is not UTF-8 JSON") from None
+            # Strict, as DingTalk writes it: a plaintext nested thousands deep or holding NaN
+            # is refused here (an error the receiver answers with a 4xx), not a crash.
+            data = parse_json_strict(bytes(message) if isinstance(message, bytearray) else message)
+        except ValueError as exc:
+            raise CallbackPayloadError(f"the decrypted event is not UTF-8 JSON: {exc}") from None
     else:
         data = message
     if not isinstance(data, Mapping):
