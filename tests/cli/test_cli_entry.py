@@ -62,3 +62,24 @@ def test_dry_run_imports_no_server(cli):
         assert _under(names, package) == [], package
     # The module's own promise: the HTTP stack is only imported to really send.
     assert _under(names, "httpx") == []
+
+
+def test_shell_completion(cli):
+    """`dingkit --install-completion` is typer's; the script it installs completes commands,
+    subcommands and options (the shell asks the installed script, as here)."""
+    script = cli.run("--show-completion", "bash", script=True).assert_ok().stdout
+    assert "_DINGKIT_COMPLETE=complete_bash" in script
+    assert "--install-completion" in cli.run("--help").assert_ok().stdout
+
+    def complete(line: str) -> list[str]:
+        words = line.split(" ")
+        env = {
+            "_DINGKIT_COMPLETE": "complete_bash",
+            "COMP_WORDS": line,
+            "COMP_CWORD": str(len(words) - 1),
+        }
+        return cli.run(env=env, script=True).assert_ok().stdout.split()
+
+    assert complete("dingkit con") == ["contacts"]
+    assert complete("dingkit contacts us") == ["users", "user"]
+    assert "--dry-run" in complete("dingkit send text hi --dr")

@@ -34,7 +34,7 @@ app = typer.Typer(
     help="The DingTalk toolkit: send robot messages, call the server APIs (contacts, approval, "
     "calendar, attendance, work notifications), explain error codes, run a local sandbox.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
