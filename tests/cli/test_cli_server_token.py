@@ -83,7 +83,7 @@ def test_token_show_prints_the_token_the_sandbox_accepts(openapi_sandbox, server
 def test_consecutive_commands_share_one_token_in_a_private_file(openapi_sandbox, cli_with, home):
     app = _fresh_app(openapi_sandbox, "clishare")
     cli = cli_with(openapi_sandbox.env(app))
-    listsubid = ("api", "POST", "/topapi/v2/department/listsubid", "-d", '{"dept_id":1}')
+    listsubid = ("api", "POST", "/topapi/v2/department/listsubid", "--data", '{"dept_id":1}')
     for args in (("token",), ("contacts", "user", "manager0001", "--json"), listsubid):
         _clean(cli.run(*args), _token(home, app.app_key))
     assert openapi_sandbox.token_requests(app) == 1
@@ -121,8 +121,18 @@ def test_api_calls_the_old_family_with_the_token(openapi_sandbox, server_cli, to
     (home / "body.json").write_text('{"dept_id": 1}', encoding="utf-8")
     inline, from_file, from_stdin = server_cli.run_many(
         ["api", "POST", "/topapi/v2/user/get", "--data", '{"userid": "manager0001"}'],
-        ["api", "post", "/topapi/v2/department/listsub", "-p", "unused=1", "-d", "@body.json"],
-        server_cli.call("api", "POST", "/topapi/user/listid", "-d", "-", input='{"dept_id": 1}'),
+        [
+            "api",
+            "post",
+            "/topapi/v2/department/listsub",
+            "--param",
+            "unused=1",
+            "--data",
+            "@body.json",
+        ],
+        server_cli.call(
+            "api", "POST", "/topapi/user/listid", "--data", "-", input='{"dept_id": 1}'
+        ),
     )
     org = openapi_sandbox.sandbox.org
     answer = _clean(inline, token()).json()
@@ -142,7 +152,7 @@ def test_api_calls_the_new_family(openapi_sandbox, server_cli):
     good = json.dumps({"appKey": app.app_key, "appSecret": app.app_secret})
     bad = json.dumps({"appKey": "dingnosuchapp", "appSecret": "nope"})
     answer, refused, unknown = server_cli.run_many(
-        ["api", "POST", "/v1.0/oauth2/accessToken", "-d", good],
+        ["api", "POST", "/v1.0/oauth2/accessToken", "--data", good],
         ["api", "POST", "/v1.0/oauth2/accessToken", "--data", bad],
         ["api", "GET", "/v1.0/contact/nothing/here"],
     )
@@ -218,9 +228,9 @@ def test_usage_errors_exit_2(server_cli):
         (["approval", "create", "--process", "P", "--user", "u", "--form-json", "-"],
          "not valid JSON"),
         (["approval", "list", "--process", "P", "--from", "yesterday"], "is not a date"),
-        (["calendar", "create", "-u", "u", "-s", "S", "--start", "2024-05-01T10:00",
+        (["calendar", "create", "-u", "u", "--summary", "S", "--start", "2024-05-01T10:00",
           "--end", "2024-05-01"], "as times, or both as dates"),
-        (["calendar", "create", "-u", "u", "-s", "S", "--start", "2024-05-01T10:00",
+        (["calendar", "create", "-u", "u", "--summary", "S", "--start", "2024-05-01T10:00",
           "--end", "2024-05-01T11:00", "--tz", "Mars/Olympus"], "unknown time zone"),
         (["notify", "--user", "u"], "give the message"),
         (["notify", "--user", "u", "--markdown", "# hi"], "markdown.title is required"),
@@ -248,7 +258,7 @@ def test_network_failure_exits_1_naming_the_family_s_base_url(openapi_sandbox, c
     assert "DINGTALK_OAPI_BASE_URL" not in result.stderr
     # The token comes, the old-family call does not get through: its own variable.
     env["DINGTALK_API_BASE_URL"] = openapi_sandbox.url
-    old = cli.run("api", "POST", "/topapi/v2/user/get", "-d", '{"userid": "x"}', env=env)
+    old = cli.run("api", "POST", "/topapi/v2/user/get", "--data", '{"userid": "x"}', env=env)
     old.assert_failure(1, f"could not reach {url}", "DINGTALK_OAPI_BASE_URL")
     assert "DINGTALK_API_BASE_URL" not in old.stderr
 

@@ -206,7 +206,7 @@ def test_calendar_event_lifecycle(wf, workflow_sandbox, people):
 def test_calendar_all_day_event_and_unknown_user(wf, people):
     owner = people[0]
     event = wf.run(
-        "calendar", "create", "-u", owner, "-s", "Offsite",
+        "calendar", "create", "-u", owner, "--summary", "Offsite",
         "--start", "2024-06-05", "--end", "2024-06-06", "--json",
     ).assert_ok().json()  # fmt: skip
     assert event["isAllDay"] is True
@@ -297,7 +297,8 @@ def test_calendar_writes_have_a_dry_run_and_deletion_asks_on_a_terminal(
     owner = people[0]
     window = ["--from", "2024-07-01", "--to", "2024-07-31", "--json"]
     times = ["--start", "2024-07-01T10:00+08:00", "--end", "2024-07-01T11:00+08:00"]
-    dry = wf.run("calendar", "create", "-u", owner, "-s", "Dry", *times, "--dry-run").assert_ok()
+    dry = wf.run("calendar", "create", "-u", owner, "--summary", "Dry", *times, "--dry-run")
+    dry.assert_ok()
     union = workflow_sandbox.sandbox.org.user(owner).unionid
     assert dry.stdout.startswith(
         f"POST {workflow_sandbox.url}/v1.0/calendar/users/{union}/calendars/primary/events"
@@ -306,9 +307,9 @@ def test_calendar_writes_have_a_dry_run_and_deletion_asks_on_a_terminal(
     assert '"summary": "Dry"' in dry.stdout
     assert wf.run("calendar", "list", "-u", owner, *window).assert_ok().json() == []
 
-    event_id = wf.run("calendar", "create", "-u", owner, "-s", "Kept", *times, "--json")
+    event_id = wf.run("calendar", "create", "-u", owner, "--summary", "Kept", *times, "--json")
     event_id = event_id.assert_ok().json()["id"]
-    dry = wf.run("calendar", "update", "-u", owner, event_id, "-s", "New", "--dry-run")
+    dry = wf.run("calendar", "update", "-u", owner, event_id, "--summary", "New", "--dry-run")
     assert dry.assert_ok().stdout.startswith(f"PUT {workflow_sandbox.url}/v1.0/calendar/")
     assert '"summary": "New"' in dry.stdout
     dry = wf.run("calendar", "delete", "-u", owner, event_id, "--dry-run").assert_ok()

@@ -48,11 +48,11 @@ def api(
     path: Annotated[str, typer.Argument(help="/topapi/... (old family) or /v1.0/... (new).")],
     data: Annotated[
         str | None,
-        typer.Option("--data", "-d", help="JSON body; @FILE reads a file, - standard input."),
+        typer.Option("--data", help="JSON body; @FILE reads a file, - standard input."),
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", "-p", help="Query parameter KEY=VALUE (repeatable)."),
+        typer.Option("--param", help="Query parameter KEY=VALUE (repeatable)."),
     ] = None,
 ) -> None:
     """Call any DingTalk server API with the app's token; prints the JSON answer."""

@@ -73,7 +73,7 @@ DescriptionOpt = Annotated[str | None, typer.Option("--description", help="Event
 AttendeeOpt = Annotated[
     list[str] | None, typer.Option("--attendee", "-a", help="An attendee's userId (repeatable).")
 ]
-LocationOpt = Annotated[str | None, typer.Option("--location", "-l", help="Where.")]
+LocationOpt = Annotated[str | None, typer.Option("--location", help="Where.")]
 ReminderOpt = Annotated[
     list[int] | None,
     typer.Option("--reminder", help="Minutes before the start (repeatable; default 15).", min=0),
@@ -157,7 +157,7 @@ def _print_event(event: Any, fmt: Format) -> None:
 @app.command("create")
 def create(
     user: UserOpt,
-    summary: Annotated[str, typer.Option("--summary", "-s", help="The title.")],
+    summary: Annotated[str, typer.Option("--summary", help="The title.")],
     start: StartOpt,
     end: EndOpt,
     all_day: AllDayOpt = False,
@@ -281,7 +281,7 @@ def get(
 def update(
     user: UserOpt,
     event_id: EventArg,
-    summary: Annotated[str | None, typer.Option("--summary", "-s")] = None,
+    summary: Annotated[str | None, typer.Option("--summary")] = None,
     start: StartOpt = None,
     end: EndOpt = None,
     all_day: AllDayOpt = False,

@@ -123,7 +123,7 @@ def dept(
 def dept_create(
     name: Annotated[str, typer.Argument(help="The new department's name.")],
     parent: Annotated[
-        int, typer.Option("--parent", "-p", help="Parent department (1: the company).", min=1)
+        int, typer.Option("--parent", help="Parent department (1: the company).", min=1)
     ] = 1,
     output: FormatOpt = Format.table,
     as_json: JsonFlag = False,
