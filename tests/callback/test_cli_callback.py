@@ -1,15 +1,17 @@
-"""`dingkit callback events|replay|register|update|get|delete` as the user runs them."""
+"""`dingkit callback events|replay|register|update|get|delete|keygen` as the user runs them."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
+from dingkit.callback.crypto import CallbackCrypto
 from dingkit.callback.inbox import SQLiteInbox
 from dingkit.callback.receiver import CallbackReceiver, inbox_path
 from dingkit.sandbox import SandboxServer
@@ -169,7 +171,69 @@ def test_registering_a_url_that_does_not_answer_success_is_refused(
         served.stop()
     assert result.returncode == 1
     assert "71009" in result.stderr
+    # The receiver's own one-line reason, after DingTalk's text: what to set.
+    corp_id = sandbox_server.sandbox.config.corp_id
+    assert (
+        f"返回文本非success：HTTP 400: receiver id mismatch: set receiver_id (--receiver-id) to "
+        f"{corp_id} (the push is for another receiver than dingnotthecorp)"
+    ) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
     assert AES_KEY not in result.stderr
+    assert TOKEN not in result.stderr
+
+
+def test_keygen_prints_a_fresh_token_and_aes_key(tmp_path: Path) -> None:
+    env = cli_env("http://127.0.0.1:9", tmp_path)
+    first = dingkit("callback", "keygen", env=env)
+    second = dingkit("callback", "keygen", "--json", env=env)
+
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert first.stderr == second.stderr == ""
+    # Lines a shell can evaluate: `eval "$(dingkit callback keygen)"`.
+    token_line, key_line = first.stdout.splitlines()
+    token = token_line.removeprefix("export DINGTALK_CALLBACK_TOKEN=")
+    aes_key = key_line.removeprefix("export DINGTALK_CALLBACK_AES_KEY=")
+    keys = json.loads(second.stdout)
+    assert set(keys) == {"token", "aes_key"}
+    for made_token, made_key in ((token, aes_key), (keys["token"], keys["aes_key"])):
+        # Both ways of registering take the token: the console 3-32 letters and digits,
+        # register_call_back 6-63 characters (§7.1).
+        assert re.fullmatch(r"[A-Za-z0-9]{32}", made_token)
+        assert re.fullmatch(r"[A-Za-z0-9]{43}", made_key)
+        crypto = CallbackCrypto(made_token, made_key, "dingcorp")
+        envelope = crypto.seal("success")
+        sealed = (envelope.signature, envelope.timestamp, envelope.nonce, envelope.encrypt)
+        assert crypto.open(*sealed) == b"success"
+    assert len({token, keys["token"]}) == 2  # fresh every time
+    assert len({aes_key, keys["aes_key"]}) == 2
+
+
+def test_keys_from_keygen_serve_and_register(sandbox_server: SandboxServer, tmp_path: Path) -> None:
+    env = cli_env(sandbox_server.url, tmp_path)
+    keys = json.loads(dingkit("callback", "keygen", "--json", env=env).stdout)
+    corp_id = sandbox_server.sandbox.config.corp_id
+    receiver = CallbackReceiver(
+        environ={
+            "DINGTALK_CALLBACK_TOKEN": keys["token"],
+            "DINGTALK_CALLBACK_AES_KEY": keys["aes_key"],
+            "DINGTALK_CORP_ID": corp_id,
+        },
+        data_dir=tmp_path,
+        dispatch=False,
+    )
+    served = Served(receiver)
+    try:
+        env |= {
+            "DINGTALK_CALLBACK_TOKEN": keys["token"],
+            "DINGTALK_CALLBACK_AES_KEY": keys["aes_key"],
+        }
+        registered = dingkit(
+            "callback", "register", "--url", f"{served.url}/", "--tag", "user_add_org", env=env
+        )
+    finally:
+        served.stop()
+    assert registered.returncode == 0, registered.stderr
 
 
 @pytest.mark.anyio

@@ -42,8 +42,11 @@ _BANNER_CREDENTIALS = re.compile(r"(?m)^(  (webhook|secret|app_secret): |export 
 
 def _asked_for(args: Sequence[str]) -> bool:
     """Whether the user asked this command to print a credential: ``dingkit token``, a raw
-    call of a token endpoint, anything with ``--show-secrets``. Only its stdout is exempt."""
+    call of a token endpoint, ``callback keygen``, anything with ``--show-secrets``. Only its
+    stdout is exempt."""
     if "--show-secrets" in args or args[:1] == ["token"]:
+        return True
+    if args[:2] == ["callback", "keygen"]:  # a fresh token and aes_key are all it prints
         return True
     return args[:1] == ["api"] and any("gettoken" in a or "accessToken" in a for a in args)
 

@@ -134,13 +134,14 @@ class Receiver:
     of a :class:`ReceiverHost`: it verifies and decrypts every push, records it, and replies
     as ``mode`` says: ``ok`` (the encrypted ``success``), ``wrong`` (an encrypted
     ``failure``), ``error`` (HTTP 500), ``slow`` (``success`` after ``delay`` seconds) or
-    ``plain`` (the bare text ``success``, unencrypted)."""
+    ``plain`` (the bare text ``success``, unencrypted); or with ``reply`` when it is set."""
 
     def __init__(self, token: str, aes_key: str, receiver_id: str, *, url: str) -> None:
         self.crypto = CallbackCrypto(token, aes_key, receiver_id)
         self.token, self.aes_key = token, aes_key
         self.url = url
         self.mode = "ok"
+        self.reply: Response | None = None
         self.delay = 1.0
         self.events: list[dict[str, Any]] = []
         self.queries: list[dict[str, str]] = []
@@ -154,6 +155,8 @@ class Receiver:
         )
         self.queries.append(query)
         self.events.append(json.loads(text))
+        if self.reply is not None:
+            return self.reply
         if self.mode == "error":
             return JSONResponse({"error": "boom"}, status_code=500)
         if self.mode == "wrong":

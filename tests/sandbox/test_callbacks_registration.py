@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from dingkit import ConfigurationError
 from dingkit.callback.crypto import new_aes_key
@@ -142,6 +143,121 @@ async def test_a_receiver_keyed_for_another_receiver_id_is_refused(
     client, receiver = connect(open_sandbox()), receiver_for(receiver_id="dingappkey0001")
     answer = await client.oapi(BASE + "register_call_back", registration(receiver))
     assert answer["errcode"] == 71009
+
+
+MISMATCH = (
+    f"receiver id mismatch: API registration needs DINGTALK_CORP_ID={DEFAULT_CORP_ID}, a "
+    f"console subscription DINGTALK_APP_KEY={DEFAULT_CORP_ID} (the push is for another receiver "
+    "than dingapp01)"
+)
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        # dingkit's receiver: {"error": <kind>, "message": <one line>}
+        (JSONResponse({"error": "receiver_id", "message": MISMATCH}, 400), MISMATCH),
+        (JSONResponse({"detail": "Not allowed"}, 403), "Not allowed"),  # FastAPI
+        (JSONResponse({"errcode": 1, "errmsg": "签名错误"}, 400), "签名错误"),
+        (PlainTextResponse("\n  first line  \nsecond line", 400), "first line"),
+        (PlainTextResponse("", 502), ""),
+        (Response(b"\xff\xfe not utf-8", 400), "\ufffd\ufffd not utf-8"),
+        # Control and bidi characters cannot reshape the errmsg, nor a terminal showing it.
+        (PlainTextResponse("red \x1b[31malert\x07 \u202eevil", 400), "red [31malert evil"),
+        # A refusal that says "redirect" is still a refusal, not a redirect (71011).
+        (PlainTextResponse("no redirect configured", 404), "no redirect configured"),
+    ],
+)
+async def test_a_refused_check_answers_71009_with_the_receivers_own_reason(
+    open_sandbox: OpenSandbox,
+    connect: Connect,
+    receiver_for: ReceiverFor,
+    reply: Response,
+    reason: str,
+) -> None:
+    client, receiver = connect(open_sandbox()), receiver_for()
+    receiver.reply = reply
+
+    answer = await client.oapi(BASE + "register_call_back", registration(receiver))
+
+    # DingTalk's own text first, then the receiver's status and its reason [I].
+    said = f"HTTP {reply.status_code}: {reason}" if reason else f"HTTP {reply.status_code}"
+    assert answer == {"errcode": 71009, "errmsg": f"返回文本非success：{said}"}
+
+
+async def test_a_long_reason_is_cut_and_the_subscriptions_secrets_are_hidden(
+    open_sandbox: OpenSandbox, connect: Connect, receiver_for: ReceiverFor
+) -> None:
+    client, receiver = connect(open_sandbox()), receiver_for()
+    receiver.reply = PlainTextResponse(
+        f"token {receiver.token} key {receiver.aes_key} " + "x" * 5000, 400
+    )
+
+    answer = await client.oapi(BASE + "register_call_back", registration(receiver))
+
+    assert answer["errcode"] == 71009
+    reason = answer["errmsg"].removeprefix("返回文本非success：HTTP 400: ")
+    assert reason.startswith("token (hidden) key (hidden) xxx")
+    assert len(reason) == 200
+    assert reason.endswith("…")
+    assert receiver.token not in answer["errmsg"]
+    assert receiver.aes_key not in answer["errmsg"]
+
+
+async def test_every_url_check_is_kept_with_its_outcome(
+    open_sandbox: OpenSandbox, connect: Connect, receiver_for: ReceiverFor
+) -> None:
+    client = connect(open_sandbox())
+    refusing, good = receiver_for(), receiver_for()
+    refusing.reply = JSONResponse({"error": "receiver_id", "message": MISMATCH}, 400)
+    dead = closed_port_url()
+
+    assert (await client.oapi(BASE + "register_call_back", registration(refusing)))[
+        "errcode"
+    ] == 71009
+    await client.ok(BASE + "register_call_back", registration(good))
+    refused = await client.oapi(BASE + "update_call_back", registration(good, url=dead))
+    assert refused["errcode"] == 71012
+
+    view = (await client.http.get("/_sandbox/handshakes")).json()
+
+    checks = view["handshakes"]
+    assert [
+        (c["action"], c["url"], c["outcome"], c["http_status"], c["errcode"]) for c in checks
+    ] == [
+        ("register", refusing.url, "failed", 400, 71009),
+        ("register", good.url, "ok", 200, 0),
+        ("update", dead, "failed", None, 71012),
+    ]
+    assert checks[0]["reason"] == f"HTTP 400: {MISMATCH}"
+    assert checks[1]["reason"] is None
+    assert checks[2]["reason"].startswith("cannot connect")
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z", c["at"]) for c in checks)
+    assert view["cursor"] == checks[-1]["id"]
+    for secret in (refusing.token, refusing.aes_key, good.aes_key):
+        assert secret not in str(view)
+    # Only what came after a cursor.
+    later = (
+        await client.http.get("/_sandbox/handshakes", params={"after": checks[0]["id"]})
+    ).json()
+    assert [c["id"] for c in later["handshakes"]] == [c["id"] for c in checks[1:]]
+    last = (await client.http.get("/_sandbox/handshakes", params={"after": view["cursor"]})).json()
+    assert last == {"handshakes": [], "cursor": view["cursor"]}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"after": "x"}, {"after": "9" * 40}, {"after": "1.5"}, {"limit": "-1"}, {"limit": "9" * 40}],
+)
+async def test_the_handshakes_view_refuses_a_bad_cursor_in_one_line(
+    open_sandbox: OpenSandbox, connect: Connect, query: dict[str, str]
+) -> None:
+    client = connect(open_sandbox())
+    response = await client.http.get("/_sandbox/handshakes", params=query)
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "after and limit must be integers (after: the last cursor seen)"
+    }
 
 
 async def test_register_twice_update_and_delete(

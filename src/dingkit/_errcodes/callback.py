@@ -151,7 +151,9 @@ _REGISTRATION: tuple[ErrorCodeInfo, ...] = (
                 71009,
                 BadRequestError,
                 "the callback URL did not reply with an encrypted 'success'",
-                "Reply to the check_url event with the encrypted string 'success' (§7.3).",
+                "Reply to the check_url event with the encrypted string 'success' (§7.3): run "
+                "the receiver with the same token and aes_key, and the receiver id the "
+                "registration seals for (the corpId for register_call_back, §7.1).",
                 "返回文本非success",
             ),
             (

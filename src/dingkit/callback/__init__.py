@@ -17,6 +17,7 @@ _EXPORTS = {
     "CallbackCrypto": "dingkit.callback.crypto",
     "Envelope": "dingkit.callback.crypto",
     "new_aes_key": "dingkit.callback.crypto",
+    "new_token": "dingkit.callback.crypto",
     "SQLiteInbox": "dingkit.callback.inbox",
     "RedisInbox": "dingkit.callback.redis_inbox",
     "InboxEntry": "dingkit.callback.inbox",
@@ -57,11 +58,12 @@ __all__ = [
     "UserLeaveOrg",
     "UserModifyOrg",
     "new_aes_key",
+    "new_token",
     "parse_event",
 ]
 
 if TYPE_CHECKING:
-    from .crypto import CallbackCrypto, Envelope, new_aes_key
+    from .crypto import CallbackCrypto, Envelope, new_aes_key, new_token
     from .dispatcher import Dispatcher
     from .events import (
         BpmsInstanceChange,

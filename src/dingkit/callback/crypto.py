@@ -38,10 +38,14 @@ __all__ = [
     "Envelope",
     "new_aes_key",
     "new_nonce",
+    "new_token",
     "signature",
 ]
 
 AES_KEY_LENGTH = 43
+#: The console takes 3-32 letters and digits, register_call_back 6-63 characters (§7.1):
+#: 32 letters and digits suit both.
+TOKEN_LENGTH = 32
 BLOCK = 32  # DingTalk pads to 32 bytes; decrypting also accepts the Go demo's 16
 _AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
 _ALPHANUMERIC = string.ascii_letters + string.digits
@@ -51,6 +55,11 @@ SUCCESS = b"success"
 def new_aes_key() -> str:
     """A fresh ``aes_key``: 43 random letters and digits, like the console's 自动生成."""
     return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(AES_KEY_LENGTH))
+
+
+def new_token() -> str:
+    """A fresh subscription ``token`` that both ways of registering take (§7.1)."""
+    return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(TOKEN_LENGTH))
 
 
 def new_nonce(length: int = 16) -> str:

@@ -23,6 +23,7 @@ import contextlib
 import hmac
 import logging
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -58,6 +59,9 @@ INBOX_FILE = "callback-inbox.sqlite3"
 #: Seconds between two log lines for refused pushes of the same reason (issue 10, defect 3).
 REFUSAL_LOG_INTERVAL = 60.0
 _CHECK_EVENTS = frozenset({"check_url", "check_create_suite_url", "check_update_suite_url"})
+#: What a corpId, appKey or suiteKey looks like: a push's receiver id is named back in a
+#: refusal only when it does (it is no secret, and setting it is the fix).
+_RECEIVER_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def inbox_path(data_dir: str | Path | None = None) -> Path:
@@ -72,6 +76,28 @@ def _route_path(scope: Scope) -> str:
     if root and path.startswith(root):
         path = path[len(root) :]
     return path or "/"
+
+
+def _mismatch(pushed: bytes, taken: tuple[str, ...], *, given: bool) -> str:
+    """The one-line reason for a push sealed for another receiver id, saying what to set:
+    the corpId for an API registration, the appKey for a console subscription (§7.1). What
+    to set comes first: the sandbox's 71009 quotes only the start of a refusal."""
+    ours = ", ".join(taken)
+    name = pushed.decode("ascii", errors="replace")
+    if not _RECEIVER_ID.fullmatch(name):
+        return (
+            f"receiver id mismatch: the push is for another receiver than {ours} (§7.1: the "
+            "corpId for an API registration, the appKey for a console subscription)"
+        )
+    if given:
+        return (
+            f"receiver id mismatch: set receiver_id (--receiver-id) to {name} (the push is for "
+            f"another receiver than {ours})"
+        )
+    return (
+        f"receiver id mismatch: API registration needs DINGTALK_CORP_ID={name}, a console "
+        f"subscription DINGTALK_APP_KEY={name} (the push is for another receiver than {ours})"
+    )
 
 
 class _GroupCommit:
@@ -180,6 +206,7 @@ class CallbackReceiver:
         # One crypto per accepted receiver id: a reply must be sealed for the id its push
         # was sealed for, or DingTalk cannot read it.
         self.receiver_ids = tuple(dict.fromkeys(receivers))
+        self._ids_given = bool(receiver_id)  # then the environment's ids are not read
         self._cryptos = {
             rid.encode(): CallbackCrypto(token, aes_key, rid) for rid in self.receiver_ids
         }
@@ -368,10 +395,7 @@ class CallbackReceiver:
         for rid, crypto in self._cryptos.items():
             if hmac.compare_digest(receiver, rid):
                 return message, crypto
-        raise CallbackReceiverError(
-            f"the payload is addressed to another receiver id than {self.receiver_ids}: "
-            "the appKey for a console subscription, the corpId for an API one (§7.1)"
-        )
+        raise CallbackReceiverError(_mismatch(receiver, self.receiver_ids, given=self._ids_given))
 
     async def _body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")

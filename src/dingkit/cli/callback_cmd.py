@@ -5,6 +5,7 @@ the organisation's subscription.
     dingkit callback events [--failed]
     dingkit callback replay ID
     dingkit callback pull-failed
+    dingkit callback keygen [--json]      # a fresh token and aes_key
 
 ``serve``, ``events``, ``replay`` and ``pull-failed`` share the inbox: a SQLite file in
 ``--data-dir`` (default: the platform's data dir), or Redis with ``--redis URL``. What
@@ -26,7 +27,7 @@ from ._inbox import DataDirOpt, InboxNameOpt, RedisOpt, RetentionOpt, open_inbox
 from ._output import fail, print_json
 from ._server import JsonResult
 from .callback_serve import EXEC_TIMEOUT, build_handlers, serve
-from .callback_subscription import delete, get, register, update
+from .callback_subscription import delete, get, keygen, register, update
 
 if TYPE_CHECKING:
     from ..callback.dispatcher import Handlers
@@ -207,6 +208,7 @@ def pull_failed(
 
 
 app.command("serve")(serve)
+app.command("keygen")(keygen)
 app.command("register")(register)
 app.command("update")(update)
 app.command("get")(get)

@@ -1,4 +1,5 @@
-"""``dingkit callback register|update|get|delete``: the organisation's subscription (§7.1)."""
+"""``dingkit callback register|update|get|delete``: the organisation's subscription (§7.1);
+``keygen``: a fresh token and aes_key for one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import typer
 from ._output import print_json
 from ._server import JsonResult, open_client
 
-__all__ = ["delete", "get", "register", "update"]
+__all__ = ["delete", "get", "keygen", "register", "update"]
 
 UrlOpt = Annotated[str, typer.Option("--url", help="Where DingTalk should push events.")]
 TokenOpt = Annotated[
@@ -24,6 +25,21 @@ TagOpt = Annotated[
     list[str],
     typer.Option("--tag", help="An event type to subscribe to (repeatable)."),
 ]
+
+
+def keygen(as_json: JsonResult = False) -> None:
+    """Print a fresh token and 43-character aes_key for a subscription, as export lines
+    (`eval "$(dingkit callback keygen)"` sets them for `serve` and `register`), or --json.
+    They are secrets: printing them is this command's whole job."""
+    from ..callback.crypto import new_aes_key, new_token
+
+    token, aes_key = new_token(), new_aes_key()
+    if as_json:
+        print_json({"token": token, "aes_key": aes_key})
+        return
+    # Letters and digits only, so the lines need no quoting to be evaluated.
+    typer.echo(f"export DINGTALK_CALLBACK_TOKEN={token}")
+    typer.echo(f"export DINGTALK_CALLBACK_AES_KEY={aes_key}")
 
 
 def register(

@@ -27,8 +27,10 @@ Choices where the reference is silent [I]:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -45,7 +47,15 @@ from ..config import SandboxConfig
 from ..store import Store
 from .records import Attempt, CallbackRecords, Push, Registration
 
-__all__ = ["CallbackHub", "Subscription", "check_reply", "check_url", "push_request"]
+__all__ = [
+    "CallbackHub",
+    "Subscription",
+    "UrlCheck",
+    "check_reply",
+    "check_url",
+    "one_line_reason",
+    "push_request",
+]
 
 logger = logging.getLogger("dingkit.sandbox.callbacks")
 
@@ -53,6 +63,15 @@ logger = logging.getLogger("dingkit.sandbox.callbacks")
 #: that jumps, so it cannot simply sleep until the next push is due.
 _WORKER_TICK = 0.2
 _ERROR_KEEP = 300
+#: Characters of a receiver's own reason for a refusal kept (its reply body's first line).
+REASON_KEEP = 200
+_REASON_FIELDS = ("message", "errmsg", "detail", "error")
+_JSON_KEEP = 64 * 1024  # a refusal's JSON is a line or two; a larger body is read as text
+# Control characters and line separators, and the bidi marks that could make the errmsg
+# read differently from what it holds.
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +109,40 @@ def push_request(crypto: CallbackCrypto, plaintext: str, now_ms: int) -> tuple[d
     return params, json.dumps({"encrypt": envelope.encrypt})
 
 
-def check_reply(crypto: CallbackCrypto, status: int, content: bytes) -> str | None:
-    """Why a receiver's reply does not acknowledge a push; ``None`` when it does (§7.3)."""
+def one_line_reason(content: bytes, hide: tuple[str, ...] = ()) -> str:
+    """A receiver's own reason for a refusal: from a JSON body its ``message`` (dingkit's
+    receiver), ``errmsg``, ``detail`` (FastAPI) or ``error``, else the body's first non-blank
+    line. Control and bidi characters become spaces, ``hide`` (the subscription's token and
+    key) is blanked, and at most :data:`REASON_KEEP` characters are kept; ``""`` when the
+    body says nothing."""
+    text = content[: REASON_KEEP * 8].decode("utf-8", errors="replace")
+    data: Any = None
+    if len(content) <= _JSON_KEEP:
+        with contextlib.suppress(ValueError):
+            data = parse_json_strict(content)
+    if isinstance(data, Mapping):
+        found = [data.get(name) for name in _REASON_FIELDS]
+        text = next((v for v in found if isinstance(v, str) and v.strip()), text)
+    elif isinstance(data, str):
+        text = data
+    line = next((line for line in text.splitlines() if line.strip()), "")
+    line = " ".join(_UNPRINTABLE.sub(" ", line).split())
+    for secret in hide:
+        if secret:
+            line = line.replace(secret, "(hidden)")
+    return line if len(line) <= REASON_KEEP else line[: REASON_KEEP - 1] + "…"
+
+
+def check_reply(
+    crypto: CallbackCrypto, status: int, content: bytes, *, hide: tuple[str, ...] = ()
+) -> str | None:
+    """Why a receiver's reply does not acknowledge a push; ``None`` when it does (§7.3). A
+    refusal carries the receiver's own one-line reason (:func:`one_line_reason`)."""
     if 300 <= status < 400:
         return f"HTTP {status}: redirects are not followed"
     if status != 200:
-        return f"HTTP {status}"
+        reason = one_line_reason(content, hide)
+        return f"HTTP {status}: {reason}" if reason else f"HTTP {status}"
     try:
         reply = parse_json_strict(content)
     except ValueError:
@@ -128,10 +175,22 @@ def _error_text(exc: httpx.HTTPError) -> str:
     return f"{type(exc).__name__}: {exc}"[:_ERROR_KEEP]
 
 
-async def check_url(subscription: Subscription, *, within: float, now_ms: int) -> str | None:
+@dataclass(frozen=True, slots=True)
+class UrlCheck:
+    """How a URL check went: ``reason`` ``None`` when it passed; ``http_status`` ``None``
+    when no reply came at all (refused connection, timeout)."""
+
+    http_status: int | None
+    reason: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+async def check_url(subscription: Subscription, *, within: float, now_ms: int) -> UrlCheck:
     """The URL check of §7.4: push ``{"EventType":"check_url"}`` and require the encrypted
-    ``success`` within ``within`` seconds. ``None`` when it passes, else why it failed; a
-    reason that starts with ``"unreachable: "`` means no reply came at all."""
+    ``success`` within ``within`` seconds."""
     crypto = subscription.crypto()
     params, body = push_request(crypto, json.dumps({"EventType": "check_url"}), now_ms)
     try:
@@ -145,8 +204,10 @@ async def check_url(subscription: Subscription, *, within: float, now_ms: int) -
                 headers={"Content-Type": "application/json"},
             )
     except httpx.HTTPError as exc:
-        return "unreachable: " + _error_text(exc)
-    return check_reply(crypto, response.status_code, response.content)
+        return UrlCheck(None, _error_text(exc))
+    hide = (subscription.token, subscription.aes_key)
+    status = response.status_code
+    return UrlCheck(status, check_reply(crypto, status, response.content, hide=hide))
 
 
 class CallbackHub:
@@ -289,7 +350,7 @@ class CallbackHub:
                 headers={"Content-Type": "application/json"},
             )
             status = response.status_code
-            error = check_reply(crypto, status, response.content)
+            error = check_reply(crypto, status, response.content, hide=(push.token, push.aes_key))
         except httpx.HTTPError as exc:
             error = _error_text(exc)
         attempts = len(push.attempts) + 1

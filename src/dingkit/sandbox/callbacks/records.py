@@ -1,5 +1,6 @@
 """What the sandbox keeps about event subscriptions (§7): the organisation's registration made
-with ``register_call_back``, every push with its attempts, and the failed-event list that
+with ``register_call_back``, the URL checks (handshakes, §7.4) that registering and updating
+make, every push with its attempts, and the failed-event list that
 ``get_call_back_failed_result`` drains. Stored in the sandbox's SQLite database
 (``store.callbacks``); the rules are in :mod:`.callbacks`.
 
@@ -19,7 +20,10 @@ from typing import Any, ClassVar
 
 from ..store import Table
 
-__all__ = ["Attempt", "CallbackRecords", "Push", "Registration"]
+__all__ = ["Attempt", "CallbackRecords", "Handshake", "Push", "Registration"]
+
+#: URL checks kept: the newest; a check is only ever looked at while setting a receiver up.
+MAX_HANDSHAKES = 1000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS callback_registrations (
@@ -60,6 +64,16 @@ CREATE TABLE IF NOT EXISTS callback_attempts (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS callback_attempts_by_push ON callback_attempts (push_id, id);
+CREATE TABLE IF NOT EXISTS callback_handshakes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    url TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    http_status INTEGER,
+    reason TEXT,
+    errcode INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS callback_failed (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     push_id INTEGER NOT NULL,
@@ -78,6 +92,20 @@ class Registration:
     tags: tuple[str, ...]
     app_key: str  # the app whose token registered it
     updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """One URL check (§7.4) made by ``register_call_back`` or ``update_call_back``."""
+
+    id: int
+    at_ms: int
+    action: str  # "register" or "update"
+    url: str
+    ok: bool
+    http_status: int | None  # None: no reply at all
+    reason: str | None  # why it failed, the receiver's own words included; None when ok
+    errcode: int  # what the registration answered: 0, or 71009, 71011, 71012
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +199,51 @@ class CallbackRecords(Table):
 
     def unregister(self, corp_id: str) -> bool:
         return self._run("DELETE FROM callback_registrations WHERE corp_id = ?", (corp_id,)) > 0
+
+    # -- URL checks --------------------------------------------------------------------
+
+    def add_handshake(
+        self,
+        *,
+        at_ms: int,
+        action: str,
+        url: str,
+        http_status: int | None,
+        reason: str | None,
+        errcode: int,
+    ) -> int:
+        """Keep a URL check (only the newest :data:`MAX_HANDSHAKES`); its id."""
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO callback_handshakes (at_ms, action, url, ok, http_status, reason, "
+                "errcode) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (at_ms, action, url, int(reason is None), http_status, reason, errcode),
+            )
+            assert cursor.lastrowid is not None
+            self._db.execute(
+                "DELETE FROM callback_handshakes WHERE id <= ?",
+                (cursor.lastrowid - MAX_HANDSHAKES,),
+            )
+        return cursor.lastrowid
+
+    def handshakes_since(self, after: int, limit: int = 200) -> list[Handshake]:
+        """URL checks made after the one with id ``after``, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM callback_handshakes WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+        )
+        return [
+            Handshake(
+                id=row["id"],
+                at_ms=row["at_ms"],
+                action=row["action"],
+                url=row["url"],
+                ok=bool(row["ok"]),
+                http_status=row["http_status"],
+                reason=row["reason"],
+                errcode=row["errcode"],
+            )
+            for row in rows
+        ]
 
     # -- pushes ------------------------------------------------------------------------
 

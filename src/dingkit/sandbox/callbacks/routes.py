@@ -1,13 +1,15 @@
 """Event subscription, old API (§7.1, §7.5): ``/call_back/register_call_back``,
 ``update_call_back``, ``get_call_back``, ``delete_call_back`` and
 ``get_call_back_failed_result``; and the sandbox's own JSON for the events view
-(``/_sandbox/callbacks``, ``/_sandbox/pushes``). Pushing is in :mod:`..callbacks`.
+(``/_sandbox/callbacks``, ``/_sandbox/handshakes``, ``/_sandbox/pushes``). Pushing is in
+:mod:`.hub`.
 
 Registering (or updating) first sends the URL check of §7.4 and refuses the registration
 unless the encrypted ``success`` comes back within ``callback_timeout``. Of the two codes §7.3
 names for a bad reply, 71009 返回文本非success is used: it is in §9.1's table and the error
 catalog (``dingkit errors 71009``), while 400052 appears in neither. No reply at all (timeout,
-refused connection) answers 71012, §9.1's "URL unreachable"; a redirect 71011 (§7.1).
+refused connection) answers 71012, §9.1's "URL unreachable"; a redirect 71011 (§7.1). Every
+check is kept with its outcome (``/_sandbox/handshakes``, the page's events view).
 
 Choices where the reference is silent [I]:
 
@@ -19,6 +21,8 @@ Choices where the reference is silent [I]:
   aes key (§7.2); an unknown or empty tag list 71008; a URL that is not http(s) 71011. The
   errmsg texts of 71006–71012 other than 71009 are made up in DingTalk's style.
 - ``update_call_back`` takes the same four fields as registering, all required.
+- A refused check's errmsg is DingTalk's text followed by why: the receiver's HTTP status and
+  its own one-line reason. DingTalk answers only the text.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ from ..gateway import params
 from ..gateway.answers import OapiError
 from ..gateway.params import ParamError
 from ..gateway.pipeline import Call, Gateway
-from .hub import Subscription, check_url
-from .records import Push, Registration
+from .hub import Subscription, UrlCheck, check_url
+from .records import Handshake, Push, Registration
 
 if TYPE_CHECKING:
     from ..core import Sandbox
@@ -50,6 +54,8 @@ MAX_FAILED = api.FAILED.page_size or 200
 _AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
 _URL = re.compile(r"https?://[^/\s?#]+\S*")
 _REDACTED = "(hidden)"
+_CURSOR = re.compile(r"-?[0-9]{1,18}")  # fits SQLite's 64-bit integers
+_LIMIT = re.compile(r"[0-9]{1,6}")
 
 
 def _iso(ms: int | None) -> str | None:
@@ -91,31 +97,50 @@ def _wanted(call: Call) -> Registration:
     )
 
 
-async def _check(call: Call, wanted: Registration) -> None:
-    """The URL check of §7.4 against the registration's URL, keys and the corp_id."""
+def _refusal(check: UrlCheck) -> OapiError | None:
+    """What a registration answers for a failed URL check."""
+    if check.reason is None:
+        return None
+    if check.http_status is None:
+        return OapiError(71012, f"回调地址无法访问：{check.reason}")
+    if 300 <= check.http_status < 400:
+        return OapiError(71011, "URL地址在安全黑名单中不允许使用（回调地址不能重定向）")
+    # [I] DingTalk says only 返回文本非success; the sandbox adds why (the receiver's HTTP
+    # status and its own one-line reason) after DingTalk's text, so that a client matching
+    # on DingTalk's errmsg matches the sandbox's too.
+    return OapiError(71009, f"返回文本非success：{check.reason}")
+
+
+async def _check(call: Call, wanted: Registration, action: str) -> None:
+    """The URL check of §7.4 against the registration's URL, keys and the corp_id; kept,
+    whatever its outcome."""
     sandbox = call.sandbox
     subscription = Subscription(
         "api", wanted.url, wanted.token, wanted.aes_key, sandbox.config.corp_id, None
     )
-    reason = await check_url(
+    check = await check_url(
         subscription,
         within=sandbox.config.callback_timeout,
         now_ms=wanted.updated_ms,
     )
-    if reason is None:
-        return
-    if reason.startswith("unreachable: "):
-        raise OapiError(71012, f"回调地址无法访问：{reason.removeprefix('unreachable: ')}")
-    if "redirect" in reason:
-        raise OapiError(71011, "URL地址在安全黑名单中不允许使用（回调地址不能重定向）")
-    raise OapiError(71009, f"返回文本非success：{reason}")
+    refusal = _refusal(check)
+    sandbox.callbacks.records.add_handshake(
+        at_ms=wanted.updated_ms,
+        action=action,
+        url=wanted.url,
+        http_status=check.http_status,
+        reason=check.reason,
+        errcode=0 if refusal is None else refusal.errcode,
+    )
+    if refusal is not None:
+        raise refusal
 
 
 async def register(call: Call) -> dict[str, Any]:
     wanted = _wanted(call)
     if call.sandbox.callbacks.registration() is not None:
         raise OapiError(71006, "回调地址已经存在，请使用 update_call_back 更新")
-    await _check(call, wanted)
+    await _check(call, wanted, "register")
     call.sandbox.callbacks.records.register(call.sandbox.config.corp_id, wanted)
     return {}
 
@@ -124,7 +149,7 @@ async def update(call: Call) -> dict[str, Any]:
     wanted = _wanted(call)
     if call.sandbox.callbacks.registration() is None:
         raise OapiError(71007, "回调地址不存在，请先 register_call_back")
-    await _check(call, wanted)
+    await _check(call, wanted, "update")
     call.sandbox.callbacks.records.register(call.sandbox.config.corp_id, wanted)
     return {}
 
@@ -178,6 +203,32 @@ def push_json(push: Push) -> dict[str, Any]:
     }
 
 
+def handshake_json(handshake: Handshake) -> dict[str, Any]:
+    """A URL check as the events view shows it (the URL, never the keys)."""
+    return {
+        "id": handshake.id,
+        "at": _iso(handshake.at_ms),
+        "action": handshake.action,
+        "url": handshake.url,
+        "outcome": "ok" if handshake.ok else "failed",
+        "http_status": handshake.http_status,
+        "reason": handshake.reason,
+        "errcode": handshake.errcode,
+    }
+
+
+def _cursor(request: Request) -> tuple[int, int] | Response:
+    """``after`` (the last cursor seen) and ``limit`` (1-1000, default 200) of a view's
+    query, or the 400 that refuses them."""
+    after, limit = request.query_params.get("after", "0"), request.query_params.get("limit")
+    if not _CURSOR.fullmatch(after) or (limit is not None and not _LIMIT.fullmatch(limit)):
+        return JSONResponse(
+            {"error": "after and limit must be integers (after: the last cursor seen)"},
+            status_code=400,
+        )
+    return int(after), min(max(int(limit or 200), 1), 1000)
+
+
 def routes(gateway: Gateway) -> list[Route]:
     sandbox: Sandbox = gateway.sandbox
 
@@ -204,17 +255,22 @@ def routes(gateway: Gateway) -> list[Route]:
         )
 
     async def pushes_view(request: Request) -> Response:
-        after, limit = request.query_params.get("after", "0"), request.query_params.get("limit")
-        if not after.lstrip("-").isdigit() or (limit is not None and not limit.isdigit()):
-            return JSONResponse(
-                {"error": "after and limit must be integers (after: the last cursor seen)"},
-                status_code=400,
-            )
-        found = sandbox.callbacks.records.changed_since(
-            int(after), limit=min(max(int(limit or 200), 1), 1000)
-        )
-        cursor = found[-1].seq if found else int(after)
+        asked = _cursor(request)
+        if isinstance(asked, Response):
+            return asked
+        after, limit = asked
+        found = sandbox.callbacks.records.changed_since(after, limit=limit)
+        cursor = found[-1].seq if found else after
         return JSONResponse({"pushes": [push_json(p) for p in found], "cursor": cursor})
+
+    async def handshakes_view(request: Request) -> Response:
+        asked = _cursor(request)
+        if isinstance(asked, Response):
+            return asked
+        after, limit = asked
+        found = sandbox.callbacks.records.handshakes_since(after, limit=limit)
+        cursor = found[-1].id if found else after
+        return JSONResponse({"handshakes": [handshake_json(h) for h in found], "cursor": cursor})
 
     return [
         *gateway.routes(
@@ -227,5 +283,6 @@ def routes(gateway: Gateway) -> list[Route]:
             ]
         ),
         Route("/_sandbox/callbacks", subscriptions_view, methods=["GET"]),
+        Route("/_sandbox/handshakes", handshakes_view, methods=["GET"]),
         Route("/_sandbox/pushes", pushes_view, methods=["GET"]),
     ]

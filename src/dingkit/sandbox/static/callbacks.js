@@ -1,10 +1,13 @@
 // The sandbox page's events view: the event pushes (HTTP callbacks, §7) the sandbox sent to
 // subscribers, newest first, each with its attempts and outcome (delivered / retrying /
-// failed), and the subscriptions they went to (tokens and keys are never sent to the page).
+// failed), the subscriptions they went to (tokens and keys are never sent to the page), and
+// the URL checks (check_url handshakes, §7.4) that register_call_back and update_call_back
+// made, with their outcome and the receiver's reason for a refusal.
 //
 // /_sandbox/pushes?after=<cursor> answers the pushes that changed since the cursor (a new
 // attempt changes a push), so each poll carries only what is new; entries are kept by push
-// id and rebuilt only when they changed. Everything is set as text.
+// id and rebuilt only when they changed. /_sandbox/handshakes?after=<id> likewise, though a
+// check never changes once made. Everything is set as text.
 "use strict";
 
 (() => {
@@ -22,12 +25,16 @@
     empty: $("pushes-empty"),
     count: $("events-failed-count"),
     subscriptions: $("subscription-list"),
+    handshakes: $("handshakes"),
+    handshakeList: $("handshake-list"),
   };
   const pushes = new Map(); // push id -> { record, item }
   let cursor = 0;
+  let handshakeCursor = 0;
 
   async function poll() {
     await pollSubscriptions();
+    await pollHandshakes();
     for (let round = 0; round < 10; round += 1) {
       const data = await getJSON(`/_sandbox/pushes?after=${cursor}&limit=200`);
       const found = Array.isArray(data.pushes) ? data.pushes : [];
@@ -66,6 +73,39 @@
       ui.subscriptions.replaceChildren(...rows);
       ui.subscriptions.dataset.signature = signature;
     }
+  }
+
+  async function pollHandshakes() {
+    for (let round = 0; round < 10; round += 1) {
+      const data = await getJSON(`/_sandbox/handshakes?after=${handshakeCursor}&limit=200`);
+      const found = Array.isArray(data.handshakes) ? data.handshakes : [];
+      for (const check of found) ui.handshakeList.prepend(handshakeItem(check)); // ids grow
+      handshakeCursor = Number(data.cursor) || handshakeCursor;
+      if (found.length < 200) break;
+    }
+    const items = ui.handshakeList.children;
+    while (items.length > MAX_SHOWN) items[items.length - 1].remove();
+    ui.handshakes.hidden = items.length === 0;
+  }
+
+  function handshakeItem(check) {
+    const outcome = check.outcome === "ok" ? "ok" : "failed";
+    const badge = el("span", `push-state state-${outcome}`, outcome);
+    badge.dataset.testid = "handshake-outcome";
+    const action = check.action === "update" ? "update_call_back" : "register_call_back";
+    const status = check.http_status ? `HTTP ${check.http_status}` : "no HTTP reply";
+    const item = el("li", "handshake", [
+      badge,
+      el("time", "handshake-meta", shortTime(check.at)),
+      el("span", "handshake-meta", action),
+      el("span", "handshake-url", String(check.url || "")),
+      el("span", "handshake-meta", status),
+      check.errcode ? el("span", "handshake-meta", `errcode ${check.errcode}`) : "",
+      check.reason ? el("span", "handshake-reason", String(check.reason)) : "",
+    ]);
+    item.dataset.testid = "handshake";
+    item.dataset.outcome = outcome;
+    return item;
   }
 
   function upsert(push) {
