@@ -61,7 +61,6 @@ def test_dry_run_json_is_the_whole_request(cli_sandbox, sandbox_cli):
         "action-card",
         "-t",
         "Card",
-        "--text",
         "body",
         "-b",
         "A|https://example.com/a",

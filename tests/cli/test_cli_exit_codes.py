@@ -91,14 +91,16 @@ def test_webhook_that_is_not_a_webhook(cli):
     result.assert_no_secrets("abcdefgh1234")
 
 
-CARD = ["send", "action-card", "-t", "T", "--text", "x"]
-LINK = ["send", "link", "-t", "T", "--text", "x"]
+CARD = ["send", "action-card", "-t", "T", "x"]
+LINK = ["send", "link", "-t", "T", "x"]
 
 #: Caught by the command line itself: (arguments, text of the error line).
 USAGE_ERRORS = [
-    (["send", "link", "--title", "T", "--url", "https://example.com"], "Missing option '--text'"),
+    (["send", "link", "--title", "T", "--url", "https://example.com"], "give the link's text"),
+    (["send", "markdown", "--title", "T"], "give the markdown as an argument, with --file"),
+    (["send", "text", "x", "--secret", "SEC1"], "--secret goes with --webhook"),
     (["send", "feed-card"], "Missing option '--link'"),
-    (["send", "text"], "'-' for standard input"),
+    (["send", "text"], "or on standard input"),
     (["send", "text", "hello", "--bogus"], "--bogus"),
     ([*CARD], "--single-title"),
     ([*CARD, "-b", "Approve"], "--button 'Approve': expected TITLE|URL"),
@@ -112,7 +114,7 @@ INVALID_MESSAGES = [
     ([*LINK, "--url", "not-a-url"], "link.messageUrl 'not-a-url' is not a well-formed URL"),
     ([*CARD, "-b", "A|ftp://example.com/a"], "actionCard.btns[0].actionURL"),
     (["send", "feed-card", "--link", "A|example.com/a"], "feedCard.links[0].messageURL"),
-    (["send", "markdown", "-t", " ", "--text", "x"], "markdown.title is required"),
+    (["send", "markdown", "-t", " ", "x"], "markdown.title is required"),
     (["send", "text", "x" * 25000], "20000"),
 ]
 

@@ -41,7 +41,7 @@ def test_robot_and_config_options(cli_sandbox, cli, home):
     [message] = cli_sandbox.messages("kw", after)
     assert _content(message) == "release done\ndeploy"  # the profile's keyword was added
 
-    result = cli.run("send", "text", "signed", "-r", "alerts", "--config", str(config))
+    result = cli.run("send", "text", "signed", "--robot", "alerts", "--config", str(config))
     result.assert_ok()
     [message] = cli_sandbox.messages("signed", after)
     assert _content(message) == "signed"
@@ -76,7 +76,7 @@ def test_environment_wins_over_default_robot_and_robot_wins_over_environment(
     env = {"DINGTALK_ROBOT_WEBHOOK": cli_sandbox.webhook(cli_sandbox.plain)}
     after, _ = cli_sandbox.mark()
     cli.run("send", "text", "env robot", env=env).assert_ok()
-    cli.run("send", "text", "deploy via profile", "-r", "deploys", env=env).assert_ok()
+    cli.run("send", "text", "deploy via profile", "--robot", "deploys", env=env).assert_ok()
     assert [_content(m) for m in cli_sandbox.messages("plain", after)] == ["env robot"]
     assert [_content(m) for m in cli_sandbox.messages("kw", after)] == ["deploy via profile"]
 
@@ -84,7 +84,7 @@ def test_environment_wins_over_default_robot_and_robot_wins_over_environment(
 def test_dry_run_of_a_profile_hides_its_secrets(cli_sandbox, cli, home):
     config = _write_config(home / "robots.toml", cli_sandbox)
     before = cli_sandbox.mark()
-    result = cli.run("send", "text", "x", "-r", "alerts", "--config", str(config), "--dry-run")
+    result = cli.run("send", "text", "x", "--robot", "alerts", "--config", str(config), "--dry-run")
     result.assert_ok()
     assert "access_token=***" in result.stdout
     assert "sign=***" in result.stdout

@@ -62,14 +62,14 @@ def _commands(cli_sandbox, home) -> dict[str, dict[str, Any]]:
         },
         "link": {
             "args": [
-                "link", "--title", "Incident 17", "--text", "Latency was 3x normal",
+                "link", "--title", "Incident 17", "Latency was 3x normal",
                 "--url", "https://example.com/i/17", "--pic-url", "https://example.com/p.png",
             ],
             "env": plain,
         },
         "action-card-single": {
             "args": [
-                "action-card", "--title", "Release 2.4.1", "--text", "### Ready to ship",
+                "action-card", "--title", "Release 2.4.1", "### Ready to ship",
                 "--single-title", "Open the release", "--single-url", "https://example.com/r/241",
             ],
             "env": plain,
@@ -97,7 +97,7 @@ def _commands(cli_sandbox, home) -> dict[str, dict[str, Any]]:
         "webhook": {"args": ["text", "via webhook"], "env": webhook, "script": True},
         "keyword-added": {"args": ["text", "release done", "--keyword", "deploy"], "env": kw},
         "keyword-markdown": {
-            "args": ["markdown", "-t", "Nightly", "--text", "build ok", "--keyword", "deploy"],
+            "args": ["markdown", "-t", "Nightly", "build ok", "--keyword", "deploy"],
             "env": kw,
         },
         "json": {"args": ["text", "as json", "--json", "--no-wait"], "env": plain},
@@ -359,3 +359,45 @@ def test_no_wait_fails_instead_of_waiting_for_a_send_slot(cli_sandbox, sandbox_c
     messages = cli_sandbox.messages("bulk", after)
     assert len(messages) == 20
     assert _lines_of(messages) == rows[: len(_lines_of(messages))]
+
+
+def test_every_body_arrives_the_same_ways(cli_sandbox, sandbox_cli, home):
+    """An argument, --file, '-' or a pipe, for text, markdown, link and action-card alike."""
+    env = cli_sandbox.env(cli_sandbox.plain)
+    (home / "body.md").write_text("from a file\n", encoding="utf-8")
+    card = ["--title", "T", "--single-title", "Open", "--single-url", "https://example.com/a"]
+    link = ["--title", "T", "--url", "https://example.com/l"]
+    calls = [
+        sandbox_cli.call("send", "text", "as an argument", env=env),
+        sandbox_cli.call("send", "markdown", "-t", "T", "--file", str(home / "body.md"), env=env),
+        sandbox_cli.call("send", "markdown", "-t", "T", "-", input="with a dash\n", env=env),
+        sandbox_cli.call("send", "action-card", *card, input="piped in\n", env=env),
+        sandbox_cli.call("send", "link", *link, "-f", "-", input="link text\n", env=env),
+    ]
+    before = cli_sandbox.mark()
+    for call in calls:  # in order: the messages are compared in order
+        sandbox_cli.run(*call.args, input=call.input, env=call.env).assert_ok()
+    sent = cli_sandbox.messages(robot=cli_sandbox.plain.name, after=before[0])
+    bodies = [
+        m["payload"].get("text", {}).get("content")
+        or m["payload"].get("markdown", {}).get("text")
+        or m["payload"].get("actionCard", {}).get("text")
+        or m["payload"]["link"]["text"]
+        for m in sent
+    ]
+    assert bodies == ["as an argument", "from a file", "with a dash", "piped in", "link text"]
+
+
+def test_a_one_off_webhook_needs_no_profile_or_environment(cli_sandbox, sandbox_cli):
+    signed = cli_sandbox.signed
+    webhook = cli_sandbox.webhook(signed)
+    before = cli_sandbox.mark()
+    sandbox_cli.run(
+        "send", "text", "one-off", "--webhook", webhook, "--secret", signed.secret
+    ).assert_ok()
+    [sent] = cli_sandbox.messages(robot=signed.name, after=before[0])
+    assert sent["payload"]["text"]["content"] == "one-off"
+    unsigned = sandbox_cli.run("send", "text", "x", "--webhook", webhook)
+    unsigned.assert_failure(1, "310000")  # the robot signs: DingTalk refuses it unsigned
+    both = sandbox_cli.run("send", "text", "x", "--webhook", webhook, "--robot", "alerts")
+    both.assert_failure(2, "--webhook or --robot")

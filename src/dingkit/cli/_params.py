@@ -22,6 +22,7 @@ __all__ = [
     "parse_date",
     "parse_moment",
     "parse_pairs",
+    "read_body",
     "read_json",
 ]
 
@@ -94,6 +95,32 @@ def parse_pairs(values: list[str] | None, option: str) -> list[tuple[str, str]]:
             raise typer.BadParameter(f"{option} {value!r}: expected KEY=VALUE")
         pairs.append((key.strip(), rest))
     return pairs
+
+
+def read_body(text: str | None, file: Path | None, what: str) -> str:
+    """A message body, the same way in every command: the argument, ``--file PATH``, ``-``
+    (as either) for standard input, or standard input by itself when it is piped and neither
+    is given. The newline that ends a file or a piped line is not part of the message."""
+    if text is not None and file is not None:
+        raise typer.BadParameter(f"give the {what} as an argument or with --file, not both")
+    if file is not None:
+        if str(file) == "-":
+            return sys.stdin.read().rstrip("\r\n")
+        try:
+            return file.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise typer.BadParameter(f"cannot read {file}: {exc}") from None
+    if text == "-":
+        return sys.stdin.read().rstrip("\r\n")
+    if text is not None:
+        return text
+    if not sys.stdin.isatty():
+        piped = sys.stdin.read().rstrip("\r\n")
+        if piped:
+            return piped
+    raise typer.BadParameter(
+        f"give the {what} as an argument, with --file PATH, or on standard input ('-' or a pipe)"
+    )
 
 
 def read_json(source: str, option: str) -> Any:

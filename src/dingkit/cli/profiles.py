@@ -76,13 +76,33 @@ def _profile(config: Mapping[str, Any], name: str, path: Path) -> RobotTarget:
         raise ConfigurationError(f"{path}: robots.{name}: {exc}") from None
 
 
-def resolve_robot(robot: str | None, config: str | None, keyword: str | None = None) -> RobotTarget:
-    """The robot to send with: ``--robot`` profile, else the environment, else the config's
-    ``default_robot`` (or its only robot).
+def resolve_robot(
+    robot: str | None,
+    config: str | None,
+    keyword: str | None = None,
+    *,
+    webhook: str | None = None,
+    secret: str | None = None,
+) -> RobotTarget:
+    """The robot to send with: ``--webhook`` (with ``--secret``), else the ``--robot``
+    profile, else the environment, else the config's ``default_robot`` (or its only robot).
 
     Raises:
         ConfigurationError: saying where dingkit looked and what to set.
     """
+    if secret is not None and webhook is None:
+        raise ConfigurationError("--secret goes with --webhook (a profile has its own secret)")
+    if webhook is not None:
+        if robot:
+            raise ConfigurationError("give --webhook or --robot, not both")
+        # A one-off robot: only what the flags say (another robot's DINGTALK_ROBOT_SECRET in
+        # the environment would sign for the wrong robot).
+        return RobotTarget.from_settings(
+            webhook=webhook,
+            secret=secret or "",
+            keyword=keyword or "",
+            environ=os.environ,
+        )
     path = config_file(config)
     explicit_file = bool(config or os.environ.get("DINGKIT_CONFIG", "").strip())
     if explicit_file and not path.exists():

@@ -6,7 +6,6 @@ message is really sent.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +15,7 @@ from .._config import rate_limit_file
 from .._exceptions import DingTalkError
 from .._redact import redact_url
 from ._output import fail, print_json
+from ._params import read_body
 
 if TYPE_CHECKING:
     from .._ratelimit import RateLimitStore
@@ -35,10 +35,38 @@ RobotOpt = Annotated[
     str | None,
     typer.Option(
         "--robot",
-        "-r",
         help="Robot profile from the config file. Default: the "
         "environment (DINGTALK_ROBOT_WEBHOOK/TOKEN/SECRET), then default_robot.",
     ),
+]
+WebhookOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--webhook",
+        metavar="URL",
+        help="A robot's webhook URL, for a one-off send without a profile or the environment.",
+    ),
+]
+SecretOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--secret",
+        metavar="SEC...",
+        help="With --webhook: the robot's signing secret (on a shared machine prefer "
+        "DINGTALK_ROBOT_SECRET: arguments show in the process list).",
+    ),
+]
+BodyArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[TEXT]",
+        help="The message; '-' or a pipe reads standard input.",
+        show_default=False,
+    ),
+]
+FileOpt = Annotated[
+    Path | None,
+    typer.Option("--file", "-f", help="Read the message from a file ('-': standard input)."),
 ]
 ConfigOpt = Annotated[
     str | None,
@@ -87,27 +115,6 @@ SplitOpt = Annotated[
 ]
 
 
-def _read_body(text: str | None, file: Path | None, what: str) -> str:
-    """Message text from the argument, a file, or standard input (``-``)."""
-    if text is not None and file is not None:
-        raise typer.BadParameter(f"give the {what} either inline or with --file, not both")
-    if file is not None:
-        # The newline that ends a file or a piped line is not part of the message.
-        if str(file) == "-":
-            return sys.stdin.read().rstrip("\r\n")
-        try:
-            return file.read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise typer.BadParameter(f"cannot read {file}: {exc}") from None
-    if text == "-":
-        return sys.stdin.read().rstrip("\r\n")
-    if text is None:
-        raise typer.BadParameter(
-            f"give the {what} as an argument, with --file PATH, or '-' for standard input"
-        )
-    return text
-
-
 def _at(mobiles: list[str] | None, users: list[str] | None, everyone: bool) -> At:
     from ..robot.messages import At
 
@@ -129,6 +136,8 @@ def _deliver(
     config: str | None,
     keyword: str | None,
     dry_run: bool,
+    webhook: str | None = None,
+    secret: str | None = None,
     as_json: bool,
     split: bool = False,
     wait: bool = True,
@@ -137,7 +146,7 @@ def _deliver(
     from .profiles import resolve_robot
 
     try:
-        target = resolve_robot(robot, config, keyword)
+        target = resolve_robot(robot, config, keyword, webhook=webhook, secret=secret)
         prepared = target.prepare(message, split=split)
         if dry_run:
             requests = [
@@ -193,18 +202,15 @@ def _send(
 
 @app.command("text")
 def send_text(
-    content: Annotated[
-        str | None, typer.Argument(help="The text; '-' reads standard input.")
-    ] = None,
-    file: Annotated[
-        Path | None,
-        typer.Option("--file", "-f", help="Read the text from a file ('-' for standard input)."),
-    ] = None,
+    content: BodyArg = None,
+    file: FileOpt = None,
     at_mobile: AtMobileOpt = None,
     at_user: AtUserOpt = None,
     at_all: AtAllOpt = False,
     split: SplitOpt = False,
     robot: RobotOpt = None,
+    webhook: WebhookOpt = None,
+    secret: SecretOpt = None,
     config: ConfigOpt = None,
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
@@ -215,11 +221,13 @@ def send_text(
     """Send a text message."""
     from ..robot.messages import Text
 
-    body = _read_body(content, file, "text")
+    body = read_body(content, file, "text")
     message = Text(content=body, at=_at(at_mobile, at_user, at_all))
     _deliver(
         message,
         robot=robot,
+        webhook=webhook,
+        secret=secret,
         config=config,
         keyword=keyword,
         dry_run=dry_run,
@@ -233,20 +241,15 @@ def send_text(
 @app.command("markdown")
 def send_markdown(
     title: Annotated[str, typer.Option("--title", "-t", help="Shown in the conversation list.")],
-    text: Annotated[
-        str | None, typer.Option("--text", help="Markdown body ('-' for stdin).")
-    ] = None,
-    file: Annotated[
-        Path | None,
-        typer.Option(
-            "--file", "-f", help="Read the markdown from a file ('-' for standard input)."
-        ),
-    ] = None,
+    text: BodyArg = None,
+    file: FileOpt = None,
     at_mobile: AtMobileOpt = None,
     at_user: AtUserOpt = None,
     at_all: AtAllOpt = False,
     split: SplitOpt = False,
     robot: RobotOpt = None,
+    webhook: WebhookOpt = None,
+    secret: SecretOpt = None,
     config: ConfigOpt = None,
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
@@ -257,11 +260,13 @@ def send_markdown(
     """Send a markdown message (DingTalk's subset: headings, bold, lists, links, images)."""
     from ..robot.messages import Markdown
 
-    body = _read_body(text, file, "markdown")
+    body = read_body(text, file, "markdown")
     message = Markdown(title=title, text=body, at=_at(at_mobile, at_user, at_all))
     _deliver(
         message,
         robot=robot,
+        webhook=webhook,
+        secret=secret,
         config=config,
         keyword=keyword,
         dry_run=dry_run,
@@ -275,10 +280,13 @@ def send_markdown(
 @app.command("link")
 def send_link(
     title: Annotated[str, typer.Option("--title", "-t")],
-    text: Annotated[str, typer.Option("--text")],
     url: Annotated[str, typer.Option("--url", help="Opened when the card is tapped.")],
+    text: BodyArg = None,
+    file: FileOpt = None,
     pic_url: Annotated[str, typer.Option("--pic-url", help="Picture URL or media id.")] = "",
     robot: RobotOpt = None,
+    webhook: WebhookOpt = None,
+    secret: SecretOpt = None,
     config: ConfigOpt = None,
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
@@ -289,10 +297,13 @@ def send_link(
     """Send a link card."""
     from ..robot.messages import Link
 
-    message = Link(title=title, text=text, message_url=url, pic_url=pic_url)
+    body = read_body(text, file, "link's text")
+    message = Link(title=title, text=body, message_url=url, pic_url=pic_url)
     _deliver(
         message,
         robot=robot,
+        webhook=webhook,
+        secret=secret,
         config=config,
         keyword=keyword,
         dry_run=dry_run,
@@ -305,10 +316,8 @@ def send_link(
 @app.command("action-card")
 def send_action_card(
     title: Annotated[str, typer.Option("--title", "-t")],
-    text: Annotated[
-        str | None, typer.Option("--text", help="Markdown body ('-' for stdin).")
-    ] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f")] = None,
+    text: BodyArg = None,
+    file: FileOpt = None,
     single_title: Annotated[str | None, typer.Option("--single-title")] = None,
     single_url: Annotated[str | None, typer.Option("--single-url")] = None,
     button: Annotated[
@@ -320,6 +329,8 @@ def send_action_card(
     ] = False,
     hide_avatar: Annotated[bool, typer.Option("--hide-avatar")] = False,
     robot: RobotOpt = None,
+    webhook: WebhookOpt = None,
+    secret: SecretOpt = None,
     config: ConfigOpt = None,
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
@@ -330,7 +341,7 @@ def send_action_card(
     """Send an action card with one button (--single-*) or several (--button)."""
     from ..robot.messages import ActionButton, ActionCard
 
-    body = _read_body(text, file, "card text")
+    body = read_body(text, file, "card's markdown")
     if (single_title or single_url) and button:
         raise typer.BadParameter("use --single-title/--single-url or --button, not both")
     buttons = tuple(
@@ -351,6 +362,8 @@ def send_action_card(
     _deliver(
         message,
         robot=robot,
+        webhook=webhook,
+        secret=secret,
         config=config,
         keyword=keyword,
         dry_run=dry_run,
@@ -367,6 +380,8 @@ def send_feed_card(
         typer.Option("--link", "-l", help="An entry as 'TITLE|URL[|PICTURE_URL]' (repeatable)."),
     ],
     robot: RobotOpt = None,
+    webhook: WebhookOpt = None,
+    secret: SecretOpt = None,
     config: ConfigOpt = None,
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
@@ -388,6 +403,8 @@ def send_feed_card(
     _deliver(
         FeedCard(links=tuple(links)),
         robot=robot,
+        webhook=webhook,
+        secret=secret,
         config=config,
         keyword=keyword,
         dry_run=dry_run,
