@@ -232,9 +232,12 @@ def test_usage_errors_exit_2(server_cli):
           "--end", "2024-05-01"], "as times, or both as dates"),
         (["calendar", "create", "-u", "u", "--summary", "S", "--start", "2024-05-01T10:00",
           "--end", "2024-05-01T11:00", "--tz", "Mars/Olympus"], "unknown time zone"),
-        (["notify", "--user", "u"], "give the message"),
-        (["notify", "--user", "u", "--markdown", "# hi"], "markdown.title is required"),
-        (["notify", "--user", "u", "--link", "https://example.com"], "--title, --text, --pic-url"),
+        (["notify", "text", "--user", "u"], "give the text as an argument, with --file"),
+        (["notify", "markdown", "--user", "u", "--title", " ", "# hi"],
+         "markdown.title is required"),
+        (["notify", "link", "--user", "u", "--url", "https://example.com", "x"],
+         "Missing option '--title'"),
+        (["notify", "raw", "--user", "u", "[1]"], '{"msgtype": ..., ...}'),
     ]  # fmt: skip
     results = server_cli.run_many(
         *(server_cli.call(*args, input="{not json" if "-" in args else None) for args, _ in cases)

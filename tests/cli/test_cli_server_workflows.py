@@ -221,7 +221,7 @@ def test_calendar_all_day_event_and_unknown_user(wf, people):
 
 def test_notify_send_progress_result_recall(wf, people, tmp_path):
     first, second, _ = people
-    sent = wf.run("notify", "--user", first, "--user", second, "--text", "build 42 is green")
+    sent = wf.run("notify", "text", "--user", first, "--user", second, "build 42 is green")
     assert sent.assert_ok().stdout.startswith("sent: task_id ")
     task_id = int(sent.stdout.split()[-1])
     notes = tmp_path / "notes.md"
@@ -229,10 +229,10 @@ def test_notify_send_progress_result_recall(wf, people, tmp_path):
     progress, result, markdown, link = wf.run_many(
         ["notify", "progress", str(task_id), "--json"],
         ["notify", "result", str(task_id), "--json"],
-        ["notify", "--user", first, "--markdown-file", str(notes), "--title", "Release",
+        ["notify", "markdown", "--user", first, "--file", str(notes), "--title", "Release",
          "--json"],
-        ["notify", "--dept", "1", "--link", "https://example.com/r/1", "--title", "Report",
-         "--text", "Monthly report", "--pic-url", "@lADPDgQ9rZ1", "--json"],
+        ["notify", "link", "--dept", "1", "--url", "https://example.com/r/1", "--title", "Report",
+         "Monthly report", "--pic-url", "@lADPDgQ9rZ1", "--json"],
     )  # fmt: skip
     assert set(progress.assert_ok().json()) >= {"progress_in_percent", "status"}
     found = result.assert_ok().json()
@@ -247,8 +247,8 @@ def test_notify_needs_an_agent_id_and_receivers(workflow_sandbox, cli_with):
     env = {k: v for k, v in workflow_sandbox.env().items() if k != "DINGTALK_AGENT_ID"}
     cli = cli_with(env)
     no_agent, no_receivers = cli.run_many(
-        ["notify", "--user", "manager0001", "--text", "hi"],
-        ["notify", "--text", "hi", "--agent-id", "123"],
+        ["notify", "text", "--user", "manager0001", "hi"],
+        ["notify", "text", "hi", "--agent-id", "123"],
     )
     no_agent.assert_failure(2, "no agent id", "--agent-id", "DINGTALK_AGENT_ID")
     no_receivers.assert_failure(2, "no receivers")
@@ -329,17 +329,20 @@ def test_calendar_writes_have_a_dry_run_and_deletion_asks_on_a_terminal(
 def test_notify_dry_runs_send_nothing_and_recall_asks_on_a_terminal(wf, workflow_sandbox, people):
     first = people[0]
     sent = workflow_sandbox.sandbox.notifications.recent(1000)
-    dry = wf.run("notify", "-u", first, "--text", "not sent", "--dry-run").assert_ok()
+    dry = wf.run("notify", "text", "-u", first, "not sent", "--dry-run").assert_ok()
     assert dry.stdout.startswith(
         f"POST {workflow_sandbox.url}/topapi/message/corpconversation/asyncsend_v2?access_token=***"
     )
     assert '"content": "not sent"' in dry.stdout
-    as_json = wf.run("notify", "-u", first, "--text", "x", "--dry-run", "--json").assert_ok()
+    as_json = wf.run("notify", "text", "-u", first, "x", "--dry-run", "--json").assert_ok()
     assert as_json.json()["dry_run"] is True
-    wf.run("notify", "--text", "x", "--dry-run").assert_failure(2, "no receivers")
+    wf.run("notify", "text", "x", "--dry-run").assert_failure(2, "no receivers")
+    oa = '{"msgtype": "oa", "oa": {"head": {"text": "H"}, "body": {"content": "raw"}}}'
+    piped = wf.run("notify", "raw", "-u", first, "--dry-run", input=oa).assert_ok()
+    assert '"msgtype": "oa"' in piped.stdout
     assert workflow_sandbox.sandbox.notifications.recent(1000) == sent
 
-    task_id = int(wf.run("notify", "-u", first, "--text", "hi").assert_ok().stdout.split()[-1])
+    task_id = int(wf.run("notify", "text", "-u", first, "hi").assert_ok().stdout.split()[-1])
     dry = wf.run("notify", "recall", str(task_id), "--dry-run").assert_ok()
     assert f'"msg_task_id": {task_id}' in dry.stdout
     code, shown = _on_a_terminal(wf, ["notify", "recall", str(task_id)], "n")

@@ -1,4 +1,4 @@
-"""``dingkit notify``: work notifications (工作通知) from the app (§12), over
+"""``dingkit notify text|markdown|link|raw``: work notifications (工作通知) from the app (§12), over
 ``client.notifications``; ``notify progress|result|recall TASK`` follow one up.
 
 The app's AgentId comes from ``--agent-id`` or ``DINGTALK_AGENT_ID``.
@@ -6,7 +6,8 @@ The app's AgentId comes from ``--agent-id`` or ``DINGTALK_AGENT_ID``.
 
 from __future__ import annotations
 
-import sys
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,7 +15,7 @@ import typer
 
 from .._exceptions import ConfigurationError
 from ._output import fail, print_json
-from ._params import read_json
+from ._params import read_body
 from ._server import (
     CsvFlag,
     DryRunOpt,
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
     from ..resources.notifications import WorkMessage
 
 app = typer.Typer(
-    help="Send a work notification (工作通知) to users, departments or everyone; follow it up "
-    "with `notify progress|result|recall TASK`.",
+    help="Send a work notification (工作通知) to users, departments or everyone (`notify "
+    "text|markdown|link|raw`); follow it up with `notify progress|result|recall TASK`.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -56,80 +57,7 @@ RESULT_FIELDS = (
     "invalid_dept_id_list",
     "forbidden_list",
 )
-TaskArg = Annotated[int, typer.Argument(help="The task_id `dingkit notify` printed.")]
-
-
-def _read(value: str) -> str:
-    """Text inline, or ``-`` for standard input (its final newline dropped)."""
-    return sys.stdin.read().rstrip("\r\n") if value == "-" else value
-
-
-def _read_file(path: Path, option: str) -> str:
-    if str(path) == "-":
-        return sys.stdin.read().rstrip("\r\n")
-    try:
-        return path.read_text(encoding="utf-8").rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise typer.BadParameter(f"{option}: cannot read {path}: {exc}") from None
-
-
-def _message(
-    text: str | None,
-    markdown: str | None,
-    markdown_file: Path | None,
-    title: str | None,
-    link: str | None,
-    pic_url: str | None,
-    msg_json: str | None,
-) -> WorkMessage | dict[str, Any]:
-    from ..resources.notifications import WorkLink, WorkMarkdown, WorkText
-
-    kinds = [
-        name
-        for name, given in (
-            ("--link", link is not None),
-            ("--markdown/--markdown-file", markdown is not None or markdown_file is not None),
-            ("--msg-json", msg_json is not None),
-        )
-        if given
-    ]
-    if len(kinds) > 1:
-        raise typer.BadParameter(f"choose one kind of message: {' or '.join(kinds)}")
-    if msg_json is not None:
-        payload = read_json(msg_json, "--msg-json")
-        if not isinstance(payload, dict):
-            raise typer.BadParameter('--msg-json: expected an object {"msgtype": ..., ...}')
-        return payload
-    if link is not None:
-        missing = [
-            name
-            for name, v in (("--title", title), ("--text", text), ("--pic-url", pic_url))
-            if not v
-        ]
-        if missing:
-            raise typer.BadParameter(
-                f"a link card needs {', '.join(missing)} too (DingTalk requires all four)"
-            )
-        return WorkLink(
-            message_url=link, pic_url=pic_url or "", title=title or "", text=_read(text or "")
-        )
-    if markdown is not None or markdown_file is not None:
-        if markdown is not None and markdown_file is not None:
-            raise typer.BadParameter("give --markdown or --markdown-file, not both")
-        if text is not None:
-            raise typer.BadParameter("--text is for text and link messages; use --markdown")
-        if markdown is not None:
-            body = _read(markdown)
-        else:
-            assert markdown_file is not None
-            body = _read_file(markdown_file, "--markdown-file")
-        return WorkMarkdown(title=title or "", text=body)
-    if text is None:
-        raise typer.BadParameter(
-            "give the message: --text TEXT, --markdown-file FILE --title T, "
-            "--link URL --title T --text T --pic-url P, or --msg-json FILE"
-        )
-    return WorkText(content=_read(text))
+TaskArg = Annotated[int, typer.Argument(help="The task_id `dingkit notify ...` printed.")]
 
 
 def _need_agent(agent_id: int | None, as_json: bool) -> int:
@@ -144,61 +72,48 @@ def _need_agent(agent_id: int | None, as_json: bool) -> int:
     return agent_id
 
 
-@app.callback(invoke_without_command=True)
-def notify(
-    ctx: typer.Context,
-    user: Annotated[
-        list[str] | None, typer.Option("--user", "-u", help="A receiver's userId (repeatable).")
-    ] = None,
-    dept: Annotated[
-        list[int] | None,
-        typer.Option("--dept", "-d", help="Everyone in a department and below (repeatable)."),
-    ] = None,
-    everyone: Annotated[bool, typer.Option("--all", help="The whole organisation.")] = False,
-    text: Annotated[
-        str | None,
-        typer.Option("--text", help="A text message ('-': standard input), or a link's text."),
-    ] = None,
-    markdown: Annotated[
-        str | None, typer.Option("--markdown", help="A markdown message ('-': standard input).")
-    ] = None,
-    markdown_file: Annotated[
-        Path | None, typer.Option("--markdown-file", help="A markdown message from a file.")
-    ] = None,
-    title: Annotated[
-        str | None, typer.Option("--title", "-t", help="Title of a markdown or link message.")
-    ] = None,
-    link: Annotated[
-        str | None, typer.Option("--link", metavar="URL", help="A link card opening URL.")
-    ] = None,
-    pic_url: Annotated[
-        str | None, typer.Option("--pic-url", help="The link card's picture (URL or media id).")
-    ] = None,
-    msg_json: Annotated[
-        str | None,
-        typer.Option(
-            "--msg-json", metavar="FILE|-", help="A ready `msg` object (any msgtype, e.g. oa)."
-        ),
-    ] = None,
-    agent_id: AgentOpt = None,
-    as_json: JsonResult = False,
-    dry_run: DryRunOpt = False,
+UserOpt = Annotated[
+    list[str] | None, typer.Option("--user", "-u", help="A receiver's userId (repeatable).")
+]
+DeptOpt = Annotated[
+    list[int] | None,
+    typer.Option("--dept", "-d", help="Everyone in a department and below (repeatable)."),
+]
+AllOpt = Annotated[bool, typer.Option("--all", help="The whole organisation.")]
+BodyArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[TEXT]",
+        help="The message; '-' or a pipe reads standard input.",
+        show_default=False,
+    ),
+]
+FileOpt = Annotated[
+    Path | None,
+    typer.Option("--file", "-f", help="Read the message from a file ('-': standard input)."),
+]
+TitleOpt = Annotated[str, typer.Option("--title", "-t", help="The title.")]
+
+
+def _send(
+    message: Callable[[], WorkMessage | dict[str, Any]],
+    *,
+    user: list[str] | None,
+    dept: list[int] | None,
+    everyone: bool,
+    agent_id: int | None,
+    as_json: bool,
+    dry_run: bool,
 ) -> None:
-    """Send a work notification; prints its task_id."""
-    if ctx.invoked_subcommand is not None:
-        return
-    # The message classes check what DingTalk would refuse (a missing title...): exit 2.
-    message = run(
-        lambda: _message(text, markdown, markdown_file, title, link, pic_url, msg_json),
-        as_json=as_json,
-    )
+    """Send what ``message`` builds (its checks are usage errors, exit 2); print the task."""
+    built = run(message, as_json=as_json)
     agent = _need_agent(agent_id, as_json)
     if dry_run:
         from ..resources import notifications
 
         try:
             request = notifications.send(
-                message,
+                built,
                 agent_id=agent,
                 userids=user or (),
                 dept_ids=dept or (),
@@ -210,16 +125,142 @@ def notify(
         return
     with open_client(as_json=as_json) as client:
         task_id = client.notifications.send(
-            message,
+            built,
             userids=user or (),
             dept_ids=dept or (),
             to_all_user=everyone,
-            agent_id=agent_id,
+            agent_id=agent,
         )
     if as_json:
         print_json({"task_id": task_id})
     else:
         typer.echo(f"sent: task_id {task_id}")
+
+
+@app.command("text")
+def text(
+    body: BodyArg = None,
+    file: FileOpt = None,
+    user: UserOpt = None,
+    dept: DeptOpt = None,
+    everyone: AllOpt = False,
+    agent_id: AgentOpt = None,
+    as_json: JsonResult = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Send a text notification; prints its task_id."""
+    from ..resources.notifications import WorkText
+
+    content = read_body(body, file, "text")
+    _send(
+        lambda: WorkText(content=content),
+        user=user,
+        dept=dept,
+        everyone=everyone,
+        agent_id=agent_id,
+        as_json=as_json,
+        dry_run=dry_run,
+    )
+
+
+@app.command("markdown")
+def markdown(
+    title: TitleOpt,
+    body: BodyArg = None,
+    file: FileOpt = None,
+    user: UserOpt = None,
+    dept: DeptOpt = None,
+    everyone: AllOpt = False,
+    agent_id: AgentOpt = None,
+    as_json: JsonResult = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Send a markdown notification; prints its task_id."""
+    from ..resources.notifications import WorkMarkdown
+
+    content = read_body(body, file, "markdown")
+    _send(
+        lambda: WorkMarkdown(title=title, text=content),
+        user=user,
+        dept=dept,
+        everyone=everyone,
+        agent_id=agent_id,
+        as_json=as_json,
+        dry_run=dry_run,
+    )
+
+
+@app.command("link")
+def link(
+    title: TitleOpt,
+    url: Annotated[str, typer.Option("--url", help="Opened when the card is tapped.")],
+    pic_url: Annotated[
+        str, typer.Option("--pic-url", help="The card's picture (URL or media id).")
+    ],
+    body: BodyArg = None,
+    file: FileOpt = None,
+    user: UserOpt = None,
+    dept: DeptOpt = None,
+    everyone: AllOpt = False,
+    agent_id: AgentOpt = None,
+    as_json: JsonResult = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Send a link card (DingTalk requires all four: title, text, URL, picture)."""
+    from ..resources.notifications import WorkLink
+
+    content = read_body(body, file, "link's text")
+    _send(
+        lambda: WorkLink(message_url=url, pic_url=pic_url, title=title, text=content),
+        user=user,
+        dept=dept,
+        everyone=everyone,
+        agent_id=agent_id,
+        as_json=as_json,
+        dry_run=dry_run,
+    )
+
+
+@app.command("raw")
+def raw(
+    body: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[JSON]",
+            help='A ready `msg` object ({"msgtype": "oa", ...}: any msgtype); \'-\' or a pipe '
+            "reads standard input.",
+            show_default=False,
+        ),
+    ] = None,
+    file: FileOpt = None,
+    user: UserOpt = None,
+    dept: DeptOpt = None,
+    everyone: AllOpt = False,
+    agent_id: AgentOpt = None,
+    as_json: JsonResult = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Send any message DingTalk takes (oa, action_card, file...), given as its JSON."""
+    content = read_body(body, file, "message's JSON")
+
+    def message() -> dict[str, Any]:
+        try:
+            payload = json.loads(content)
+        except ValueError as exc:
+            raise typer.BadParameter(f"the message is not valid JSON ({exc})") from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("msgtype"), str):
+            raise typer.BadParameter('expected an object {"msgtype": ..., ...}')
+        return payload
+
+    _send(
+        message,
+        user=user,
+        dept=dept,
+        everyone=everyone,
+        agent_id=agent_id,
+        as_json=as_json,
+        dry_run=dry_run,
+    )
 
 
 @app.command("progress")
