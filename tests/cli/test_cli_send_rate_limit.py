@@ -19,8 +19,9 @@ import pytest
 import redis
 
 from cli.conftest import CLI, Result, SandboxClient
+from dingkit import RedisRateLimitStore
 from dingkit.robot.client import window_key
-from dingkit.robot.limits import TEST_PERIOD_ENV
+from dingkit.robot.limits import TEST_PERIOD_ENV, client_window
 from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import RobotConfig, SandboxConfig
 
@@ -141,35 +142,37 @@ def redis_server() -> Iterator[redis.Redis]:
     server.close()
 
 
-def test_processes_on_two_hosts_share_the_window_through_redis(
+def test_processes_on_three_hosts_share_the_window_through_redis(
     home: Path, redis_server: redis.Redis
 ) -> None:
     server, robot = serve_limited()
-    key = f"dingkit:ratelimit:{window_key(robot.token)}"
+    window = client_window(f"{server.url}/robot/send", {})
+    store = RedisRateLimitStore(REDIS_URL)
     try:
         with server:
             sandbox = SandboxClient(server)
-            # Two homes: two token caches and window files, as two hosts would have; one
-            # host names Redis in the environment, the other on the command line.
+            # A first host (this test) has sent 16 of the robot's 20 messages.
+            for _ in range(16):
+                assert store.try_acquire(window_key(robot.token), window.limit, window.period) == 0
+            # Two more hosts: two homes, so two token caches and window files; one names
+            # Redis in the environment, the other on the command line.
             hosts = [
-                CLI(home / "one", {**send_env(sandbox, robot), "DINGKIT_REDIS_URL": REDIS_URL}),
-                CLI(home / "two", send_env(sandbox, robot)),
+                CLI(home / "two", {**send_env(sandbox, robot), "DINGKIT_REDIS_URL": REDIS_URL}),
+                CLI(home / "three", send_env(sandbox, robot)),
             ]
-            for host in hosts:
-                host.home.mkdir()
             calls = []
-            for index in range(22):
+            for index, host in enumerate(hosts * 3):
+                host.home.mkdir(exist_ok=True)
                 args = ["send", "text", f"message {index}", "--no-wait"]
-                calls.append(
-                    (hosts[0], args) if index % 2 else (hosts[1], [*args, "--redis", REDIS_URL])
-                )
-            with ThreadPoolExecutor(max_workers=4) as pool:
+                calls.append((host, args if host is hosts[0] else [*args, "--redis", REDIS_URL]))
+            with ThreadPoolExecutor(max_workers=len(calls)) as pool:
                 results = list(pool.map(lambda call: call[0].run(*call[1]), calls))
-            check_split(results, robot, sent=20, refused=2)
-            assert len(delivered(sandbox, robot)) == 20
+            check_split(results, robot, sent=4, refused=2)
+            assert len(delivered(sandbox, robot)) == 4
             assert sandbox.rejections() == []
     finally:
-        redis_server.delete(key)
+        redis_server.delete(store.key(window_key(robot.token)))
+        store.redis.close()
 
 
 def test_an_unreachable_redis_or_a_bad_test_period_is_one_line(
