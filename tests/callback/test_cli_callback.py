@@ -147,7 +147,22 @@ def test_register_get_update_delete_the_subscription(
         twice = dingkit("callback", "register", "--url", f"{served.url}/", *keys, *tags, env=env)
         assert twice.returncode == 1
         assert "71006" in twice.stderr
-        deleted = dingkit("callback", "delete", env=env)
+        # Dry runs send nothing and show no key: the subscription is as it was.
+        dry = dingkit(
+            "callback", "update", "--url", "http://x/", *keys, *tags, "--dry-run", env=env
+        )
+        assert dry.returncode == 0, dry.stderr
+        assert "/call_back/update_call_back?access_token=***" in dry.stdout
+        assert '"aes_key": "***"' in dry.stdout
+        assert '"token": "***"' in dry.stdout
+        assert AES_KEY not in dry.stdout + dry.stderr
+        assert TOKEN not in dry.stdout + dry.stderr
+        dry = dingkit("callback", "delete", "--dry-run", env=env)
+        assert "/call_back/delete_call_back?access_token=***" in dry.stdout
+        assert json.loads(dingkit("callback", "get", "--json", env=env).stdout)[
+            "call_back_tag"
+        ] == ["user_leave_org"]
+        deleted = dingkit("callback", "delete", env=env)  # not a terminal: no question
         assert deleted.returncode == 0, deleted.stderr
         gone = dingkit("callback", "get", env=env)
         assert gone.returncode == 1

@@ -136,9 +136,12 @@ def confirm(question: str, *, yes: bool) -> None:
         raise SystemExit(1)
 
 
-def print_dry_run(request: APIRequest[Any], *, as_json: bool = False) -> None:
+def print_dry_run(
+    request: APIRequest[Any], *, as_json: bool = False, hidden: Sequence[str] = ()
+) -> None:
     """What ``request`` would send, where the base-URL variables point, the token shown as
-    ``***``; nothing is sent."""
+    ``***``, and so are the body's ``hidden`` fields (a subscription's keys); nothing is
+    sent."""
     from .._config import api_base_url, oapi_base_url
     from .._request import build_call
 
@@ -146,6 +149,9 @@ def print_dry_run(request: APIRequest[Any], *, as_json: bool = False) -> None:
     call = build_call(request, token=token, oapi_base=oapi_base_url(), api_base=api_base_url())
     query = urlencode(call.params, safe="*")
     url = f"{call.url}?{query}" if query else call.url
+    shown_body = request.json
+    if isinstance(shown_body, dict) and hidden:
+        shown_body = {k: "***" if k in hidden else v for k, v in shown_body.items()}
     shown = {k: v for k, v in call.headers.items() if k.lower() not in ("accept",)}
     if as_json:
         print(
@@ -155,7 +161,7 @@ def print_dry_run(request: APIRequest[Any], *, as_json: bool = False) -> None:
                     "method": call.method,
                     "url": url,
                     "headers": shown,
-                    "body": request.json,
+                    "body": shown_body,
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -165,8 +171,8 @@ def print_dry_run(request: APIRequest[Any], *, as_json: bool = False) -> None:
     print(f"{call.method} {url}")
     for name, value in shown.items():
         print(f"{name}: {value}")
-    if request.json is not None:
-        print(json.dumps(request.json, ensure_ascii=False, indent=2))
+    if shown_body is not None:
+        print(json.dumps(shown_body, ensure_ascii=False, indent=2))
     print("(dry run: nothing was sent)", file=sys.stderr)
 
 

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._output import print_json
-from ._server import JsonResult, open_client
+from .._exceptions import ConfigurationError
+from ._output import fail, print_json
+from ._server import DryRunOpt, JsonResult, YesOpt, confirm, open_client, print_dry_run
+
+if TYPE_CHECKING:
+    from .._request import APIRequest
 
 __all__ = ["delete", "get", "keygen", "register", "update"]
 
@@ -43,19 +48,39 @@ def keygen(as_json: JsonResult = False) -> None:
 
 
 def register(
-    url: UrlOpt, token: TokenOpt, aes_key: AesKeyOpt, tag: TagOpt, as_json: JsonResult = False
+    url: UrlOpt,
+    token: TokenOpt,
+    aes_key: AesKeyOpt,
+    tag: TagOpt,
+    as_json: JsonResult = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Subscribe the organisation's events to --url. DingTalk checks the URL first: start
     `dingkit callback serve` (with the same token and aes_key) before this."""
+    if dry_run:
+        from ..resources import callbacks
+
+        _dry_run(lambda: callbacks.register(url, token, aes_key, tag), as_json)
+        return
     with open_client(as_json=as_json) as client:
         client.callbacks.register(url, token, aes_key, tag)
     _done(f"registered {url} for {', '.join(tag)}", as_json)
 
 
 def update(
-    url: UrlOpt, token: TokenOpt, aes_key: AesKeyOpt, tag: TagOpt, as_json: JsonResult = False
+    url: UrlOpt,
+    token: TokenOpt,
+    aes_key: AesKeyOpt,
+    tag: TagOpt,
+    as_json: JsonResult = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Replace the subscription (URL, token, aes_key and tags)."""
+    if dry_run:
+        from ..resources import callbacks
+
+        _dry_run(lambda: callbacks.update(url, token, aes_key, tag), as_json)
+        return
     with open_client(as_json=as_json) as client:
         client.callbacks.update(url, token, aes_key, tag)
     _done(f"updated: {url} for {', '.join(tag)}", as_json)
@@ -83,11 +108,26 @@ def get(
         typer.echo(f"aes_key: {registration.aes_key}")
 
 
-def delete(as_json: JsonResult = False) -> None:
-    """Remove the subscription: DingTalk stops pushing."""
+def delete(as_json: JsonResult = False, yes: YesOpt = False, dry_run: DryRunOpt = False) -> None:
+    """Remove the subscription: DingTalk stops pushing (asks first on a terminal)."""
+    if dry_run:
+        from ..resources import callbacks
+
+        print_dry_run(callbacks.delete(), as_json=as_json)
+        return
+    confirm("Delete the subscription? DingTalk stops pushing events.", yes=yes)
     with open_client(as_json=as_json) as client:
         client.callbacks.delete()
     _done("subscription deleted", as_json)
+
+
+def _dry_run(request: Callable[[], APIRequest[None]], as_json: bool) -> None:
+    """The request a registration would send, its token and aes_key hidden."""
+    try:
+        built = request()
+    except ValueError as error:  # a token or key DingTalk would refuse
+        fail(ConfigurationError(str(error)), as_json=as_json)
+    print_dry_run(built, as_json=as_json, hidden=("token", "aes_key"))
 
 
 def _done(message: str, as_json: bool) -> None:
