@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 APP = AppConfig(name="hr-tool", app_key="dinghrtool0001", app_secret="hr-tool-secret-0001")
 LEAVE = {
     "请假类型": "年假",
-    ("开始时间", "结束时间"): ("2024-05-01", "2024-05-03"),
+    "请假时间": ("2024-05-01", "2024-05-03"),
     "请假天数": 3,
     "请假事由": "family trip",
 }
@@ -81,7 +81,7 @@ def test_approve_a_pending_task_on_the_page(workspace: Workspace) -> None:
     approval = workspace.page.get_by_test_id("approval")
     expect(approval).to_have_count(1)
     expect(approval).to_contain_text(f"{originator.name}提交的请假")
-    expect(approval).to_contain_text("开始时间 ~ 结束时间")
+    expect(approval).to_contain_text("请假时间")
     expect(approval).to_contain_text("2024-05-01 ~ 2024-05-03")
     expect(approval.get_by_test_id("approval-status")).to_have_text("RUNNING")
     task = approval.get_by_test_id("approval-task")

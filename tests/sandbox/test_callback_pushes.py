@@ -29,7 +29,7 @@ APP = AppConfig(name="tests", app_key="dingtests0001", app_secret="tests-secret-
 INSTANCES = "/v1.0/workflow/processInstances"
 LEAVE_FORM = [
     {"name": "请假类型", "value": "年假"},
-    {"name": '["开始时间","结束时间"]', "value": '["2024-05-01","2024-05-02"]'},
+    {"name": "请假时间", "value": '["2024-05-01","2024-05-02"]'},
     {"name": "请假天数", "value": "2"},
     {"name": "请假事由", "value": "family trip"},
 ]

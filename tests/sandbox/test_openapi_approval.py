@@ -30,7 +30,7 @@ TERMINATE = INSTANCES + "/terminate"
 OLD = "/topapi/processinstance/"
 TEMPLATES = "/topapi/process/listbyuserid"
 DAY_MS = 86_400_000
-RANGE = '["开始时间","结束时间"]'
+RANGE = "请假时间"  # the default leave form's date range (one label)
 LEAVE_FORM = [
     {"name": "请假类型", "value": "年假"},
     {"name": RANGE, "value": '["2024-05-01","2024-05-02"]'},
@@ -393,29 +393,40 @@ def replaced(name: str, value: str) -> list[dict[str, str]]:
     return [{**item, "value": value} if item["name"] == name else item for item in LEAVE_FORM]
 
 
+RANGE_FORMAT = '["YYYY-MM-DD","YYYY-MM-DD"], a JSON list of start and end'
+
+
 @pytest.mark.parametrize(
-    ("form", "label"),
+    ("form", "label", "expected"),
     [
-        ([*LEAVE_FORM, {"name": "备注", "value": "x"}], "备注"),  # unknown label
-        (LEAVE_FORM[1:], "请假类型"),  # a required one missing
-        (replaced("请假事由", "  "), "请假事由"),  # blank counts as missing
-        (replaced("请假类型", "长假"), "请假类型"),  # not an option
-        (replaced("请假天数", "two"), "请假天数"),
-        (replaced("请假天数", "1e3"), "请假天数"),
-        (replaced(RANGE, '["2024-05-01"]'), RANGE),
-        (replaced(RANGE, '["2024-05-03","2024-05-01"]'), RANGE),
-        (replaced(RANGE, '["2024/05/01","2024-05-02"]'), RANGE),
-        ([*LEAVE_FORM, LEAVE_FORM[0]], "请假类型"),  # twice
+        (
+            [*LEAVE_FORM, {"name": "备注", "value": "x"}],  # unknown label
+            "备注",
+            "one of the template's fields: 请假类型, 请假时间, 请假天数, 请假事由",
+        ),
+        (LEAVE_FORM[1:], "请假类型", "required, one of: 年假 | 事假 | 病假"),  # missing
+        (replaced("请假事由", "  "), "请假事由", "required, text"),  # blank counts as missing
+        (replaced("请假类型", "长假"), "请假类型", "one of: 年假 | 事假"),  # not an option
+        (replaced("请假天数", "two"), "请假天数", "a number"),
+        (replaced("请假天数", "1e3"), "请假天数", "a number"),
+        (replaced(RANGE, '["2024-05-01"]'), RANGE, RANGE_FORMAT),
+        (replaced(RANGE, '["2024-05-03","2024-05-01"]'), RANGE, "end not before start"),
+        (replaced(RANGE, '["2024/05/01","2024-05-02"]'), RANGE, RANGE_FORMAT),
+        (replaced(RANGE, "2024-05-01..2024-05-02"), RANGE, RANGE_FORMAT),  # the CLI's syntax
+        ([*LEAVE_FORM, LEAVE_FORM[0]], "请假类型", "each field once"),  # twice
     ],
 )
-async def test_leave_form_errors_name_the_component(
-    approvals: Callable[..., Approvals], form: list[dict[str, str]], label: str
+async def test_leave_form_errors_name_the_component_and_its_format(
+    approvals: Callable[..., Approvals], form: list[dict[str, str]], label: str, expected: str
 ) -> None:
     flow = approvals()
     response = await flow.client.api("POST", INSTANCES, flow.body(formComponentValues=form))
     assert response.status_code == 400
     assert response.json()["code"] == "formConverterError"
-    assert response.json()["message"] == f"表单数据校验失败，失败控件：{label}"
+    # DingTalk's text (§3.1), then what the component expects (the sandbox's addition).
+    message = response.json()["message"]
+    assert message.startswith(f"表单数据校验失败，失败控件：{label} (expected: "), message
+    assert expected in message
 
 
 EXPENSE_FORM = {"报销类型": "餐费", "报销金额（元）": "12.50", "费用日期": "2024-05-01"}
@@ -448,7 +459,7 @@ async def test_expense_form_values(
     )
     assert (response.status_code == 200) is ok, response.text
     if not ok:
-        assert response.json()["message"].endswith(f"失败控件：{name}")
+        assert f"失败控件：{name} (expected: " in response.json()["message"]
 
 
 async def test_templates_come_from_the_config(
@@ -472,7 +483,7 @@ form = [
     flow = approvals(processes=[p.model_dump() for p in config.processes])
     form = [
         {"name": "出差事由", "value": "客户拜访"},
-        {"name": RANGE, "value": '["2024-05-01","2024-05-03"]'},
+        {"name": '["开始时间","结束时间"]', "value": '["2024-05-01","2024-05-03"]'},
     ]
     instance_id = await flow.create(processCode="PROC-TRIP-0001", formComponentValues=form)
     assert (await flow.get(instance_id))["title"].endswith("提交的出差")
@@ -484,8 +495,10 @@ form = [
     [
         {"label": "x", "type": "DDSelectField"},  # no options
         {"label": "x", "type": "TextField", "options": ["a"]},
-        {"label": "x", "type": "DDDateRangeField"},  # needs two labels
-        {"label": ["a", "b"], "type": "DDDateField"},
+        {"label": ["a", "b"], "type": "DDDateField"},  # only a date range has two labels
+        {"label": "x", "type": "TextField", "format": "yyyy-MM-dd"},  # dates only
+        {"label": "x", "type": "DDDateField", "format": "dd/MM/yyyy"},
+        {"label": "x", "type": "TextField", "unit": "天"},  # numbers and date ranges only
         {"label": "x", "type": "PictureField"},
     ],
 )
@@ -664,7 +677,8 @@ async def test_old_create_get_and_listids(approvals: Callable[..., Approvals]) -
         (
             "create",
             {"form_component_values": LEAVE_FORM[1:]},
-            "表单数据校验失败，失败控件：请假类型",
+            "表单数据校验失败，失败控件：请假类型 (expected: required, one of: "
+            "年假 | 事假 | 病假 | 调休 | 婚假 | 产假 | 陪产假 | 丧假)",
         ),
         ("create", {"process_code": "PROC-NOPE"}, "审批模板不存在：PROC-NOPE"),
         ("get", {"process_instance_id": "nope"}, "审批实例不存在"),
@@ -717,7 +731,7 @@ async def test_sandbox_view_and_task_buttons(approvals: Callable[..., Approvals]
     [view] = (await http.get("/_sandbox/approvals")).json()["approvals"]
     assert view["instance_id"] == instance_id
     assert view["originator"]["name"] == flow.org.users[20].name
-    assert view["form"][1] == {"label": "开始时间 ~ 结束时间", "value": "2024-05-01 ~ 2024-05-02"}
+    assert view["form"][1] == {"label": "请假时间", "value": "2024-05-01 ~ 2024-05-02"}
     [task] = view["tasks"]
     assert (task["name"], task["status"]) == (approver.name, "RUNNING")
     path = f"/_sandbox/approvals/{instance_id}/tasks/{task['task_id']}"
@@ -776,7 +790,7 @@ def test_sdk_round_trip_sync(served: SandboxServer) -> None:
     ) as client:  # fmt: skip
         codes = [t.process_code for t in client.approval.templates(originator, page_size=1)]
         assert codes == [LEAVE_CODE, EXPENSE_CODE, PURCHASE_CODE]
-        form = {"请假类型": "病假", ("开始时间", "结束时间"): ("2024-05-01", "2024-05-02"),
+        form = {"请假类型": "病假", "请假时间": ("2024-05-01", "2024-05-02"),
                 "请假天数": 2, "请假事由": "flu"}  # fmt: skip
         instance_id = client.approval.create(LEAVE_CODE, originator, form)
         assert client.approval.get(instance_id).status == "RUNNING"

@@ -1,4 +1,5 @@
-"""The approval (workflow) API's codes: HTTP 400 with a string ``code`` (protocol §3.1–§3.4).
+"""The approval (workflow) API's codes: HTTP 400 with a string ``code`` (protocol §3.1–§3.4,
+and the form-schema endpoint's, ``D:obtain-the-form-schema``).
 
 The task codes (``taskNotExist`` and the three after it) are the sandbox's names for answers
 the reference does not spell out [I].
@@ -12,8 +13,10 @@ from . import Api, ErrorCodeInfo, Retry
 _FIX_PARAMETER = "Fix the parameter the message names."
 _INFERRED = "The code is inferred: the reference names no code for this case [I]."
 # [I] The reference gives codes, not messages (§3.1 quotes formConverterError's only): the
-# other examples are the sandbox's wording.
+# other examples are the sandbox's wording, except the form-schema page's, which it quotes.
 _WORDING = "The example message is inferred (the reference quotes none) [I]."
+_QUOTED = ("formConverterError", "formNotExist", "noPermission", "aflowProcessCodeIsError")
+_FORMAT_ADDED = "The sandbox adds the format the field expects after DingTalk's text [I]."
 
 _ROWS: tuple[ErrorCodeInfo, ...] = tuple(
     ErrorCodeInfo(
@@ -29,7 +32,8 @@ _ROWS: tuple[ErrorCodeInfo, ...] = tuple(
             text
             for text in (
                 _INFERRED if inferred else "",
-                "" if code == "formConverterError" else _WORDING,
+                "" if code in _QUOTED else _WORDING,
+                _FORMAT_ADDED if code == "formConverterError" else "",
             )
             if text
         ),
@@ -57,7 +61,9 @@ _ROWS: tuple[ErrorCodeInfo, ...] = tuple(
             "formConverterError",
             BadRequestError,
             "A form field value does not fit the template; the message names the field.",
-            "Send every value as a string in the shape the field's component expects (§3.1).",
+            "Send each value as a string in the shape its component expects (§3.1): "
+            "`dingkit approval template CODE` (client.approval.template) shows every field's "
+            "type, options and format.",
             "表单数据校验失败，失败控件：%s",
             False,
         ),
@@ -125,6 +131,31 @@ _ROWS: tuple[ErrorCodeInfo, ...] = tuple(
             "Hand the task to another member of the organisation.",
             "不能转交给任务当前的处理人",
             True,
+        ),
+        # A template's form (D:obtain-the-form-schema).
+        (
+            "formNotExist",
+            NotFoundError,
+            "The approval form (processCode) does not exist.",
+            "Copy the processCode (PROC-...) from the template in the approval admin page.",
+            "审批表单模板不存在",
+            False,
+        ),
+        (
+            "aflowProcessCodeIsError",
+            NotFoundError,
+            "The approval template could not be read, or was deleted.",
+            "Check the processCode; the template may have been deleted.",
+            "获取审批模板失败或审批模板已被删除",
+            False,
+        ),
+        (
+            "noPermission",
+            PermissionDeniedError,
+            "The app may not read this form (third-party apps may not read an org's forms).",
+            "Use an internal app of the organisation, granted Workflow.Form.Read.",
+            "没有权限访问当前表单",
+            False,
         ),
         # List instance IDs (§3.3).
         (

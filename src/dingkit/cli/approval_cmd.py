@@ -1,17 +1,18 @@
-"""``dingkit approval``: templates, and instances started, read, listed, approved, refused and
-withdrawn (§3), over ``client.approval``."""
+"""``dingkit approval``: templates and their forms, and instances started, read, listed,
+approved, refused and withdrawn (§3), over ``client.approval``."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
+from ._approval_form import encode_ranges, merge_form, print_schema, read_form
 from ._output import print_json
-from ._params import parse_date, parse_pairs, read_json
+from ._params import parse_date
 from ._server import (
     CsvFlag,
     Format,
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
     from ..resources.approval import ApprovalInstance
 
 app = typer.Typer(
-    help="Approval (OA 审批): templates, and instances started, read, listed and acted on.",
+    help="Approval (OA 审批): templates and their forms, and instances started, read, listed "
+    "and acted on.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -74,27 +76,21 @@ def templates(
         emit(client.approval.templates(user), fmt, columns=("process_code", "name"))
 
 
-def _form(pairs: list[str] | None, form_json: str | None) -> Any:
-    """The form: ``--form-json`` (an object label → value, or DingTalk's list of
-    ``{"name", "value"}``), then every ``--form Label=value`` over it."""
-    base: Any = {}
-    if form_json is not None:
-        base = read_json(form_json, "--form-json")
-        valid_list = isinstance(base, list) and all(
-            isinstance(item, dict) and isinstance(item.get("name"), str) and "value" in item
-            for item in base
-        )
-        if not isinstance(base, dict) and not valid_list:
-            raise typer.BadParameter(
-                '--form-json: expected an object {"Label": value, ...} or a list of '
-                '{"name": ..., "value": ...}'
-            )
-    given = parse_pairs(pairs, "--form")
-    if isinstance(base, dict):
-        return {**base, **dict(given)}
-    replaced = {name for name, _ in given}
-    items = [item for item in base if item["name"] not in replaced]
-    return items + [{"name": name, "value": value} for name, value in given]
+@app.command("template")
+def template(
+    process: Annotated[str, typer.Argument(help="Template code (PROC-...).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="DingTalk's answer, with its own key names.")
+    ] = False,
+) -> None:
+    """Show a template's form: each field's label, type, required flag, options and how its
+    value is written (a date range: --form 'Label=START..END')."""
+    with open_client(as_json=as_json) as client:
+        schema = client.approval.template(process)
+    if as_json:
+        print_json(schema.model_dump(mode="json", by_alias=True, exclude_unset=True))
+    else:
+        print_schema(schema)
 
 
 @app.command("create")
@@ -106,8 +102,9 @@ def create(
         typer.Option(
             "--form",
             "-f",
-            help="A form field as 'Label=value' (repeatable). Multi-selects and contacts take "
-            'a JSON array as value: \'Colours=["red","blue"]\'.',
+            help="A form field as 'Label=value' (repeatable). A date range takes "
+            "'Label=2026-12-10..2026-12-11'; multi-selects and contacts a JSON array: "
+            '\'Colours=["red","blue"]\'. `dingkit approval template CODE` lists the fields.',
         ),
     ] = None,
     form_json: Annotated[
@@ -131,10 +128,11 @@ def create(
     as_json: JsonResult = False,
 ) -> None:
     """Start an approval; prints the new instance id."""
-    values = _form(form, form_json)
-    if not values:
+    base, given = read_form(form, form_json)
+    if not base and not given:
         raise typer.BadParameter("give the form with --form 'Label=value' or --form-json FILE")
     with open_client(as_json=as_json) as client:
+        values = merge_form(base, encode_ranges(client, process, given))
         instance_id = client.approval.create(
             process, user, values, dept_id=dept, approvers=approver, cc_list=cc
         )

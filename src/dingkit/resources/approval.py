@@ -1,8 +1,9 @@
 """Approval (OA 审批 / workflow), §3 of the protocol reference. No I/O.
 
-The new API (``/v1.0/workflow/...``, camelCase) creates, reads, lists, approves and withdraws;
-the old one (``/topapi/...``, snake_case) lists a user's templates and reads an instance. Both
-reads give one model, :class:`ApprovalInstance`.
+The new API (``/v1.0/workflow/...``, camelCase) creates, reads, lists, approves and withdraws,
+and describes a template's form (:func:`template`); the old one (``/topapi/...``, snake_case)
+lists a user's templates and reads an instance. Both reads give one model,
+:class:`ApprovalInstance`.
 
     >>> create("PROC-LEAVE", "manager0001", {"Reason": "trip", ("Start", "End"): (d1, d2)})
 """
@@ -10,15 +11,25 @@ reads give one model, :class:`ApprovalInstance`.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal
 
 from .._pagination import Page, PageFlow
 from .._request import APIRequest, Endpoint
+from ._approval_forms import (
+    DATE_FORMATS,
+    DEFAULT_DATE_FORMAT,
+    MAX_FORM_COMPONENTS,
+    MAX_VALUE_CHARS,
+    Form,
+    FormField,
+    FormSchema,
+    form_component_values,
+    form_schema,
+    value_format,
+)
 from ._approval_models import (
     ApprovalInstance,
     ApprovalTask,
@@ -31,6 +42,9 @@ from ._approval_models import (
 from ._models import guaranteed
 
 __all__ = [
+    "DATE_FORMATS",
+    "DEFAULT_DATE_FORMAT",
+    "FORM_SCHEMA",
     "INSTANCE_CREATE",
     "INSTANCE_CREATE_OLD",
     "INSTANCE_EXECUTE",
@@ -46,6 +60,7 @@ __all__ = [
     "MAX_INSTANCE_PAGE",
     "MAX_REMARK",
     "MAX_TEMPLATE_PAGE",
+    "MAX_VALUE_CHARS",
     "TEMPLATES",
     "WINDOW",
     "ApprovalInstance",
@@ -54,6 +69,8 @@ __all__ = [
     "Attachment",
     "Form",
     "FormComponentValue",
+    "FormField",
+    "FormSchema",
     "OperationRecord",
     "ProcessTemplate",
     "create",
@@ -62,8 +79,10 @@ __all__ = [
     "get",
     "get_old",
     "instance_ids",
+    "template",
     "templates",
     "terminate",
+    "value_format",
 ]
 
 MAX_INSTANCE_PAGE = 20  # maxResults (§3.3)
@@ -71,8 +90,6 @@ MAX_TEMPLATE_PAGE = 100  # listbyuserid `size` [I: not in the reference, named b
 WINDOW = dt.timedelta(days=120)  # instanceIds/query: end - start ≤ 120 days (§3.3)
 WINDOW_MS = int(WINDOW.total_seconds() * 1000)
 MAX_INITIATORS = 10
-MAX_VALUE_CHARS = 65535  # a form value (§3.1)
-MAX_FORM_COMPONENTS = 150  # formComponentValues (§3.1)
 MAX_APPROVER_STEPS = 20  # approvers (§3.1)
 MAX_CC = 50  # ccList (§3.1)
 MAX_REMARK = 1024  # execute / terminate remark (§3.4)
@@ -104,6 +121,11 @@ INSTANCE_TERMINATE = Endpoint(
 TEMPLATES = Endpoint(
     "POST", "/topapi/process/listbyuserid", scope="qyapi_aflow", page_size=MAX_TEMPLATE_PAGE
 )
+# A template's form [C, D:obtain-the-form-schema; GOTEA:workflow_1_0/client.go
+# QuerySchemaByProcessCode]: see ._approval_schema.
+FORM_SCHEMA = Endpoint(
+    "GET", "/v1.0/workflow/forms/schemas/processCodes", scope="Workflow.Form.Read"
+)
 INSTANCE_CREATE_OLD = Endpoint(
     "POST", "/topapi/processinstance/create", scope="qyapi_aflow", idempotent=False
 )
@@ -120,74 +142,6 @@ class ApproverStep:
 
     user_ids: Sequence[str]
     action_type: Literal["AND", "OR", "NONE"] = "NONE"
-
-
-# -- form values (§3.1: every value is a string, JSON-encoded when structured) --
-
-
-def _scalar(value: Any, label: str) -> Any:
-    if isinstance(value, bool):
-        raise ValueError(f"form field {label!r}: pass a string (the option's text), not a bool")
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, dt.date):
-        return value.isoformat()  # yyyy-MM-dd
-    if isinstance(value, int | float | Decimal):
-        return str(value)
-    return value
-
-
-def _encode(value: Any, label: str) -> str:
-    if isinstance(value, list | tuple):
-        # Multi-select, contacts, images, related approvals, tables, attachments.
-        items = [
-            item if isinstance(item, dict | list | tuple) else _scalar(item, label)
-            for item in value
-        ]
-        return json.dumps(items, ensure_ascii=False, default=lambda v: _scalar(v, label))
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, default=lambda v: _scalar(v, label))
-    scalar = _scalar(value, label)
-    if not isinstance(scalar, str):
-        raise ValueError(f"form field {label!r}: cannot encode {type(value).__name__}")
-    return scalar
-
-
-Form = Mapping[str | tuple[str, str], Any] | Iterable[Mapping[str, Any] | FormComponentValue]
-
-
-def form_component_values(form: Form) -> list[dict[str, Any]]:
-    """``formComponentValues`` from ``{label: value}``, encoded by §3.1's rules.
-
-    - strings as they are; numbers as strings; dates as ``yyyy-MM-dd``;
-    - lists (multi-select, contacts, images...) as a JSON array string, even for one item;
-    - a date range under a pair of labels: ``{("Start", "End"): (d1, d2)}``;
-    - ``None`` leaves the field out.
-
-    A list of ready ``{"name", "value", ...}`` items is passed through as it is.
-    """
-    values: list[dict[str, Any]] = []
-    if not isinstance(form, Mapping):
-        for item in form:
-            if isinstance(item, FormComponentValue):
-                values.append(item.model_dump(by_alias=True, exclude_none=True))
-            else:
-                values.append(dict(item))
-        return values
-    for label, value in form.items():
-        if value is None:
-            continue
-        if isinstance(label, tuple):
-            name = json.dumps(list(label), ensure_ascii=False)
-            encoded = _encode(list(value), name)
-        else:
-            name, encoded = label, _encode(value, label)
-        if len(encoded) > MAX_VALUE_CHARS:
-            raise ValueError(f"form field {name!r} is over {MAX_VALUE_CHARS} characters")
-        values.append({"name": name, "value": encoded})
-    if len(values) > MAX_FORM_COMPONENTS:
-        raise ValueError(f"at most {MAX_FORM_COMPONENTS} form fields per instance")
-    return values
 
 
 def create(
@@ -275,6 +229,14 @@ def templates(userid: str, *, page_size: int = MAX_TEMPLATE_PAGE) -> PageFlow[Pr
         if page.cursor is None or int(page.cursor) <= offset:
             return
         offset = int(page.cursor)
+
+
+def template(process_code: str) -> APIRequest[FormSchema]:
+    """The form of a template: each field's label, type, required flag, options and format
+    (``GET /v1.0/workflow/forms/schemas/processCodes``)."""
+    return FORM_SCHEMA.request(
+        params={"processCode": process_code}, parse=lambda d: form_schema(d, process_code)
+    )
 
 
 def _template_page(data: dict[str, Any]) -> Page[ProcessTemplate]:

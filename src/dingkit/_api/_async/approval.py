@@ -8,14 +8,21 @@ from typing import TYPE_CHECKING, Literal
 
 from ..._pagination import AsyncPager
 from ...resources import approval
-from ...resources.approval import ApprovalInstance, ApproverStep, Form, ProcessTemplate, Status
+from ...resources.approval import (
+    ApprovalInstance,
+    ApproverStep,
+    Form,
+    FormSchema,
+    ProcessTemplate,
+    Status,
+)
 
 if TYPE_CHECKING:
     from ..._client import AsyncDingTalk
 
 
 class AsyncApprovalAPI:
-    """Start, read, list, approve, refuse and withdraw approvals."""
+    """Discover templates' forms; start, read, list, approve, refuse and withdraw approvals."""
 
     def __init__(self, client: AsyncDingTalk) -> None:
         self._client = client
@@ -25,6 +32,11 @@ class AsyncApprovalAPI:
     ) -> AsyncPager[ProcessTemplate]:
         """The process templates ``userid`` can start, paged for you."""
         return self._client.paginate(lambda: approval.templates(userid, page_size=page_size))
+
+    async def template(self, process_code: str) -> FormSchema:
+        """The form of a template: each field's label, type, required flag, options and how
+        its value is written (``.fields``, ``.field(label)``)."""
+        return await self._client.request(approval.template(process_code))
 
     async def create(
         self,

@@ -9,14 +9,21 @@ from typing import TYPE_CHECKING, Literal
 
 from ..._pagination import SyncPager
 from ...resources import approval
-from ...resources.approval import ApprovalInstance, ApproverStep, Form, ProcessTemplate, Status
+from ...resources.approval import (
+    ApprovalInstance,
+    ApproverStep,
+    Form,
+    FormSchema,
+    ProcessTemplate,
+    Status,
+)
 
 if TYPE_CHECKING:
     from ..._client import DingTalk
 
 
 class ApprovalAPI:
-    """Start, read, list, approve, refuse and withdraw approvals."""
+    """Discover templates' forms; start, read, list, approve, refuse and withdraw approvals."""
 
     def __init__(self, client: DingTalk) -> None:
         self._client = client
@@ -26,6 +33,11 @@ class ApprovalAPI:
     ) -> SyncPager[ProcessTemplate]:
         """The process templates ``userid`` can start, paged for you."""
         return self._client.paginate(lambda: approval.templates(userid, page_size=page_size))
+
+    def template(self, process_code: str) -> FormSchema:
+        """The form of a template: each field's label, type, required flag, options and how
+        its value is written (``.fields``, ``.field(label)``)."""
+        return self._client.request(approval.template(process_code))
 
     def create(
         self,

@@ -1,5 +1,6 @@
-"""Approval, new API (§3.1–§3.4), the templates a user can start (``/topapi/process/
-listbyuserid``), and the sandbox's own approvals view for the chat page.
+"""Approval, new API (§3.1–§3.4), a template's form (:mod:`.form_schema`), the templates a user
+can start (``/topapi/process/listbyuserid``), and the sandbox's own approvals view for the chat
+page.
 
 Templates and form checks are in :mod:`..processes`, the state machine in :mod:`..approvals`;
 the old API's ``processinstance/*`` endpoints are in :mod:`.approval_old`; what both share
@@ -38,6 +39,7 @@ from ..gateway import params
 from ..gateway.answers import OapiError
 from ..gateway.params import ParamError
 from ..gateway.pipeline import Call, Gateway
+from .form_schema import form_schema
 from .instances import ApprovalError, execute, redirect, terminate
 from .service import (
     MAX_ID_PAGE,
@@ -345,6 +347,7 @@ def routes(gateway: Gateway) -> list[Route]:
                 (api.INSTANCE_EXECUTE, _new_api(execute_task)),
                 (api.INSTANCE_TERMINATE, _new_api(terminate_instance)),
                 (api.TEMPLATES, templates),
+                (api.FORM_SCHEMA, form_schema),
             ]
         ),
         Route("/_sandbox/approvals", approvals_view, methods=["GET"]),

@@ -42,28 +42,55 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_DATED = ("DDDateField", "DDDateRangeField")
+#: Components with a unit (天, 小时): "数字组件/日期区间组件单位属性" [C, D:obtain-the-form-schema].
+_UNITS = ("NumberField", "DDDateRangeField")
+
+
 class FormComponentConfig(_Strict):
-    """One component of a template's form. A ``DDDateRangeField`` has two labels (start and
-    end), which the request names as a JSON array string (§3.1)."""
+    """One component of a template's form, as the form-schema endpoint describes it.
+
+    A ``DDDateRangeField`` has one label (``请假时间``) or two, start and end, which a request
+    names as a JSON array string (§3.1); its value is the JSON list of both dates. ``format``
+    (dates only) is ``yyyy-MM-dd`` (the default) or ``yyyy-MM-dd HH:mm``.
+    """
 
     label: str | tuple[str, str]
     type: ComponentType
     required: bool = False
     options: tuple[str, ...] = ()
+    format: Literal["yyyy-MM-dd", "yyyy-MM-dd HH:mm"] | None = None
+    unit: str | None = Field(default=None, min_length=1, max_length=16)
 
     @model_validator(mode="after")
     def _shape(self) -> FormComponentConfig:
         labels = (self.label,) if isinstance(self.label, str) else self.label
         if any(not label.strip() for label in labels):
             raise ValueError("labels must not be blank")
-        if (self.type == "DDDateRangeField") != isinstance(self.label, tuple):
-            raise ValueError("a DDDateRangeField, and only it, takes two labels: [start, end]")
+        if isinstance(self.label, tuple) and self.type != "DDDateRangeField":
+            raise ValueError("only a DDDateRangeField takes two labels: [start, end]")
         selects = self.type in ("DDSelectField", "DDMultiSelectField")
         if selects and not self.options:
             raise ValueError(f"a {self.type} needs options")
         if not selects and self.options:
             raise ValueError(f"a {self.type} takes no options")
+        if self.format is not None and self.type not in _DATED:
+            raise ValueError(f"a {self.type} takes no format (dates and date ranges do)")
+        if self.unit is not None and self.type not in _UNITS:
+            raise ValueError(f"a {self.type} takes no unit (numbers and date ranges do)")
         return self
+
+    @property
+    def date_format(self) -> str | None:
+        """The format of a date or a date range's values (DingTalk's spelling)."""
+        if self.type not in _DATED:
+            return None
+        return self.format or api.DEFAULT_DATE_FORMAT
+
+    @property
+    def date_pattern(self) -> str | None:
+        """:attr:`date_format` as people write it (``YYYY-MM-DD``)."""
+        return api.DATE_FORMATS[self.date_format] if self.date_format else None
 
     @property
     def name(self) -> str:

@@ -1,25 +1,27 @@
 """Approval templates (审批模板) and the check of a form against one (§3.1). Pure.
 
 Templates come from the config's ``[[process]]`` tables or, without any, from
-:data:`DEFAULT_PROCESSES`: leave (请假), expense (报销) and purchase (采购), with stable codes.
+:data:`DEFAULT_PROCESSES`: leave (请假), expense (报销) and purchase (采购), with the stable
+codes the README uses (``PROC-LEAVE``...).
 
     template = processes_of(config)[LEAVE_CODE]
     values = check_form(template, [{"name": "请假类型", "value": "年假"}, ...])
 
 A value that does not fit its component raises :class:`FormError` naming the component's
-label, which the API answers as ``formConverterError`` "表单数据校验失败，失败控件：<label>".
+label, which the API answers as ``formConverterError`` "表单数据校验失败，失败控件：<label>",
+followed by the format the component expects.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
 from collections.abc import Mapping
-from datetime import date
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..._wire import parse_json_strict
 from ...resources import approval as api
 from ..config import SandboxConfig
 from .template_config import FormComponentConfig, ProcessConfig
@@ -32,25 +34,35 @@ __all__ = [
     "FormError",
     "check_form",
     "component_id",
+    "expected_value",
     "processes_of",
 ]
 
 #: The default templates' codes; real ones look like ``PROC-<8>-<...>``, these stay readable.
-LEAVE_CODE = "PROC-SANDBOX-LEAVE"
-EXPENSE_CODE = "PROC-SANDBOX-EXPENSE"
-PURCHASE_CODE = "PROC-SANDBOX-PURCHASE"
+LEAVE_CODE = "PROC-LEAVE"
+EXPENSE_CODE = "PROC-EXPENSE"
+PURCHASE_CODE = "PROC-PURCHASE"
 MAX_VALUE_CHARS = api.MAX_VALUE_CHARS
 MAX_COMPONENTS = api.MAX_FORM_COMPONENTS
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: A date's exact shape per format (strptime alone takes "2026-1-5"), then its parse.
+_DATES = {
+    "yyyy-MM-dd": (re.compile(r"\d{4}-\d{2}-\d{2}"), "%Y-%m-%d"),
+    "yyyy-MM-dd HH:mm": (re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}"), "%Y-%m-%d %H:%M"),
+}
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def _component(
-    label: str | tuple[str, str], kind: str, *, required: bool = True, options: tuple[str, ...] = ()
+    label: str | tuple[str, str],
+    kind: str,
+    *,
+    required: bool = True,
+    options: tuple[str, ...] = (),
+    unit: str | None = None,
 ) -> FormComponentConfig:
     return FormComponentConfig.model_validate(
-        {"label": label, "type": kind, "required": required, "options": options}
+        {"label": label, "type": kind, "required": required, "options": options, "unit": unit}
     )
 
 
@@ -64,8 +76,8 @@ DEFAULT_PROCESSES: tuple[ProcessConfig, ...] = (
                 "DDSelectField",
                 options=("年假", "事假", "病假", "调休", "婚假", "产假", "陪产假", "丧假"),
             ),
-            _component(("开始时间", "结束时间"), "DDDateRangeField"),
-            _component("请假天数", "NumberField"),
+            _component("请假时间", "DDDateRangeField", unit="天"),
+            _component("请假天数", "NumberField", unit="天"),
             _component("请假事由", "TextareaField"),
         ),
     ),
@@ -114,12 +126,23 @@ def processes_of(config: SandboxConfig) -> dict[str, ProcessConfig]:
 
 
 class FormError(ValueError):
-    """A form value that does not fit the template; ``label`` names the component."""
+    """A form value that does not fit the template; ``label`` names the component,
+    ``expected`` says what would fit."""
 
-    def __init__(self, label: str) -> None:
-        super().__init__(f"表单数据校验失败，失败控件：{label}")
+    def __init__(self, label: str, expected: str | None = None) -> None:
+        # DingTalk's text (§3.1); what the component expects is the sandbox's addition [I].
+        text = f"表单数据校验失败，失败控件：{label}"
+        super().__init__(f"{text} (expected: {expected})" if expected else text)
         self.label = label
+        self.expected = expected
         self.message = str(self)
+
+
+def expected_value(component: FormComponentConfig) -> str:
+    """How ``component``'s value is written, in the words of the SDK's form schema."""
+    return api.value_format(
+        component.type, date_format=component.date_format, options=component.options
+    )
 
 
 def component_id(process: ProcessConfig, component: FormComponentConfig) -> str:
@@ -133,7 +156,7 @@ def _key(name: str) -> str | tuple[str, ...]:
     # labels, not the spelling of the JSON.
     if name.startswith("["):
         try:
-            parsed = json.loads(name)
+            parsed = parse_json_strict(name)  # bounded: a name is caller text
         except ValueError:
             return name
         if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
@@ -141,11 +164,12 @@ def _key(name: str) -> str | tuple[str, ...]:
     return name
 
 
-def _is_date(text: str) -> bool:
-    if not _DATE.fullmatch(text):
+def _is_date(text: str, date_format: str) -> bool:
+    shape, parse = _DATES[date_format]
+    if not shape.fullmatch(text):
         return False
     try:
-        date.fromisoformat(text)
+        datetime.strptime(text, parse)
     except ValueError:
         return False
     return True
@@ -153,7 +177,7 @@ def _is_date(text: str) -> bool:
 
 def _json_strings(text: str) -> list[str] | None:
     try:
-        parsed = json.loads(text)
+        parsed = parse_json_strict(text)
     except ValueError:
         return None
     if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
@@ -178,14 +202,16 @@ def _fits(component: FormComponentConfig, value: str) -> bool:
         # A JSON array string even for one item (§3.1).
         items = _json_strings(value)
         return items is not None and all(item in component.options for item in items)
+    date_format = component.date_format or api.DEFAULT_DATE_FORMAT
     if kind == "DDDateField":
-        return _is_date(value)  # yyyy-MM-dd only
+        return _is_date(value, date_format)
     if kind == "DDDateRangeField":
+        # A JSON list of two dates, start first (§3.1); same format, so text order is time order.
         items = _json_strings(value)
         return (
             items is not None
             and len(items) == 2
-            and all(_is_date(item) for item in items)
+            and all(_is_date(item, date_format) for item in items)
             and items[0] <= items[1]
         )
     return True  # TextField, TextareaField: any text
@@ -211,12 +237,16 @@ def check_form(process: ProcessConfig, values: Any) -> list[dict[str, Any]]:
             raise ValueError(f"formComponentValues[{index}].name 必须是字符串")
         name, value = item["name"], item.get("value")
         component = by_key.get(_key(name))
-        if component is None or component.name in given:
-            raise FormError(name)  # unknown label, or the same one twice
+        if component is None:
+            names = ", ".join(c.name for c in process.form)
+            raise FormError(name, f"one of the template's fields: {names}")
+        if component.name in given:
+            raise FormError(name, "each field once")
         if value is None:
             value = ""
         if not isinstance(value, str) or len(value) > MAX_VALUE_CHARS:
-            raise FormError(name)
+            limit = f"a string of at most {MAX_VALUE_CHARS} characters"
+            raise FormError(name, f"{expected_value(component)}, as {limit}")
         given[component.name] = (value, item)
     kept: list[dict[str, Any]] = []
     for component in process.form:
@@ -225,10 +255,10 @@ def check_form(process: ProcessConfig, values: Any) -> list[dict[str, Any]]:
             component.type == "DDMultiSelectField" and _json_strings(value) == []
         ):
             if component.required:
-                raise FormError(component.name)
+                raise FormError(component.name, f"required, {expected_value(component)}")
             continue
         if not _fits(component, value):
-            raise FormError(component.name)
+            raise FormError(component.name, expected_value(component))
         kept.append(
             {
                 "id": component_id(process, component),
