@@ -349,3 +349,26 @@ def test_notify_dry_runs_send_nothing_and_recall_asks_on_a_terminal(wf, workflow
     assert (code, "cancelled" in shown) == (1, True), shown
     assert workflow_sandbox.sandbox.notifications.get(task_id)["recalled_ms"] is None
     wf.run("notify", "recall", str(task_id), "--yes").assert_ok()
+
+
+def test_approval_writes_have_a_dry_run_and_withdraw_asks_on_a_terminal(
+    wf, workflow_sandbox, people
+):
+    originator, approver, _ = people
+    form = json.dumps({"出差事由": "展会", RANGE_LABEL: ["2024-07-01", "2024-07-02"]})
+    create = ["approval", "create", "-p", TRIP, "-u", originator, "--approver", approver]
+    dry = wf.run(*create, "--form-json", "-", "--dry-run", input=form).assert_ok()
+    assert dry.stdout.startswith(f"POST {workflow_sandbox.url}/v1.0/workflow/processInstances")
+    assert '"processCode": "' + TRIP in dry.stdout
+    instance_id = wf.run(*create, "--form-json", "-", input=form).assert_ok().stdout.strip()
+    dry = wf.run("approval", "approve", instance_id, "-u", approver, "--dry-run").assert_ok()
+    assert "/v1.0/workflow/processInstances/execute" in dry.stdout
+    assert '"result": "agree"' in dry.stdout
+    dry = wf.run("approval", "withdraw", instance_id, "-u", originator, "--dry-run")
+    assert "/v1.0/workflow/processInstances/terminate" in dry.assert_ok().stdout
+    assert wf.run("approval", "get", instance_id, "--json").json()["status"] == "RUNNING"
+    code, shown = _on_a_terminal(wf, ["approval", "withdraw", instance_id, "-u", originator], "n")
+    assert (code, "cancelled" in shown) == (1, True), shown
+    assert wf.run("approval", "get", instance_id, "--json").json()["status"] == "RUNNING"
+    wf.run("approval", "withdraw", instance_id, "-u", originator, "--yes").assert_ok()
+    assert wf.run("approval", "get", instance_id, "--json").json()["status"] == "TERMINATED"

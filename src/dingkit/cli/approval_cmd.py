@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
@@ -15,14 +15,18 @@ from ._output import print_json
 from ._params import parse_date
 from ._server import (
     CsvFlag,
+    DryRunOpt,
     Format,
     FormatOpt,
     JsonFlag,
     JsonResult,
+    YesOpt,
     choose_format,
+    confirm,
     emit,
     emit_one,
     open_client,
+    print_dry_run,
     progress,
 )
 
@@ -101,7 +105,6 @@ def create(
         list[str] | None,
         typer.Option(
             "--form",
-            "-f",
             help="A form field as 'Label=value' (repeatable). A date range takes "
             "'Label=2026-12-10..2026-12-11'; multi-selects and contacts a JSON array: "
             '\'Colours=["red","blue"]\'. `dingkit approval template CODE` lists the fields.',
@@ -126,6 +129,7 @@ def create(
         list[str] | None, typer.Option("--cc", help="Cc userId (with --approver).")
     ] = None,
     as_json: JsonResult = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Start an approval; prints the new instance id."""
     base, given = read_form(form, form_json)
@@ -133,6 +137,14 @@ def create(
         raise typer.BadParameter("give the form with --form 'Label=value' or --form-json FILE")
     with open_client(as_json=as_json) as client:
         values = merge_form(base, encode_ranges(client, process, given))
+        if dry_run:  # the template was read (for date ranges); nothing is started
+            from ..resources import approval
+
+            request = approval.create(
+                process, user, values, dept_id=dept, approvers=approver, cc_list=cc
+            )
+            print_dry_run(request, as_json=as_json)
+            return
         instance_id = client.approval.create(
             process, user, values, dept_id=dept, approvers=approver, cc_list=cc
         )
@@ -243,10 +255,24 @@ def _task(client: DingTalk, instance_id: str, user: str, task: int | None) -> in
 
 
 def _act(
-    action: str, instance_id: str, task: int | None, user: str, remark: str | None, as_json: bool
+    action: Literal["approve", "refuse"],
+    instance_id: str,
+    task: int | None,
+    user: str,
+    remark: str | None,
+    as_json: bool,
+    dry_run: bool,
 ) -> None:
     with open_client(as_json=as_json) as client:
         task_id = _task(client, instance_id, user, task)
+        if dry_run:
+            from ..resources import approval
+
+            result: Literal["agree", "refuse"] = "agree" if action == "approve" else "refuse"
+            print_dry_run(
+                approval.execute(instance_id, task_id, user, result, remark), as_json=as_json
+            )
+            return
         do = client.approval.approve if action == "approve" else client.approval.refuse
         do(instance_id, task_id, user, remark)
     done = "approved" if action == "approve" else "refused"
@@ -258,7 +284,7 @@ def _act(
 
 TaskOpt = Annotated[
     int | None,
-    typer.Option("--task", "-t", help="Task id (default: the user's running task)."),
+    typer.Option("--task", help="Task id (default: the user's running task)."),
 ]
 ActorOpt = Annotated[str, typer.Option("--user", "-u", help="The approver's userId.")]
 
@@ -270,9 +296,10 @@ def approve(
     task: TaskOpt = None,
     remark: RemarkOpt = None,
     as_json: JsonResult = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Approve a task of an instance."""
-    _act("approve", instance_id, task, user, remark, as_json)
+    _act("approve", instance_id, task, user, remark, as_json, dry_run)
 
 
 @app.command("refuse")
@@ -282,9 +309,10 @@ def refuse(
     task: TaskOpt = None,
     remark: RemarkOpt = None,
     as_json: JsonResult = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Refuse a task of an instance."""
-    _act("refuse", instance_id, task, user, remark, as_json)
+    _act("refuse", instance_id, task, user, remark, as_json, dry_run)
 
 
 @app.command("withdraw")
@@ -293,8 +321,16 @@ def withdraw(
     user: Annotated[str, typer.Option("--user", "-u", help="The initiator's userId.")],
     remark: RemarkOpt = None,
     as_json: JsonResult = False,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
 ) -> None:
-    """Withdraw an instance (as its initiator)."""
+    """Withdraw an instance (as its initiator; asks first on a terminal)."""
+    if dry_run:
+        from ..resources import approval
+
+        print_dry_run(approval.terminate(instance_id, user, remark), as_json=as_json)
+        return
+    confirm(f"Withdraw approval {instance_id}? It cannot be resumed.", yes=yes)
     with open_client(as_json=as_json) as client:
         client.approval.withdraw(instance_id, user, remark)
     if as_json:
