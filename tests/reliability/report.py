@@ -82,11 +82,11 @@ def main(argv: list[str]) -> int:
             f"  {kind:<9} {row['routes']:>3} routes  {row['cases']:>6} cases  "
             f"{row['5xx']} answered 5xx (sandbox bugs included)  [{common}]"
         )
-    print("SIGKILL under load:")
+    print("SIGKILL under load (a receiver may run twice only what a kill cut short):")
     for row in result["crashes"]:
         print(
             f"  {row['subject']:<30} {row['kills']} kills  {row['acknowledged']} acknowledged  "
-            f"{row['lost']} lost  {row['duplicated']} duplicated (a handler killed mid-run)"
+            f"{row['lost']} lost  {row['duplicated']} handled or stored twice"
         )
     forged = result["forgery"]
     print(
