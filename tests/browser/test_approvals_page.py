@@ -83,7 +83,7 @@ def test_approve_a_pending_task_on_the_page(workspace: Workspace) -> None:
     expect(approval).to_contain_text(f"{originator.name}提交的请假")
     expect(approval).to_contain_text("请假时间")
     expect(approval).to_contain_text("2024-05-01 ~ 2024-05-03")
-    expect(approval.get_by_test_id("approval-status")).to_have_text("RUNNING")
+    expect(approval.get_by_test_id("approval-status")).to_have_text("审批中 In progress")
     task = approval.get_by_test_id("approval-task")
     expect(task).to_contain_text(approver.name)
     # A reload would drop this global; its survival shows the update came without one.
@@ -91,9 +91,9 @@ def test_approve_a_pending_task_on_the_page(workspace: Workspace) -> None:
 
     approval.get_by_test_id("approve-button").click()
 
-    expect(approval.get_by_test_id("approval-status")).to_have_text("COMPLETED · agree")
+    expect(approval.get_by_test_id("approval-status")).to_have_text("已同意 Approved")
     expect(approval.get_by_test_id("approve-button")).to_have_count(0)
-    expect(task).to_contain_text("COMPLETED · AGREE")
+    expect(task).to_contain_text("已同意 Approved")
     assert workspace.page.evaluate("window.__sameDocument") is True
     instance = workspace.client.approval.get(instance_id)
     assert (instance.status, instance.result) == ("COMPLETED", "agree")
@@ -121,9 +121,9 @@ def test_refuse_ends_an_or_node_and_new_approvals_appear(workspace: Workspace) -
         "refuse-button"
     ).click()
 
-    expect(approval.get_by_test_id("approval-status")).to_have_text("COMPLETED · refuse")
+    expect(approval.get_by_test_id("approval-status")).to_have_text("已拒绝 Rejected")
     expect(approval.get_by_test_id("approval-task").filter(has_text=first.name)).to_contain_text(
-        "CANCELED"
+        "已取消 Canceled"
     )
     instance = workspace.client.approval.get(instance_id)
     assert instance.result == "refuse"

@@ -159,6 +159,74 @@ def test_unsupported_markdown_stays_literal_text(source: str, expected: str) -> 
     assert render_markdown(source) == expected
 
 
+def test_font_colour_as_every_client_shows_it() -> None:
+    assert render_markdown("<font color=#FF0000>red</font> text") == (
+        '<p><span class="md-font" style="color: #FF0000">red</span> text</p>'
+    )
+
+
+def test_font_colour_inside_a_link_and_around_bold() -> None:
+    html = render_markdown(
+        "[<font color=#0088FF>详情</font>](https://x.test) <font color=#00aa00>**ok**</font>"
+    )
+    assert (
+        f'<a href="https://x.test" {LINK_ATTRS}>'
+        '<span class="md-font" style="color: #0088FF">详情</span></a>'
+    ) in html
+    assert '<span class="md-font" style="color: #00aa00"><strong>ok</strong></span>' in html
+
+
+def test_nested_font_tags_pair_like_html() -> None:
+    assert render_markdown("<font color=#111111>a<font color=#222222>b</font>c</font>") == (
+        '<p><span class="md-font" style="color: #111111">a'
+        '<span class="md-font" style="color: #222222">b</span>c</span></p>'
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "<font color=red>x</font>",
+        '<font color="#FF0000">x</font>',
+        "<font color='#FF0000'>x</font>",
+        "<font color=#f00>x</font>",
+        "<font color=#FF0000;background:url(javascript:1)>x</font>",
+        "<font color=expression(alert(1))>x</font>",
+    ],
+    ids=["name", "double-quoted", "single-quoted", "short-hex", "css-injection", "expression"],
+)
+def test_font_colour_other_than_an_unquoted_six_digit_hex_is_not_applied(source: str) -> None:
+    html = render_markdown(source)
+    assert "style=" not in html
+    assert html.startswith('<p><span class="md-font" title="')
+    assert html.endswith(">x</span></p>")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "<font color=#FF0000>never closed",
+        "</font>stray close",
+        '<font color="#FF0000" onmouseover=x">x</font>',
+    ],
+)
+def test_unclosed_or_malformed_font_tags_stay_text(source: str) -> None:
+    html = render_markdown(source)
+    assert "<span" not in html
+    assert "&lt;" in html
+
+
+def test_font_attributes_other_than_colour_go_nowhere() -> None:
+    html = render_markdown('<font color=#FF0000 onclick="alert(1)" style=x>x</font>')
+    assert html == '<p><span class="md-font" style="color: #FF0000">x</span></p>'
+
+
+def test_font_size_and_face_are_accepted_and_ignored() -> None:
+    assert render_markdown("<font size=5 face=黑体 color=#123456>z</font>") == (
+        '<p><span class="md-font" style="color: #123456">z</span></p>'
+    )
+
+
 def test_script_tag_is_escaped() -> None:
     html = render_markdown("<script>alert('x')</script>")
     assert "<script" not in html
@@ -222,7 +290,17 @@ def test_url_helpers() -> None:
 
 
 @pytest.mark.parametrize(
-    "hostile", ["[" * 20000, "**a " * 5000, "*a " * 6600, "![" * 10000, "[a](" + "(" * 20000]
+    "hostile",
+    [
+        "[" * 20000,
+        "**a " * 5000,
+        "*a " * 6600,
+        "![" * 10000,
+        "[a](" + "(" * 20000,
+        "<font color=#000000>" * 1000,
+        "<font color=#000000>a</font>" * 700,
+        "<font" + " a=b" * 5000 + ">",
+    ],
 )
 def test_hostile_input_renders_quickly(hostile: str) -> None:
     started = time.perf_counter()

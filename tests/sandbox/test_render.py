@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -91,11 +92,17 @@ def test_action_card_single_button() -> None:
     html = render_message(action_card(singleTitle="Read", singleURL="https://x.test/r"))
     assert html == (
         '<div class="dt-msg dt-msg-actionCard">'
-        '<div class="dt-card-title">Release</div>'
         '<div class="dt-md"><p>body</p></div>'
         '<div class="dt-buttons buttons-vertical buttons-single">'
         f'<a class="dt-button" href="https://x.test/r" {LINK_ATTRS}>Read</a></div></div>'
     )
+
+
+def test_action_card_title_is_not_drawn_in_the_card() -> None:
+    # DingTalk shows the title in the conversation list and the notification only (§2.2).
+    html = render_message(action_card(title="List only", btns=BUTTONS))
+    assert "List only" not in html
+    assert message_preview(action_card(title="List only")) == "List only"
 
 
 def test_action_card_single_button_wins_over_btns() -> None:
@@ -245,6 +252,60 @@ def test_link_messages_ignore_mentions() -> None:
         "at": {"atUserIds": ["u1"], "isAtAll": True},
     }
     assert "mention" not in render_message(payload)
+
+
+@dataclass
+class Person:
+    name: str
+
+
+class People:
+    """Two people the organisation knows, by mobile and by userid."""
+
+    def __init__(self) -> None:
+        self.mobiles = {MOBILE: Person("唐伟")}
+        self.userids = {"manager7": Person("王芳"), "<u>": Person("<b>name</b>")}
+
+    def user(self, userid: str) -> Person | None:
+        return self.userids.get(userid)
+
+    def user_by_mobile(self, mobile: str) -> Person | None:
+        return self.mobiles.get(mobile)
+
+
+def test_known_mobile_shows_the_name_with_the_mobile_as_tooltip() -> None:
+    html = render_message(text(f"@{MOBILE} 请看", atMobiles=[MOBILE]), People())
+    assert f'<span class="mention" title="@{MOBILE}">@唐伟</span> 请看' in html
+    assert f">@{MOBILE}<" not in html
+
+
+def test_known_userid_in_markdown_shows_the_name() -> None:
+    html = render_message(markdown("**ping** @manager7", atUserIds=["manager7"]), People())
+    assert '<strong>ping</strong> <span class="mention" title="@manager7">@王芳</span>' in html
+
+
+def test_unknown_mentions_stay_as_written() -> None:
+    payload = text("@13900000000 @stranger", atMobiles=["13900000000"], atUserIds=["stranger"])
+    html = render_message(payload, People())
+    assert '<span class="mention">@13900000000</span>' in html
+    assert '<span class="mention">@stranger</span>' in html
+
+
+def test_a_mobile_is_not_looked_up_as_a_userid() -> None:
+    html = render_message(text("@manager7", atMobiles=["manager7"]), People())
+    assert '<span class="mention">@manager7</span>' in html
+
+
+def test_names_are_escaped() -> None:
+    html = render_message(text("@<u>", atUserIds=["<u>"]), People())
+    assert "<b>" not in html
+    assert '<span class="mention" title="@&lt;u&gt;">@&lt;b&gt;name&lt;/b&gt;</span>' in html
+
+
+def test_preview_names_the_mentioned() -> None:
+    payload = text(f"@{MOBILE} 请看 @{MOBILE}1", atMobiles=[MOBILE])
+    assert message_preview(payload, People()) == f"@唐伟 请看 @{MOBILE}1"
+    assert message_preview(payload) == f"@{MOBILE} 请看 @{MOBILE}1"
 
 
 def test_mention_ids_are_escaped() -> None:

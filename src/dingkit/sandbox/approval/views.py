@@ -183,6 +183,19 @@ def _readable(component_type: str, text: str) -> str:
     return text
 
 
+def _closing_remark(instance: Instance, task: Task) -> str | None:
+    """The remark its approver gave when answering or handing over ``task``: DingTalk shows
+    it under that approver in the instance's timeline."""
+    for record in instance.records:
+        if (
+            record.userid == task.userid
+            and record.activity_id == task.activity_id
+            and record.date_ms == task.finish_ms
+        ):
+            return record.remark
+    return None
+
+
 def sandbox_json(instance: Instance, org: Organization) -> dict[str, Any]:
     """The chat page's view: names next to userIds, readable form values."""
     return {
@@ -219,6 +232,7 @@ def sandbox_json(instance: Instance, org: Organization) -> dict[str, Any]:
                 "status": task.status,
                 "result": task.result,
                 "finish_time": _iso(task.finish_ms),
+                "remark": _closing_remark(instance, task),
             }
             for task in instance.tasks
         ],

@@ -1,9 +1,10 @@
 """Render the markdown subset that DingTalk shows in robot messages as safe HTML.
 
 DingTalk renders only headings, block quotes, bold, italic, links, images, lists and
-line breaks (protocol note §2.2); tables, code fences, raw HTML and strikethrough stay
-literal text. The input is HTML-escaped before any markup is added, so the output can
-be inserted as ``innerHTML``: every ``<``, ``&`` and quote in it came from here.
+line breaks (protocol note §2.2), and, beyond its documented list, ``<font color=...>``;
+tables, code fences, other HTML and strikethrough stay literal text. The input is
+HTML-escaped before any markup is added, so the output can be inserted as ``innerHTML``:
+every ``<``, ``&`` and quote in it came from here.
 """
 
 from __future__ import annotations
@@ -37,6 +38,26 @@ _EM = re.compile(r"(?<!\*)\*(?=[^\s*])(.{1,1000}?)(?<=[^\s*])\*(?!\*)")
 # Rendered inline pieces are parked behind these markers so that later patterns never
 # look inside tags or URLs. NUL cannot occur in the input: it is replaced on entry.
 _SLOT = re.compile("\x00(\\d+)\x00")
+
+# ``<font color=#FF0000>text</font>``, matched in the escaped text, where "<" is "&lt;" and
+# quotes are entities. An attribute value holds no "&", so no entity hides inside it.
+_FONT_TAG = re.compile(
+    r"&lt;(/?)font((?:\s{1,20}[A-Za-z-]{1,20}\s{0,20}=\s{0,20}"
+    r"(?:&quot;[^&\s]{0,64}&quot;|&#x27;[^&\s]{0,64}&#x27;|[^&\s]{1,64})){0,8})\s{0,20}&gt;",
+    re.IGNORECASE,
+)
+_FONT_ATTR = re.compile(
+    r"([A-Za-z-]{1,20})\s*=\s*(?:&quot;([^&\s]*)&quot;|&#x27;([^&\s]*)&#x27;|([^&\s]+))"
+)
+# [I] from §2.2's [O] findings: an unquoted 6-digit hex colours text on every client; a
+# colour name or a quoted value only on the desktop client, so the page leaves those
+# uncoloured (with a note) rather than promise what the phone app will not show. The value
+# reaches the style attribute only after matching this, so it cannot carry anything else.
+_EVERYWHERE_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
+_DESKTOP_ONLY_NOTE = "DingTalk colours text on every client only with an unquoted #RRGGBB"
+# Font tags nest (inside one another, bold, links); past this depth a tag is plain text,
+# which bounds how deep the parked pieces nest.
+_MAX_FONT_DEPTH = 8
 
 _HEADING = re.compile(r" {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*")
 _QUOTE = re.compile(r" {0,3}>[ \t]?(.*)")
@@ -126,8 +147,8 @@ def _inline(raw: str) -> str:
 
     text = html.escape(raw.strip(), quote=True)
     text = _IMAGE.sub(parked(_image), text)
-    text = _LINK.sub(parked(lambda m: _link(m, _emphasis(m[1], park))), text)
-    text = _emphasis(text, park)
+    text = _LINK.sub(parked(lambda m: _link(m, _emphasis(_fonts(m[1], park), park))), text)
+    text = _emphasis(_fonts(text, park), park)
 
     def restore(fragment: str) -> str:
         return _SLOT.sub(lambda match: restore(slots[int(match[1])]), fragment)
@@ -144,6 +165,45 @@ def _emphasis(text: str, park: Callable[[str], str]) -> str:
 
 def _italic(text: str) -> str:
     return _EM.sub(lambda m: f"<em>{m[1]}</em>", text)
+
+
+def _fonts(text: str, park: Callable[[str], str]) -> str:
+    """Turn each closed ``<font>`` pair into a span, pairing tags as an HTML parser would
+    (a close ends the latest open). DingTalk shows an unclosed tag as written (§2.2), so
+    unpaired tags stay text. A loop with a stack, not recursion: input depth is bounded."""
+    # Each frame: the opening tag as written, its attributes, the pieces inside it so far.
+    frames: list[tuple[str, str, list[str]]] = [("", "", [])]
+    position = 0
+    for match in _FONT_TAG.finditer(text):
+        frames[-1][2].append(text[position : match.start()])
+        position = match.end()
+        closing, attrs = match[1], match[2]
+        if not closing and len(frames) <= _MAX_FONT_DEPTH:
+            frames.append((match[0], attrs, []))
+        elif closing and not attrs and len(frames) > 1:
+            _, opened_attrs, pieces = frames.pop()
+            inner = _emphasis("".join(pieces), park)
+            frames[-1][2].append(park(f"{_font_open(opened_attrs)}{inner}</span>"))
+        else:
+            frames[-1][2].append(match[0])
+    frames[-1][2].append(text[position:])
+    while len(frames) > 1:  # never closed: the tag shows as written
+        tag, _, pieces = frames.pop()
+        frames[-1][2].extend([tag, *pieces])
+    return "".join(frames[0][2])
+
+
+def _font_open(attrs: str) -> str:
+    """The opening span for a font tag's (escaped) attributes; ``size`` and ``face``, which
+    DingTalk accepts, change nothing here [I]."""
+    for match in _FONT_ATTR.finditer(attrs):
+        if match[1].lower() != "color":
+            continue
+        unquoted = match[4]
+        if unquoted is not None and _EVERYWHERE_COLOUR.fullmatch(unquoted):
+            return f'<span class="md-font" style="color: {unquoted}">'
+        return f'<span class="md-font" title="{_DESKTOP_ONLY_NOTE}">'
+    return '<span class="md-font">'
 
 
 # The helpers below receive already-escaped text: escaping turned every quote into an

@@ -3,7 +3,8 @@
 The chat page inserts this HTML as ``innerHTML``, so every value taken from the
 payload is escaped here, and URLs become links only for allowed schemes. Field names
 follow the wire format, casing quirks included (protocol note §2.1): ``link.messageUrl``
-but ``feedCard.links[].messageURL``.
+but ``feedCard.links[].messageURL``. Given the organisation, a mention shows the person's
+name (``@唐伟``) where the body says ``@13800000000`` or ``@userid``, as DingTalk does.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import re
 import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .markdown import is_image_url, is_safe_link, render_markdown
 
-__all__ = ["message_preview", "render_message"]
+__all__ = ["People", "message_preview", "render_message"]
 
 PREVIEW_LENGTH = 80
 
@@ -35,44 +36,68 @@ class _MalformedError(ValueError):
     """The payload lacks a field its msgtype needs, or has one of the wrong type."""
 
 
+class _Person(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class People(Protocol):
+    """Who a mention can name: the sandbox's organisation (``Sandbox.org``) fits."""
+
+    def user(self, userid: str) -> _Person | None: ...
+
+    def user_by_mobile(self, mobile: str) -> _Person | None: ...
+
+
 @dataclass(frozen=True)
 class _Mentions:
-    """Who the ``at`` block of a message mentions."""
+    """Who the ``at`` block of a message mentions: each id as written, with the name the
+    organisation knows it by (``None`` for a stranger, who stays ``@`` + the id)."""
 
-    ids: tuple[str, ...]
+    names: Mapping[str, str | None]
     at_all: bool
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> _Mentions:
+    def from_payload(cls, payload: Mapping[str, Any], people: People | None) -> _Mentions:
         at = payload.get("at")
         if not isinstance(at, Mapping):
-            return cls(ids=(), at_all=False)
-        ids = [
-            str(value)
-            for key in ("atMobiles", "atUserIds")
-            if isinstance(at.get(key), list)
-            for value in at[key]
-            if isinstance(value, str | int) and not isinstance(value, bool) and str(value)
-        ]
+            return cls(names={}, at_all=False)
+        names: dict[str, str | None] = {}
+        for key in ("atMobiles", "atUserIds"):
+            values = at.get(key)
+            for value in values if isinstance(values, list) else ():
+                if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+                    names.setdefault(str(value), _name(people, key, str(value)))
         at_all = at.get("isAtAll")
         # Some senders write the flag as the string "true"; DingTalk accepts it.
         flag = at_all is True or (isinstance(at_all, str) and at_all.lower() == "true")
-        return cls(ids=tuple(ids), at_all=flag)
+        return cls(names=names, at_all=flag)
 
     def highlight(self, fragment: str) -> str:
-        """Wrap each mention in the text nodes of ``fragment`` in a mention span."""
-        words = [f"@{html.escape(id_, quote=True)}" for id_ in self.ids]
+        """Wrap each mention in the text nodes of ``fragment`` in a mention span, with the
+        person's name in place of the id when the organisation knows them."""
+        spans = {
+            f"@{html.escape(id_, quote=True)}": (
+                _mention_span(f"@{name}", written=f"@{id_}") if name else _mention_span(f"@{id_}")
+            )
+            for id_, name in self.names.items()
+        }
         if self.at_all:
-            words.extend(_AT_ALL_WORDS)
-        if not words:
+            spans |= {word: _mention_span(word) for word in _AT_ALL_WORDS}
+        pattern = _words_pattern(spans)
+        if pattern is None:
             return fragment
-        alternatives = "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
-        pattern = re.compile(f"(?:{alternatives}){_ID_END}")
         pieces = _TAG_OR_TEXT.split(fragment)
         return "".join(
-            piece if piece.startswith("<") else pattern.sub(_mention_span, piece)
+            piece if piece.startswith("<") else pattern.sub(lambda m: spans[m[0]], piece)
             for piece in pieces
         )
+
+    def named(self, text: str) -> str:
+        """Plain ``text`` with ``@Name`` for each mention of a known person."""
+        known = {f"@{id_}": f"@{name}" for id_, name in self.names.items() if name}
+        pattern = _words_pattern(known)
+        return text if pattern is None else pattern.sub(lambda m: known[m[0]], text)
 
     def badge(self, raw_body: str) -> str:
         """An "@所有人" badge when everyone is mentioned but the body does not say so."""
@@ -81,28 +106,31 @@ class _Mentions:
         return '<div class="dt-mentions"><span class="mention mention-all">@所有人</span></div>'
 
 
-def render_message(payload: Mapping[str, Any]) -> str:
-    """Return the bubble HTML for ``payload``; odd payloads get a JSON fallback."""
+def render_message(payload: Mapping[str, Any], people: People | None = None) -> str:
+    """Return the bubble HTML for ``payload``; odd payloads get a JSON fallback. With
+    ``people``, mentions of the people it knows show their names."""
     try:
         msgtype = str(payload.get("msgtype"))
         renderer = _RENDERERS.get(msgtype)
         if renderer is None:
             return _fallback(payload, f"Unsupported msgtype {payload.get('msgtype')!r}")
-        return renderer(_section(payload, msgtype), _Mentions.from_payload(payload))
+        return renderer(_section(payload, msgtype), _Mentions.from_payload(payload, people))
     except _MalformedError as error:
         return _fallback(payload, f"Malformed message: {error}")
     except Exception:  # a bad payload must not break the page that lists all messages
         return _fallback(payload, "This message could not be displayed")
 
 
-def message_preview(payload: Mapping[str, Any]) -> str:
-    """A one-line plain-text summary of ``payload`` for the group list."""
+def message_preview(payload: Mapping[str, Any], people: People | None = None) -> str:
+    """A one-line plain-text summary of ``payload`` for the group list. Markdown and
+    actionCard messages show their ``title``: DingTalk shows it only here and in the
+    notification, never inside the message (§2.2)."""
     msgtype: object = None
     try:
         msgtype = payload.get("msgtype")
         section = _section(payload, str(msgtype))
         if msgtype == "text":
-            summary = _text(section, "content")
+            summary = _Mentions.from_payload(payload, people).named(_text(section, "content"))
         elif msgtype in ("markdown", "actionCard", "link"):
             summary = _text(section, "title")
         elif msgtype == "feedCard":
@@ -149,7 +177,6 @@ def _render_link(section: Mapping[str, Any], _: _Mentions) -> str:
 def _render_action_card(section: Mapping[str, Any], mentions: _Mentions) -> str:
     text = _required_text(section, "text")
     body = mentions.highlight(render_markdown(text))
-    title = _escaped(section, "title")
     horizontal = str(section.get("btnOrientation", "0")) == "1"
     orientation = "buttons-horizontal" if horizontal else "buttons-vertical"
     # With singleTitle/singleURL set DingTalk ignores btns (§2.1).
@@ -163,8 +190,9 @@ def _render_action_card(section: Mapping[str, Any], mentions: _Mentions) -> str:
         cards = [_mapping(button, "each of actionCard.btns") for button in btns]
         buttons = [(_text(card, "title"), _text(card, "actionURL")) for card in cards]
     links = "".join(_anchor("dt-button", url, html.escape(label)) for label, url in buttons)
+    # The title is not drawn in the card: DingTalk shows it in the conversation list and
+    # the notification only (§2.2), which message_preview gives the group list.
     parts = [
-        f'<div class="dt-card-title">{title}</div>' if title else "",
         f'<div class="dt-md">{body}</div>',
         mentions.badge(text),
         f'<div class="dt-buttons {orientation}">{links}</div>' if buttons else "",
@@ -213,8 +241,28 @@ def _anchor(css_class: str, url: str, inner: str) -> str:
     return f'<a class="{css_class} dt-nolink" title="{_attr(url)}">{inner}</a>'
 
 
-def _mention_span(match: re.Match[str]) -> str:
-    return f'<span class="mention">{match[0]}</span>'
+def _name(people: People | None, key: str, value: str) -> str | None:
+    # DingTalk names (and masks the mobile of) people by group membership (§2.1); the
+    # sandbox keeps no members, so everyone the organisation knows is named [I].
+    if people is None:
+        return None
+    person = people.user_by_mobile(value) if key == "atMobiles" else people.user(value)
+    return person.name if person is not None and person.name else None
+
+
+def _mention_span(shown: str, *, written: str | None = None) -> str:
+    """A mention as DingTalk draws it (``@唐伟``), with what the body said (``@13800000000``)
+    as its tooltip when that differs."""
+    tip = f' title="{html.escape(written, quote=True)}"' if written else ""
+    return f'<span class="mention"{tip}>{html.escape(shown, quote=True)}</span>'
+
+
+def _words_pattern(words: Mapping[str, str]) -> re.Pattern[str] | None:
+    """Any of ``words`` where it is not the start of a longer id; longest first."""
+    if not words:
+        return None
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(f"(?:{alternatives}){_ID_END}")
 
 
 def _fallback(payload: object, note: str) -> str:

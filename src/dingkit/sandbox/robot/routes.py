@@ -3,7 +3,7 @@ the chat page: groups, robots, the messages they accepted, the requests they ref
 switches to disable a robot or dissolve a group.
 
     GET    /_sandbox/groups                       groups with their last message
-    GET    /_sandbox/robots                       robots with their webhook URL
+    GET    /_sandbox/robots                       robots with their webhook URL and secret
     GET    /_sandbox/messages?group=&robot=&after=&limit=
     DELETE /_sandbox/messages                     clears messages and rejections
     GET    /_sandbox/rejections?robot=&after=&limit=
@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from ...robot.target import ROBOT_SEND
 from ..gateway.pipeline import Gateway, read_body
 from .records import StoredMessage, StoredRobot
-from .render import message_preview, render_message
+from .render import People, message_preview, render_message
 from .sending import send
 
 if TYPE_CHECKING:
@@ -39,13 +39,14 @@ logger = logging.getLogger("dingkit.sandbox")
 _READ_LIMIT = 1_000_000
 
 
-def message_json(message: StoredMessage) -> dict[str, Any]:
-    """A message as the chat page shows it: the payload, its HTML and a one-line preview; a
-    stored row that JSON cannot carry (NaN from before the door was shut) is flagged
-    ``broken`` instead of taking the whole view down."""
+def message_json(message: StoredMessage, people: People | None = None) -> dict[str, Any]:
+    """A message as the chat page shows it: the payload, its HTML and a one-line preview,
+    mentions named from ``people`` (the organisation); a stored row that JSON cannot carry
+    (NaN from before the door was shut) is flagged ``broken`` instead of taking the whole
+    view down."""
     try:
         json.dumps(message.payload, allow_nan=False)
-        return _message_json(message)
+        return _message_json(message, people)
     except (ValueError, TypeError, RecursionError) as exc:
         logger.warning("message %s cannot be shown: %s", message.id, exc)
         return {
@@ -63,7 +64,7 @@ def message_json(message: StoredMessage) -> dict[str, Any]:
         }
 
 
-def _message_json(message: StoredMessage) -> dict[str, Any]:
+def _message_json(message: StoredMessage, people: People | None) -> dict[str, Any]:
     return {
         "id": message.id,
         "group": message.group,
@@ -71,8 +72,8 @@ def _message_json(message: StoredMessage) -> dict[str, Any]:
         "msgtype": message.msgtype,
         "msg_uuid": message.msg_uuid,
         "payload": message.payload,
-        "html": render_message(message.payload),
-        "preview": message_preview(message.payload),
+        "html": render_message(message.payload, people),
+        "preview": message_preview(message.payload, people),
         "received_at": message.received_at,
     }
 
@@ -126,7 +127,7 @@ def routes(sandbox: Sandbox) -> list[BaseRoute]:
                 if last_id
                 else []
             )
-            group["last_message"] = message_json(last[0]) if last else None
+            group["last_message"] = message_json(last[0], sandbox.org) if last else None
             result.append(group)
         return JSONResponse({"groups": result})
 
@@ -146,7 +147,8 @@ def routes(sandbox: Sandbox) -> list[BaseRoute]:
             after=after,
             limit=limit,
         )
-        return JSONResponse({"messages": [message_json(m) for m in found]})
+        people = sandbox.org
+        return JSONResponse({"messages": [message_json(m, people) for m in found]})
 
     async def clear_messages(request: Request) -> Response:
         sandbox.robot.clear_history()

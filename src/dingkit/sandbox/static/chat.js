@@ -3,6 +3,11 @@
 // (approvals, work notifications: openapi.js) register themselves as tabs through
 // window.dingkitSandbox.registerView and are polled with the rest.
 //
+// A group without messages shows how to post to it: each of its robots' webhook and
+// secret (from /_sandbox/robots, behind the same admin guard as the rest of the page) with
+// copy buttons, and one-liners for `dingkit send` and curl. On a narrow screen the group
+// list is a drawer opened from the conversation header.
+//
 // It polls the sandbox JSON API once a second. Messages and rejections are fetched
 // with an `after` cursor, so each poll only carries what is new. Message bubbles are
 // HTML rendered (and escaped) by the server; everything else is set as text.
@@ -28,6 +33,9 @@
     scroll: $("conversation-scroll"),
     messageList: $("message-list"),
     messagesEmpty: $("messages-empty"),
+    howto: $("group-howto"),
+    groupsToggle: $("groups-toggle"),
+    groupsClose: $("groups-close"),
     messagesTab: $("messages-tab"),
     rejectionsTab: $("rejections-tab"),
     rejectionsCount: $("rejections-count"),
@@ -294,7 +302,9 @@
       if (received.length < PAGE_SIZE) break;
     }
     thread.loaded = true;
-    if (state.selected === id) renderEmptyState();
+    if (state.selected !== id) return;
+    if (thread.messages.length === 0) await pollHowto(id);
+    renderEmptyState();
   }
 
   function renderConversation() {
@@ -321,6 +331,113 @@
   function renderEmptyState() {
     const thread = state.selected === null ? null : state.threads.get(state.selected);
     ui.messagesEmpty.hidden = !(thread && thread.loaded && thread.messages.length === 0);
+    ui.howto.hidden = ui.messagesEmpty.hidden || ui.howto.dataset.group !== state.selected;
+  }
+
+  // ---- how to post to an empty group -------------------------------------------
+
+  const SAMPLE_TEXT = "hello";
+  // What the how-to was built from: it is rebuilt only when that changes, so a poll never
+  // drops a selection the reader made in it.
+  let howtoSignature = "";
+
+  async function pollHowto(id) {
+    const data = await getJSON("/_sandbox/robots");
+    if (state.selected !== id) return;
+    const robots = Array.isArray(data.robots) ? data.robots : [];
+    renderHowto(id, robots.filter((robot) => String(robot.group) === id));
+  }
+
+  function renderHowto(id, robots) {
+    const signature = JSON.stringify([id, robots]);
+    if (signature === howtoSignature) return;
+    howtoSignature = signature;
+    ui.howto.dataset.group = id;
+    const parts = [el("h3", "howto-title", "Post to this group")];
+    if (robots.length === 0) {
+      parts.push(el("p", "howto-note", "No robot posts to this group: give one " +
+        `group = "${id}" in the sandbox config's [[robot]].`));
+    }
+    for (const robot of robots) parts.push(robotHowto(robot));
+    ui.howto.replaceChildren(...parts);
+  }
+
+  function robotHowto(robot) {
+    const webhook = String(robot.webhook || "");
+    const secret = robot.secret ? String(robot.secret) : "";
+    const keywords = Array.isArray(robot.keywords) ? robot.keywords.map(String) : [];
+    // A keyword robot refuses a message without one of its keywords (310000).
+    const content = keywords.length ? `${keywords[0]} ${SAMPLE_TEXT}` : SAMPLE_TEXT;
+    const dingkit = ["dingkit send text", shellQuote(content), "--webhook", shellQuote(webhook)];
+    if (secret) dingkit.push("--secret", shellQuote(secret));
+    const body = JSON.stringify({ msgtype: "text", text: { content } });
+    const item = el("div", "howto-robot", [
+      el("div", "howto-robot-name", [
+        el("span", "", String(robot.name || "")),
+        robot.disabled ? el("span", "group-tag", "disabled") : "",
+      ]),
+      copyRow("Webhook", webhook, "webhook"),
+    ]);
+    item.dataset.testid = "howto-robot";
+    item.dataset.robot = String(robot.name || "");
+    if (secret) item.append(copyRow("Secret", secret, "secret"));
+    if (keywords.length) {
+      item.append(el("p", "howto-note", `Messages must contain a keyword: ${keywords.join(", ")}`));
+    }
+    const allowed = Array.isArray(robot.ip_allowlist) ? robot.ip_allowlist.map(String) : [];
+    if (allowed.length) {
+      item.append(el("p", "howto-note", `Accepted only from ${allowed.join(", ")}`));
+    }
+    item.append(copyRow("dingkit", dingkit.join(" "), "dingkit"));
+    if (secret) {
+      // A signed request needs a fresh timestamp and its HMAC in the URL (§2.4), which a
+      // one-line curl cannot compute without a script around it.
+      item.append(el("p", "howto-note",
+        "curl: this robot signs, so the URL needs &timestamp=<ms>&sign=<base64 HMAC-SHA256 " +
+        "of timestamp + \"\\n\" + secret, URL-encoded>, made afresh within the hour; " +
+        "dingkit send (above) does that for you."));
+    } else {
+      const header = "-H 'Content-Type: application/json'";
+      const curl = ["curl", header, "-d", shellQuote(body), shellQuote(webhook)];
+      item.append(copyRow("curl", curl.join(" "), "curl"));
+    }
+    if (robot.disabled) item.append(el("p", "howto-note", "Disabled: DingTalk answers 400102."));
+    return item;
+  }
+
+  function copyRow(label, value, name) {
+    const code = el("code", "howto-value", value);
+    code.dataset.testid = `howto-${name}`;
+    const button = el("button", "copy-button", "Copy");
+    button.type = "button";
+    button.dataset.testid = `copy-${name}`;
+    button.setAttribute("aria-label", `Copy the ${label.toLowerCase()}`);
+    button.addEventListener("click", () => copyFrom(code, button));
+    return el("div", "howto-row", [el("span", "howto-label", label), code, button]);
+  }
+
+  // navigator.clipboard exists only in a secure context (loopback or https): beyond that,
+  // or when the browser refuses, the text is selected so that Ctrl+C copies it.
+  async function copyFrom(node, button) {
+    let said = "Copied";
+    try {
+      await navigator.clipboard.writeText(node.textContent);
+    } catch (error) {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      said = document.execCommand("copy") ? "Copied" : "Selected: press Ctrl+C";
+    }
+    setText(button, said);
+    clearTimeout(button.resetTimer);
+    button.resetTimer = setTimeout(() => setText(button, "Copy"), 2000);
+  }
+
+  // One shell word, for POSIX shells: single quotes, with each ' written as '\''.
+  function shellQuote(text) {
+    return `'${text.replace(/'/g, "'\\''")}'`;
   }
 
   function appendMessages(messages, jumpToEnd) {
@@ -430,6 +547,12 @@
     return value === null || value === "" ? null : value;
   }
 
+  // The group list as a drawer, on screens too narrow for it beside the conversation.
+  function openGroups(open) {
+    ui.messagesPanel.classList.toggle("groups-open", open);
+    ui.groupsToggle.setAttribute("aria-expanded", String(open));
+  }
+
   function selectGroupFromHash() {
     const id = groupFromHash();
     if (id === null || id === state.selected) return;
@@ -507,6 +630,21 @@
 
   // ---- start ------------------------------------------------------------------
 
+  ui.groupsToggle.addEventListener("click", () => {
+    openGroups(!ui.messagesPanel.classList.contains("groups-open"));
+  });
+  // Picking a group (even the open one), the close button, Escape or a tap beside the
+  // drawer close it.
+  ui.groupsClose.addEventListener("click", () => openGroups(false));
+  ui.groupList.addEventListener("click", (event) => {
+    if (event.target.closest(".group-link")) openGroups(false);
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") openGroups(false);
+  });
+  ui.messagesPanel.querySelector(".conversation").addEventListener("click", (event) => {
+    if (!ui.groupsToggle.contains(event.target)) openGroups(false);
+  });
   registerView("messages", { tab: ui.messagesTab, panel: ui.messagesPanel });
   registerView("rejections", { tab: ui.rejectionsTab, panel: ui.rejectionsPanel });
   window.addEventListener("hashchange", () => {

@@ -83,8 +83,46 @@
     approvals.count.title = `${pending} running approval${pending === 1 ? "" : "s"}`;
   }
 
-  function statusText(record) {
-    return record.result ? `${record.status} · ${record.result}` : String(record.status || "");
+  // Statuses as DingTalk's approval page words them (审批中, 已同意, 已拒绝, 已撤销), with
+  // English beside; the API's values stay in the tooltip. The words for a task not yet
+  // reached, handed over or made moot by another OR approver are [I]: the protocol note
+  // (§3.6) gives only the API's values. Anything unforeseen shows as the API wrote it.
+  const INSTANCE_WORDS = {
+    NEW: ["审批中", "In progress"],
+    RUNNING: ["审批中", "In progress"],
+    "COMPLETED agree": ["已同意", "Approved"],
+    "COMPLETED refuse": ["已拒绝", "Rejected"],
+    TERMINATED: ["已撤销", "Withdrawn"],
+    CANCELED: ["已撤销", "Withdrawn"],
+  };
+  const TASK_WORDS = {
+    NEW: ["未开始", "Not reached"],
+    RUNNING: ["审批中", "Pending"],
+    "COMPLETED AGREE": ["已同意", "Approved"],
+    "COMPLETED REFUSE": ["已拒绝", "Rejected"],
+    "COMPLETED REDIRECTED": ["已转交", "Redirected"],
+    CANCELED: ["已取消", "Canceled"],
+    TERMINATED: ["已撤销", "Withdrawn"],
+  };
+
+  function apiStatus(record) {
+    const result = record.result && record.result !== "NONE" ? ` · ${record.result}` : "";
+    return `${record.status || ""}${result}`;
+  }
+
+  function statusWords(record, words) {
+    const status = String(record.status || "");
+    const found = words[`${status} ${record.result || ""}`] || words[status];
+    return found ? `${found[0]} ${found[1]}` : apiStatus(record);
+  }
+
+  function remarkLine(remark) {
+    const line = el("div", "approval-remark-shown", [
+      el("span", "remark-label", "意见 Remark "),
+      el("span", "remark-text", String(remark)),
+    ]);
+    line.dataset.testid = "remark";
+    return line;
   }
 
   function fillApproval(item, approval) {
@@ -92,7 +130,8 @@
     item.dataset.result = String(approval.result || "");
     const originator = approval.originator || {};
     const status = el("span", `approval-status status-${String(approval.status).toLowerCase()}`,
-      statusText(approval));
+      statusWords(approval, INSTANCE_WORDS));
+    status.title = apiStatus(approval);
     status.dataset.testid = "approval-status";
     status.dataset.result = String(approval.result || "");
     const head = el("div", "approval-head", [
@@ -113,14 +152,18 @@
     const tasks = el("ol", "approval-tasks");
     const running = [];
     for (const task of Array.isArray(approval.tasks) ? approval.tasks : []) {
+      const taskStatus = el("span", "task-status", statusWords(task, TASK_WORDS));
+      taskStatus.title = apiStatus(task);
       const row = el("li", `approval-task task-${String(task.status).toLowerCase()}`, [
         el("span", "task-node", `#${task.node}`),
         el("span", "task-name", String(task.name || task.userid || "")),
         el("span", "task-userid", String(task.userid || "")),
-        el("span", "task-status", statusText(task)),
+        taskStatus,
       ]);
       row.dataset.testid = "approval-task";
       row.dataset.taskId = String(task.task_id);
+      // DingTalk shows an approver's remark under them in the instance's timeline.
+      if (task.remark) row.append(remarkLine(task.remark));
       if (task.status === "RUNNING") {
         running.push(task);
         const approve = el("button", "task-button approve", "Approve");
@@ -141,6 +184,10 @@
       tasks.append(row);
     }
     const parts = [head, meta, form, tasks];
+    // A withdrawal's reason belongs to the instance, not to any approver's task.
+    const records = Array.isArray(approval.records) ? approval.records : [];
+    const withdrawal = records.find((r) => r.type === "TERMINATE_PROCESS_INSTANCE" && r.remark);
+    if (withdrawal) parts.push(remarkLine(withdrawal.remark));
     if (running.length > 0) {
       const remark = el("input", "approval-remark");
       remark.placeholder = "Remark (optional)";
