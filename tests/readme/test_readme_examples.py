@@ -19,11 +19,13 @@ is what CI itself runs, so it is the one block skipped here.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import signal
 import subprocess
 import sys
+import tokenize
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import demo_config, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ("README.md",)
+DOCS = ("README.md", "README.zh-CN.md")
 #: Languages a block may be written in; anything else is a mistake the test points out.
 RUN = {"python", "sh", "toml"}
 SHOWN = {"text"}
@@ -191,3 +193,81 @@ def test_every_example_runs_as_written(
             _check_toml(block, work)
         ran += block.lang in RUN
     assert ran >= 8, f"{doc}: only {ran} examples ran"
+
+
+def test_both_readmes_open_with_the_same_two_commands() -> None:
+    def opening(doc: str) -> str:
+        return (ROOT / doc).read_text(encoding="utf-8").split("```")[1]
+
+    assert opening("README.md") == opening("README.zh-CN.md")
+    assert "README.zh-CN.md" in (ROOT / "README.md").read_text(encoding="utf-8")[:400]
+
+
+def _python_code(text: str) -> list[str]:
+    """``text``'s lines without their comments (read by Python's tokenizer)."""
+    lines = text.splitlines()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.COMMENT:
+            row, col = token.start
+            lines[row - 1] = lines[row - 1][:col] + "\0"  # \0: a comment was cut here
+    return _kept(lines)
+
+
+def _hash_comment_code(text: str) -> list[str]:
+    """``text``'s lines without their comments, for sh, TOML and synopses: a ``#`` that
+    starts a word outside quotes starts a comment (``'## x'``, ``$#``, ``a#b`` do not)."""
+    lines = []
+    for line in text.splitlines():
+        quote, escaped = "", False
+        for i, char in enumerate(line):
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote != "'":
+                escaped = True
+            elif quote:
+                quote = "" if char == quote else quote
+            elif char in "'\"":
+                quote = char
+            elif char == "#" and (i == 0 or line[i - 1].isspace()):
+                line = line[:i] + "\0"
+                break
+        lines.append(line)
+    return _kept(lines)
+
+
+def _kept(lines: list[str]) -> list[str]:
+    """Lines cut at a comment lose their trailing blanks, and go if nothing is left."""
+    kept = []
+    for line in lines:
+        if line.endswith("\0"):
+            line = line[:-1].rstrip()
+            if not line:
+                continue
+        kept.append(line)
+    return kept
+
+
+def _code(block: Block) -> list[str]:
+    """What must be the same in every translation of ``block``: its lines without comments,
+    and the file its first line names (``# app.py``, ``# sandbox.toml: ...``)."""
+    named = re.match(r"# (\S+?\.(?:py|toml))\b", block.text)
+    code = _python_code(block.text) if block.lang == "python" else _hash_comment_code(block.text)
+    return [f"(file {named[1]})" if named else "(no file)", *code]
+
+
+def test_comment_stripping_keeps_what_runs() -> None:
+    sh = Block("-", 1, "sh", "# a\necho '## x' \"#y\" a#b $#  # c\n  # d\n\nls\n")
+    assert _code(sh) == ["(no file)", "echo '## x' \"#y\" a#b $#", "", "ls"]
+    python = Block("-", 1, "python", '# app.py\nx = "# no"  # yes\n    # gone\n')
+    assert _code(python) == ["(file app.py)", 'x = "# no"']
+    toml = Block("-", 1, "toml", '# sandbox.toml: run it\nk = "v#"   # c\n')
+    assert _code(toml) == ["(file sandbox.toml)", 'k = "v#"']
+
+
+def test_both_readmes_have_the_same_code() -> None:
+    """A translation changes the prose and the comments, never a command, a line of code, a
+    flag or a value: each block of README.zh-CN.md is README.md's, comments aside."""
+    english, chinese = blocks("README.md"), blocks("README.zh-CN.md")  # the openings: above
+    assert [b.lang for b in english] == [b.lang for b in chinese], "the blocks differ"
+    for ours, theirs in zip(english, chinese, strict=True):
+        assert _code(ours) == _code(theirs), f"{theirs.id} is not {ours.id} translated"
