@@ -17,8 +17,9 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ._auth import LOCK_POLL, AccessToken
+from ._auth import LOCK_POLL
 from ._exceptions import ConfigurationError
+from ._token_store import AccessToken
 
 if TYPE_CHECKING:
     import redis

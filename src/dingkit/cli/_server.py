@@ -111,8 +111,8 @@ def open_client(*, as_json: bool = False) -> Iterator[DingTalk]:
             ),
             as_json=as_json,
         )
-    from .._auth import FileTokenStore
     from .._client import DingTalk
+    from .._token_store import FileTokenStore
 
     try:
         with DingTalk(token_store=FileTokenStore(data_dir() / "tokens.json")) as client:
