@@ -3,6 +3,7 @@
     DingTalkError
     ├── ConfigurationError          missing/invalid credentials, URLs, config files
     ├── MessageValidationError      a message that DingTalk would refuse, caught before sending
+    ├── BotMessageError             a robot push (§8.1) that is not a message: not JSON, bad fields
     ├── APIConnectionError          the request did not get an answer
     │   └── APITimeoutError
     ├── CallbackError               an event push that fails the callback crypto (§7.2)
@@ -38,6 +39,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BotMessageError",
     "CallbackDecryptError",
     "CallbackError",
     "CallbackKeyError",
@@ -71,6 +73,20 @@ class MessageValidationError(DingTalkError, ValueError):
     Args:
         message: what is wrong and what to change.
         field: the offending field in DingTalk's own naming, e.g. ``markdown.title``.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class BotMessageError(DingTalkError, ValueError):
+    """A message pushed to an app robot (§8.1) that cannot be read: not strict JSON, not an
+    object, or a field missing or out of shape. A receiver answers it with a 4xx.
+
+    Args:
+        message: what is wrong, in DingTalk's field names.
+        field: the offending wire field, e.g. ``conversationType`` or ``text.content``.
     """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
