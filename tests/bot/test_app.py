@@ -152,6 +152,18 @@ async def test_a_failing_handler_raises_and_the_conversation_goes_on() -> None:
     assert bot._lanes == {}
 
 
+async def test_a_plain_function_s_exception_reaches_the_caller() -> None:
+    bot = Bot()
+
+    @bot.message()
+    def broken() -> None:
+        raise LookupError("from the worker thread")
+
+    message = text_message("x")
+    with pytest.raises(LookupError, match="worker thread"):
+        await bot.handle(message, RecordingReply(message))
+
+
 async def test_an_unhandled_message_returns_false_and_says_what_to_do(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

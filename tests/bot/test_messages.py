@@ -20,6 +20,7 @@ from dingkit.bot import (
     WithheldMessage,
     parse_message,
 )
+from dingkit.bot.messages import MESSAGE_TYPES
 
 from .wire import CREATE_AT, EXPIRES_AT, ROBOT_DINGTALK_ID, push
 
@@ -217,6 +218,7 @@ def test_a_malformed_field_is_named_as_dingtalk_names_it(data: dict[str, Any], f
         b'{"msgtype": "text", "createAt": NaN}',
         b'{"createAt": 1e999}',
         b"[" * 5000 + b"]" * 5000,
+        b'{"createAt": ' + b"9" * 5000 + b"}",  # more digits than Python converts
         b"[]",
         b'"a string"',
         b"null",
@@ -225,6 +227,12 @@ def test_a_malformed_field_is_named_as_dingtalk_names_it(data: dict[str, Any], f
 def test_text_that_is_not_a_json_object_is_refused_cleanly(body: bytes | str) -> None:
     with pytest.raises(BotMessageError):
         parse_message(body)
+
+
+def test_every_msgtype_of_the_reference_has_its_class() -> None:
+    assert set(MESSAGE_TYPES) == {"text", "richText", "picture", "audio", "video", "file"}
+    for msgtype, cls in MESSAGE_TYPES.items():
+        assert type(parse_message(push(msgtype))) is cls
 
 
 def test_the_error_is_a_dingtalk_error_and_a_value_error_exported_by_dingkit() -> None:

@@ -93,7 +93,9 @@ def test_the_first_matching_handler_in_registration_order_answers() -> None:
     router.message()(third)
     assert resolved(router, "ping").handler.function is first
     assert resolved(router, "pong").handler.function is second
-    assert router.resolve(private_text("pong")).handler.function is third  # type: ignore[union-attr]
+    match = router.resolve(private_text("pong"))
+    assert match is not None
+    assert match.handler.function is third
 
 
 def test_message_handlers_get_the_words_of_the_whole_text() -> None:

@@ -28,6 +28,7 @@ from .._wire import parse_json_strict
 from ..resources._models import CamelModel
 
 __all__ = [
+    "MESSAGE_TYPES",
     "QUOTA_EXHAUSTED",
     "AtUser",
     "AudioMessage",
@@ -335,6 +336,7 @@ class WithheldMessage(IncomingMessage):
         return self.error_code == QUOTA_EXHAUSTED
 
 
+#: The class each §8.1 ``msgtype`` reads into; others read as :class:`IncomingMessage`.
 MESSAGE_TYPES: dict[str, type[IncomingMessage]] = {
     "text": TextMessage,
     "richText": RichTextMessage,
