@@ -205,13 +205,14 @@ class TextMessage(IncomingMessage):
     _body_fields: ClassVar[dict[str, str]] = {"content": "content"}
 
     #: As sent: in a group it starts with the space left where the @robot mention was
-    #: (``" 1+1"``; [O], see below), DingTalk having removed the mention itself.
+    #: (``" 你好"``), DingTalk having removed the mention itself.
     content: str
 
     @property
     def text(self) -> str:
-        # A group message observed in the wild reads {"content": " 1+1"} after "@robot 1+1"
-        # (a community write-up of the HTTP push, found by searching code for "isInAtList").
+        # §8.1: "content usually starts with a space after the @"; the official receive-message
+        # page's group example reads {"content": " 你好"} (D:receive-message, as mirrored at
+        # kk.hackerjk.top/index.php/archives/72), and a push logged by a user " 1+1".
         return self.content.strip()
 
 
