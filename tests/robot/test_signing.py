@@ -272,3 +272,10 @@ async def test_sign_with_a_raw_plus_is_refused(
     answer = await post_signed(sandbox, clock=lambda: timestamp / 1000, url=url)
     assert answer["errcode"] == 310000
     assert sandbox.robot.rejections()[0].reason == "signature"
+
+
+@pytest.mark.parametrize("timestamp", ["²", "١٢٣", "1" * 5000, " 1", "-1", "1.5"])
+def test_a_timestamp_that_is_not_plain_digits_is_a_timestamp_refusal(timestamp: str) -> None:
+    """Not a ValueError (which the sandbox's webhook answered with its bug errcode)."""
+    check = verify_signature("SEC1", timestamp, "x", now_ms=1_577_262_236_757)
+    assert (check.ok, check.reason) == (False, "timestamp")

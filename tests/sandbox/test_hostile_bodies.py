@@ -87,3 +87,21 @@ async def test_a_bad_stored_message_does_not_take_the_views_down(
     assert bad["broken"] is True
     assert fine["payload"] == good
     assert groups.status_code == 200, groups.text
+
+
+@pytest.mark.parametrize("timestamp", ["²", "١٢٣", "9" * 5000])
+async def test_a_signed_robot_refuses_a_timestamp_that_is_not_digits(
+    open_sandbox: OpenSandbox, connect: Connect, timestamp: str
+) -> None:
+    """DingTalk's timestamp error (310000), not the sandbox's bug errcode: int("²") raised."""
+    signed = RobotConfig(name="signed", token="signedtoken0001", secret="SEC-signed-0001")
+    sandbox = open_sandbox(robots=(signed,))
+    client = connect(sandbox)
+    response = await client.http.post(
+        "/robot/send",
+        params={"access_token": signed.token, "timestamp": timestamp, "sign": "x"},
+        content=(TEXT + "}").encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.json()["errcode"] == 310000, response.json()
+    assert sandbox.robot.messages() == []

@@ -63,7 +63,9 @@ def verify_signature(
     """Check a robot request's ``timestamp``/``sign`` query values, already URL-decoded once."""
     if not timestamp or not sign:
         return SignatureCheck(False, "missing")
-    if not timestamp.isdigit():
+    # ASCII digits only, and a sane length: str.isdigit() takes "²" and "١", which int()
+    # refuses or reads as a number no client would send.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
         return SignatureCheck(False, "timestamp")
     if abs(now_ms - int(timestamp)) > tolerance_ms:
         return SignatureCheck(False, "timestamp")
