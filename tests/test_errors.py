@@ -24,6 +24,7 @@ from dingkit import (
     RobotGoneError,
     SecurityCheckError,
     ServerError,
+    SessionExpiredError,
 )
 from dingkit._errcodes import ban_seconds_left
 from dingkit._errors import error_from_response, required_scope, security_check_reason
@@ -35,7 +36,7 @@ SECRET = "SECsensitive0secret0value"
 # (errcode, errmsg, class) for every custom-robot family of §2.5.
 ROBOT_ERRORS: list[tuple[int, str, type[APIError]]] = [
     (310000, "keywords not in content", SecurityCheckError),
-    (300001, "token is not exist", AuthenticationError),
+    (300001, "session 不存在", SessionExpiredError),  # also older servers' unknown token
     (300005, "token is not exist", AuthenticationError),
     (400101, "access_token不存在", AuthenticationError),
     (130101, "send too fast, exceed 20 times per minute", RateLimitError),

@@ -21,7 +21,15 @@ from dingkit import AsyncDingTalk, DingTalk
 
 #: The SDK's packages; the sandbox (a server) and the CLI are applications built on it.
 APPLICATIONS = ("dingkit.sandbox", "dingkit.cli")
-FACADES = ("contacts", "approval", "calendar", "attendance", "notifications", "callbacks")
+FACADES = (
+    "contacts",
+    "approval",
+    "calendar",
+    "attendance",
+    "notifications",
+    "callbacks",
+    "robot",
+)
 
 
 def sdk_modules() -> Iterator[str]:

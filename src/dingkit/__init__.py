@@ -75,6 +75,7 @@ _EXPORTS = {
     "RobotGoneError": "dingkit._exceptions",
     "RateLimitError": "dingkit._exceptions",
     "ServerError": "dingkit._exceptions",
+    "SessionExpiredError": "dingkit._exceptions",
 }
 
 __all__ = [
@@ -125,6 +126,7 @@ __all__ = [
     "SecurityCheckError",
     "SendResult",
     "ServerError",
+    "SessionExpiredError",
     "SlidingWindow",
     "SyncPager",
     "Text",
@@ -157,6 +159,7 @@ if TYPE_CHECKING:
         RobotGoneError,
         SecurityCheckError,
         ServerError,
+        SessionExpiredError,
     )
     from ._file_rate_store import FileRateLimitStore
     from ._pagination import AsyncPager, Page, SyncPager

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._api._async.callbacks import AsyncCallbacksAPI
     from ._api._async.contacts import AsyncContactsAPI
     from ._api._async.notifications import AsyncNotificationsAPI
+    from ._api._async.robot import AsyncRobotAPI
 
 __all__ = ["AsyncDingTalk"]
 
@@ -186,3 +187,10 @@ class AsyncDingTalk(_ClientBase):
         from ._api._async.attendance import AsyncAttendanceAPI
 
         return AsyncAttendanceAPI(self)
+
+    @functools.cached_property
+    def robot(self) -> AsyncRobotAPI:
+        """The app's robot: one-to-one and group sends, session replies (§12.3, §8.1)."""
+        from ._api._async.robot import AsyncRobotAPI
+
+        return AsyncRobotAPI(self)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._api._sync.callbacks import CallbacksAPI
     from ._api._sync.contacts import ContactsAPI
     from ._api._sync.notifications import NotificationsAPI
+    from ._api._sync.robot import RobotAPI
 
 __all__ = ["AsyncDingTalk", "ClientSettings", "DingTalk"]
 
@@ -200,3 +201,10 @@ class DingTalk(_ClientBase):
         from ._api._sync.attendance import AttendanceAPI
 
         return AttendanceAPI(self)
+
+    @functools.cached_property
+    def robot(self) -> RobotAPI:
+        """The app's robot: one-to-one and group sends, session replies (§12.3, §8.1)."""
+        from ._api._sync.robot import RobotAPI
+
+        return RobotAPI(self)

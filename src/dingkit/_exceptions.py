@@ -14,6 +14,7 @@
     │   └── CallbackPayloadError    decrypted, but not an event (not a JSON object)
     └── APIError                    DingTalk answered with an error (errcode / code)
         ├── AuthenticationError     unknown or expired token, bad credentials
+        │   └── SessionExpiredError an app robot's sessionWebhook expired (errcode 300001)
         ├── SecurityCheckError      robot security settings: keyword, signature, timestamp, IP
         ├── PermissionDeniedError
         ├── BadRequestError         missing/malformed fields, wrong Content-Type, bad msgtype
@@ -56,6 +57,7 @@ __all__ = [
     "RobotGoneError",
     "SecurityCheckError",
     "ServerError",
+    "SessionExpiredError",
 ]
 
 
@@ -238,6 +240,16 @@ class APIError(DingTalkError):
 
 class AuthenticationError(APIError):
     """The token, app key or secret is unknown, invalid or expired."""
+
+
+class SessionExpiredError(AuthenticationError):
+    """An app robot's ``sessionWebhook`` is no longer valid (errcode 300001, "session 不存在").
+
+    A session webhook lives about 90 minutes after the message it came with (§8.1); reply
+    through the robot OpenAPI instead (``client.robot.send_to_users`` / ``send_to_group``).
+    Older servers also answered 300001 for an unknown custom-robot token, hence the parent
+    class.
+    """
 
 
 class SecurityCheckError(APIError):

@@ -28,6 +28,7 @@ from dingkit.callback.inbox import SQLiteInbox
 from dingkit.callback.receiver import CallbackReceiver
 from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.app import create_app
+from dingkit.sandbox.bots.conversations import open_group, open_session
 from dingkit.sandbox.config import AppConfig, RobotConfig, SandboxConfig
 
 from . import figures
@@ -103,8 +104,13 @@ def _placeholders(template: str) -> int:
 @pytest.mark.parametrize("route", SANDBOX_ROUTES, ids=lambda route: route.id)
 def test_no_hostile_request_breaks_the_sandbox(route: RouteUnderTest, tmp_path: Path) -> None:
     sandbox = Sandbox.from_settings(config=CONFIG, data_dir=tmp_path)
+    # An app robot's group and a live session webhook, so that hostile values reach the
+    # rules behind the session check and the conversation views.
+    group = open_group(sandbox, "fuzz", members=["manager0001"], robot_codes=[APP.app_key])
+    url, _ = open_session(sandbox, group, robot_code=APP.app_key)
+    known = {"session": url.rpartition("session=")[2], "conversation": group.id}
     with SandboxServer(sandbox) as server, httpx.Client(base_url=server.url, timeout=60) as client:
-        _fuzz_sandbox(route, client)
+        _fuzz_sandbox(route, client, known)
         _state_loads(client)
     sandbox.close()
     reopened = Sandbox.from_settings(config=CONFIG, data_dir=tmp_path)
@@ -115,7 +121,7 @@ def test_no_hostile_request_breaks_the_sandbox(route: RouteUnderTest, tmp_path: 
         reopened.close()
 
 
-def _fuzz_sandbox(route: RouteUnderTest, client: httpx.Client) -> None:
+def _fuzz_sandbox(route: RouteUnderTest, client: httpx.Client, known: dict[str, str]) -> None:
     token = client.get(
         "/gettoken", params={"appkey": APP.app_key, "appsecret": APP.app_secret}
     ).json()["access_token"]
@@ -125,13 +131,17 @@ def _fuzz_sandbox(route: RouteUnderTest, client: httpx.Client) -> None:
     @given(data=st.data())
     def case(data: st.DataObject) -> None:
         method = data.draw(st.sampled_from(route.methods), label="method")
-        path = fill(route.path, [data.draw(path_parts) for _ in range(_placeholders(route.path))])
+        values = [data.draw(path_parts) for _ in range(_placeholders(route.path))]
         query = data.draw(queries, label="query")
         sent = data.draw(headers, label="headers")
         if data.draw(st.booleans(), label="with credentials"):
             # Past the token check, so that hostile values reach the rules behind it.
             query["access_token"] = ROBOT.token if route.path == "/robot/send" else token
+            query["session"] = known["session"]
             sent["x-acs-dingtalk-access-token"] = token
+            if route.path.startswith("/_sandbox/conversations/"):
+                values = [known["conversation"]]
+        path = fill(route.path, values)
         sent["content-type"] = data.draw(content_types, label="content-type")
         body = data.draw(bodies, label="body")
         response = client.request(
@@ -157,6 +167,9 @@ def _state_loads(client: httpx.Client) -> None:
             json.loads(response.text)
     for group in client.get("/_sandbox/groups").json()["groups"]:
         response = client.get("/_sandbox/messages", params={"group": group["id"]})
+        assert response.status_code == 200, response.text[:300]
+    for conversation in client.get("/_sandbox/conversations").json()["conversations"]:
+        response = client.get(f"/_sandbox/conversations/{conversation['id']}/messages")
         assert response.status_code == 200, response.text[:300]
 
 

@@ -89,7 +89,10 @@ def _codes() -> list[tuple[str, int | str, Api]]:
     codes += [("approval ERRORS", code, Api.API) for code, _ in APPROVAL_ERRORS.values()]
     for reason, (doc, observed, _, _) in ROBOT_ERRORS.items():
         codes += [(f"robot {reason}", doc, Api.ROBOT), (f"robot {reason}", observed, Api.ROBOT)]
+    from dingkit.sandbox.bots.conversations import SESSION_GONE
     from dingkit.sandbox.gateway import pipeline
+
+    codes.append(("bots SESSION_GONE", SESSION_GONE[0], Api.ROBOT))
 
     codes.append(("gateway _UNAVAILABLE", pipeline._UNAVAILABLE[0], Api.API))
     codes += [
@@ -105,7 +108,8 @@ def _declared_parameter_errors() -> list[tuple[str, int | str, Api]]:
         (
             endpoint.path,
             endpoint.parameter_error,
-            Api.ROBOT if endpoint.path == "/robot/send" else Api(endpoint.family),
+            # The robot webhook and the app robot's session webhook answer in the robot's codes.
+            Api.ROBOT if endpoint.path.startswith("/robot/send") else Api(endpoint.family),
         )
         for endpoint in all_endpoints()
     ]

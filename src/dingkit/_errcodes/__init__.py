@@ -134,7 +134,7 @@ _Index = dict[str, tuple[ErrorCodeInfo, ...]]
 def _catalogue() -> tuple[tuple[ErrorCodeInfo, ...], _Index, _Index]:
     # Imported here: the family modules import this package's row type, and loading the
     # rows waits until a code is first looked up.
-    from . import api, approval, callback, limits, notifications, oapi, robot
+    from . import api, approval, callback, limits, notifications, oapi, robot, robot_api
 
     rows: tuple[ErrorCodeInfo, ...] = (
         *robot.ROWS,
@@ -144,6 +144,7 @@ def _catalogue() -> tuple[tuple[ErrorCodeInfo, ...], _Index, _Index]:
         *callback.ROWS,
         *api.ROWS,
         *approval.ROWS,
+        *robot_api.ROWS,
     )
     exact: dict[str, list[ErrorCodeInfo]] = {}
     folded: dict[str, list[ErrorCodeInfo]] = {}

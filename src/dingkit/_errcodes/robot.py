@@ -11,6 +11,7 @@ from .._exceptions import (
     RobotGoneError,
     SecurityCheckError,
     ServerError,
+    SessionExpiredError,
 )
 from . import Api, ErrorCodeInfo, Retry
 from ._texts import (
@@ -61,12 +62,24 @@ ROWS: tuple[ErrorCodeInfo, ...] = (
     ErrorCodeInfo(
         code="300001",
         api=Api.ROBOT,
-        raises=AuthenticationError,
-        meaning="The robot access_token is unknown (older code; also an expired sessionWebhook).",
+        raises=SessionExpiredError,
+        meaning=(
+            "An app robot's sessionWebhook has expired or is unknown (it lives about 90 "
+            "minutes); older servers also answered it for an unknown custom-robot token."
+        ),
         retry=Retry.NO,
-        action=ROBOT_TOKEN_ACTION + " For a sessionWebhook, reply through a fresh one.",
-        errmsg_examples=("token is not exist", "session 不存在"),
-        note="Observed, not documented: the doc code is 400101 (§10).",
+        action=(
+            "Reply through the robot OpenAPI instead (client.robot.send_to_group / "
+            "send_to_users, or dingkit robot send-to-group / send-to-users), or through the "
+            "sessionWebhook of a newer message. For a custom robot: " + ROBOT_TOKEN_ACTION
+        ),
+        errmsg_examples=("session 不存在", "token is not exist"),
+        note=(
+            "Observed, not documented: an expired sessionWebhook (§8.1: agentscope-ai/QwenPaw"
+            "#2221, agentscope-ai/agentscope#1318); for custom robots the doc code is 400101 "
+            "and current servers answer 300005 (§10). dingkit raises SessionExpiredError, a "
+            "subclass of AuthenticationError, so code catching the latter still does."
+        ),
         documented=False,
     ),
     ErrorCodeInfo(

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 __all__ = ["all_endpoints"]
 
-#: Modules outside this package that declare endpoints: the token endpoints and the robot
-#: webhook.
-_ALSO_DECLARING = ("dingkit._auth", "dingkit.robot.target")
+#: Modules outside this package that declare endpoints: the token endpoints, the robot
+#: webhook and the app robot's session webhook.
+_ALSO_DECLARING = ("dingkit._auth", "dingkit.robot.target", "dingkit.robot.session")
 
 
 def all_endpoints() -> list[Endpoint]:

@@ -43,6 +43,9 @@ them the pieces every concept shares.
                       routes.py
     callbacks/        event subscription (§7): pushes and the worker (hub.py), records.py,
                       routes.py
+    bots/             app robots (§8.1, §12.3): conversations and session webhooks
+                      (conversations.py), the OpenAPI sends (sending.py), records.py,
+                      routes.py
     static/           the chat page
 
 Adding an endpoint touches: its declaration and request builder in

@@ -24,6 +24,7 @@ from .approval import routes as approval_routes
 from .approval import routes_old as approval_old_routes
 from .attendance import routes as attendance_routes
 from .body_deadline import BodyDeadline
+from .bots import routes as bots_routes
 from .bugs import BugCatcher, recorded_bugs
 from .calendar import routes as calendar_routes
 from .callbacks import routes as callbacks_routes
@@ -54,6 +55,7 @@ def sandbox_routes(sandbox: Sandbox) -> list[BaseRoute]:
         *calendar_routes.routes(gateway),
         *notifications_routes.routes(gateway),
         *callbacks_routes.routes(gateway),
+        *bots_routes.routes(gateway),
     ]
 
 

@@ -15,6 +15,7 @@ approval_withdraw_delay = 15   # seconds after submission before the originator 
 callback_timeout = 1.5      # seconds a callback receiver has to answer a push (§7.3)
 body_timeout = 30           # seconds a request's body may take to arrive, then 408 [I]
 callback_retry_delays = [10, 30]   # seconds before each retry of a failed push (§7.5)
+session_webhook_ttl = 5400  # seconds an app robot's sessionWebhook lives (§8.1 [I])
 
 [[group]]                   # optional: groups are also created from robots' `group`
 id = "ops"
@@ -258,6 +259,7 @@ class SandboxConfig(_Strict):
     callback_timeout: float = Field(default=1.5, gt=0, le=60)
     body_timeout: float = Field(default=30.0, gt=0, le=3600)
     callback_retry_delays: tuple[float, ...] = Field(default=(10.0, 30.0), max_length=10)
+    session_webhook_ttl: int = Field(default=5400, ge=1)
     groups: tuple[GroupConfig, ...] = Field(default=(), alias="group")
     robots: tuple[RobotConfig, ...] = Field(default=(), alias="robot")
     apps: tuple[AppConfig, ...] = Field(default=(), alias="app")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .approval.records import ApprovalRecords
+from .bots.records import BotRecords
 from .calendar.records import CalendarRecords
 from .callbacks.hub import CallbackHub
 from .config import AppConfig, ErrcodeEra, RobotConfig, SandboxConfig, demo_apps, demo_config
@@ -67,6 +68,8 @@ class Sandbox:
         self.approvals = ApprovalRecords(store)
         self.calendar = CalendarRecords(store)
         self.notifications = NotificationRecords(store)
+        #: App robots (§8.1, §12.3): conversations, what robots sent, session webhooks.
+        self.bots = BotRecords(store)
         for group in config.all_groups():
             self.robot.upsert_group(group)
         for robot in config.robots:

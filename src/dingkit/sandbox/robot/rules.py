@@ -12,7 +12,7 @@ refuses a 51st mention before sending (``dingkit.robot.compose``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from ..allowlists import allows
 from ..config import ErrcodeEra
 from .records import StoredRobot
 
-__all__ = ["Outcome", "RobotJudge", "robot_error"]
+__all__ = ["Outcome", "RobotJudge", "check_body", "robot_error"]
 
 _DOC_LINK = "https://open.dingtalk.com/document/orgapp/custom-robots-send-group-messages"
 
@@ -156,32 +156,7 @@ class RobotJudge:
         return self._check_body(robot, body)
 
     def _check_body(self, robot: StoredRobot, body: bytes) -> Outcome:
-        if not body.strip():
-            return Outcome("body_missing")
-        if len(body) > compose.MAX_BODY_BYTES:
-            return Outcome("too_large")
-        try:
-            # NaN, Infinity, 1e999, deep nesting, lone surrogates: not JSON to DingTalk, and
-            # a stored NaN would break every view of the group (issue 10).
-            payload = parse_json_strict(body)
-        except ValueError:
-            return Outcome("malformed", {"field": "json"})
-        if not isinstance(payload, dict):
-            return Outcome("malformed", {"field": "json"})
-        try:
-            message = message_from_payload(payload)
-        except MessageValidationError as exc:
-            if exc.field == "msgtype" and payload.get("msgtype"):
-                return Outcome("msgtype", {"msgtype": str(payload.get("msgtype"))})
-            return Outcome("malformed", {"field": _arrow(exc.field or "msgtype")})
-        missing = compose.missing_required_field(message)
-        if missing is not None:
-            return Outcome("malformed", {"field": _arrow(missing)})
-        if robot.keywords:
-            text = compose.searchable_text(message)
-            if not any(keyword in text for keyword in robot.keywords):
-                return Outcome("keyword")
-        return Outcome(payload=payload, message=message)
+        return check_body(body, keywords=robot.keywords)
 
     def take_rate_slot(self, robot: StoredRobot) -> Outcome | None:
         """Count an accepted message against the robot's minute; a rejection when over."""
@@ -194,6 +169,38 @@ class RobotJudge:
             self._blocked_until[robot.token] = now + BLOCK_SECONDS
             return Outcome("rate_limited")
         return None
+
+
+def check_body(body: bytes, *, keywords: Sequence[str] = ()) -> Outcome:
+    """The checks of a message body (§2.1, §2.5): present, at most 20000 bytes, strict JSON, a
+    known msgtype with its required fields, one of ``keywords`` when there are any. Also what
+    an app robot's session webhook holds a reply to (``sandbox.bots``)."""
+    if not body.strip():
+        return Outcome("body_missing")
+    if len(body) > compose.MAX_BODY_BYTES:
+        return Outcome("too_large")
+    try:
+        # NaN, Infinity, 1e999, deep nesting, lone surrogates: not JSON to DingTalk, and
+        # a stored NaN would break every view of the group (issue 10).
+        payload = parse_json_strict(body)
+    except ValueError:
+        return Outcome("malformed", {"field": "json"})
+    if not isinstance(payload, dict):
+        return Outcome("malformed", {"field": "json"})
+    try:
+        message = message_from_payload(payload)
+    except MessageValidationError as exc:
+        if exc.field == "msgtype" and payload.get("msgtype"):
+            return Outcome("msgtype", {"msgtype": str(payload.get("msgtype"))})
+        return Outcome("malformed", {"field": _arrow(exc.field or "msgtype")})
+    missing = compose.missing_required_field(message)
+    if missing is not None:
+        return Outcome("malformed", {"field": _arrow(missing)})
+    if keywords:
+        text = compose.searchable_text(message)
+        if not any(keyword in text for keyword in keywords):
+            return Outcome("keyword")
+    return Outcome(payload=payload, message=message)
 
 
 def _arrow(field: str) -> str:
