@@ -26,6 +26,24 @@ from .tokens.issuer import failure_mode
 
 __all__ = ["SandboxServer", "describe_apps", "describe_grants", "describe_robots"]
 
+_WS_MAX_SIZE = 1024 * 1024
+
+
+class _QuietBadUtf8(logging.Filter):
+    """uvicorn's websockets-sansio protocol logs a text frame that is not UTF-8 with a full
+    traceback (``logger.exception``, marked "pragma: no cover" in uvicorn 0.55) before closing
+    that connection with 1007, which is right. A client's bad bytes are not the server's
+    fault: the record is kept as one warning line, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Invalid UTF-8 sequence received from client"):
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_QUIET_BAD_UTF8 = _QuietBadUtf8()
+
 
 class SandboxServer:
     """A sandbox served by uvicorn on a background thread.
@@ -83,11 +101,19 @@ class SandboxServer:
             # h11 bounds the request head (16 KiB, then 400 and close); httptools, which
             # uvicorn would pick if installed, has no such bound (issue 10, defect 10).
             http="h11",
+            # Stream mode's WebSocket (§8.2) through the `websockets` library, named rather than
+            # left to "auto". uvicorn 0.55 deprecates its "websockets" (legacy) implementation
+            # and says it will become this one; same library, sans-I/O, maintained.
+            ws="websockets-sansio",
+            # [I] DingTalk's frame limit is unknown; an ACK is a few hundred bytes. A larger
+            # client frame closes that connection with 1009 (message too big).
+            ws_max_size=_WS_MAX_SIZE,
             # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default (issue 10, defect 6).
             proxy_headers=forwarded_allow_ips is not None,
             forwarded_allow_ips=forwarded_allow_ips,
         )
         self._server = uvicorn.Server(config)
+        logging.getLogger("uvicorn.error").addFilter(_QUIET_BAD_UTF8)  # once: same object
         self._thread: threading.Thread | None = None
 
     @property
