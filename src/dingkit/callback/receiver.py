@@ -25,18 +25,17 @@ import logging
 import os
 import re
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, overload
 
-import anyio
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from .._config import data_dir as default_data_dir
 from .._exceptions import CallbackError, CallbackReceiverError, ConfigurationError
+from .._inbound import BODY_TIMEOUT, RefusalLog, Refused, read_body
 from .._retry import RetryPolicy
 from .._wire import parse_json_strict
 from .crypto import CallbackCrypto
@@ -51,13 +50,7 @@ logger = logging.getLogger("dingkit.callback")
 
 #: Approval pushes over 64 KB drop their form values (§7.6), so 1 MiB is far above any push.
 MAX_BODY = 1 << 20
-#: Seconds a push's body may take to arrive once its headers are in; then 408 and the
-#: connection let go, so a client that declares a body and never sends it cannot hold a
-#: connection for ever (issue 10, defect 10). DingTalk sends a few hundred bytes at once.
-BODY_TIMEOUT = 30.0
 INBOX_FILE = "callback-inbox.sqlite3"
-#: Seconds between two log lines for refused pushes of the same reason (issue 10, defect 3).
-REFUSAL_LOG_INTERVAL = 60.0
 _CHECK_EVENTS = frozenset({"check_url", "check_create_suite_url", "check_update_suite_url"})
 #: What a corpId, appKey or suiteKey looks like: a push's receiver id is named back in a
 #: refusal only when it does (it is no secret, and setting it is the fix).
@@ -134,12 +127,6 @@ class _GroupCommit:
                         future.set_result(entry_id)
         finally:
             self._writing = False
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.reason, self.message = status, reason, message
 
 
 class CallbackReceiver:
@@ -219,8 +206,7 @@ class CallbackReceiver:
         self.max_body = max_body
         self.body_timeout = body_timeout
         self.metrics = ReceiverMetrics()
-        self._refusals_logged: dict[str, float] = {}
-        self._refusals_quiet: Counter[str] = Counter()
+        self._refusals = RefusalLog(logger, "a push")
         self.handlers = Handlers()
         self._dispatch = dispatch
         self._dispatcher_options: dict[str, Any] = {
@@ -333,31 +319,11 @@ class CallbackReceiver:
     async def _push(self, request: Request) -> Response:
         try:
             reply = await self._accept(request)
-        except _Refused as refused:
-            self.metrics.count("rejected", refused.reason)
-            client = request.client.host if request.client else "?"
-            self._log_refusal(refused, client)
-            # A slow body's connection is let go: it may still hold the rest of that body.
-            close = {"Connection": "close"} if refused.status == 408 else None
-            return JSONResponse(
-                {"error": refused.reason, "message": refused.message},
-                status_code=refused.status,
-                headers=close,
-            )
+        except Refused as refused:
+            self.metrics.count("rejected", refused.reason)  # every one: the log has a few
+            self._refusals.log(refused, request.client.host if request.client else "?")
+            return refused.response()
         return JSONResponse(reply)
-
-    def _log_refusal(self, refused: _Refused, client: str) -> None:
-        """One line per reason per :data:`REFUSAL_LOG_INTERVAL`, with how many were left out
-        since: a flood of bad pushes must not flood the log (the metrics count them all)."""
-        now = time.monotonic()
-        last = self._refusals_logged.get(refused.reason)
-        if last is not None and now - last < REFUSAL_LOG_INTERVAL:
-            self._refusals_quiet[refused.reason] += 1
-            return
-        quiet = self._refusals_quiet.pop(refused.reason, 0)
-        self._refusals_logged[refused.reason] = now
-        more = f" ({quiet} more like it not logged)" if quiet else ""
-        logger.warning("refused a push from %s: %s%s", client, refused.message, more)
 
     async def _accept(self, request: Request) -> dict[str, str]:
         query = request.query_params
@@ -365,25 +331,25 @@ class CallbackReceiver:
         timestamp = query.get("timestamp") or query.get("timeStamp")
         nonce = query.get("nonce")
         if not signature or not timestamp or not nonce:
-            raise _Refused(
+            raise Refused(
                 400, "query", "signature, timestamp and nonce are required in the query string"
             )
-        body = await self._body(request)
+        body = await read_body(request, max_body=self.max_body, within=self.body_timeout)
         try:
             # NaN, deep nesting, lone surrogates: refused here, not a 500 further on (#10).
             data = parse_json_strict(body)
         except ValueError as error:
-            raise _Refused(400, "json", f"the body is not JSON: {error}") from None
+            raise Refused(400, "json", f"the body is not JSON: {error}") from None
         encrypt = data.get("encrypt") if isinstance(data, dict) else None
         if not isinstance(encrypt, str) or not encrypt:
-            raise _Refused(400, "encrypt", 'the body has no "encrypt" string')
+            raise Refused(400, "encrypt", 'the body has no "encrypt" string')
         try:
             self.crypto.verify(signature, timestamp, nonce, encrypt)
             message, crypto = self._decrypt(encrypt)
             event = parse_event(message)
         except CallbackError as error:
             status = 403 if error.reason == "signature" else 400
-            raise _Refused(status, error.reason, str(error)) from None
+            raise Refused(status, error.reason, str(error)) from None
         if event.event_type not in _CHECK_EVENTS:
             await self._commit(event.event_type, message, event.dedup_keys)
         else:
@@ -397,33 +363,12 @@ class CallbackReceiver:
                 return message, crypto
         raise CallbackReceiverError(_mismatch(receiver, self.receiver_ids, given=self._ids_given))
 
-    async def _body(self, request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body:
-            raise _Refused(413, "size", f"the body is over {self.max_body} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            with anyio.fail_after(self.body_timeout):
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > self.max_body:
-                        raise _Refused(413, "size", f"the body is over {self.max_body} bytes")
-                    chunks.append(chunk)
-        except ClientDisconnect:
-            raise _Refused(400, "disconnect", "the client went away mid-body") from None
-        except TimeoutError:
-            raise _Refused(
-                408, "slow", f"the body did not arrive within {self.body_timeout:g} s"
-            ) from None
-        return b"".join(chunks)
-
     async def _commit(self, event_type: str, message: bytes, keys: tuple[str, ...]) -> None:
         try:
             entry = await self._commits.add(NewEvent(event_type, message, keys))
         except Exception as error:
             # Not acknowledged, so not lost: DingTalk pushes it again (§7.5).
-            raise _Refused(
+            raise Refused(
                 503, "inbox", f"the inbox is unavailable ({type(error).__name__}); push again"
             ) from None
         if entry is None:
