@@ -19,6 +19,7 @@ from . import (
     callback_cmd,
     contacts_cmd,
     notify_cmd,
+    robot_cmd,
     send,
 )
 from .api_cmd import api
@@ -51,6 +52,7 @@ app.add_typer(calendar_cmd.app, name="calendar")
 app.add_typer(attendance_cmd.app, name="attendance")
 app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(callback_cmd.app, name="callback")
+app.add_typer(robot_cmd.app, name="robot")
 
 
 def _version(value: bool) -> None:
