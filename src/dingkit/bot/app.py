@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..robot.messages import RobotMessage
 from .filters import Predicate
 from .messages import IncomingMessage
 from .replies import Reply
@@ -125,7 +126,13 @@ class Bot:
             "args": list(match.args),
             "bot": self,
         }
-        await match.handler(available)
+        answer = await match.handler(available)
+        # What a handler returns is its reply: the way a plain function (run in a thread,
+        # where the async ``reply`` is out of reach) answers; a str is a text message.
+        if isinstance(answer, str):
+            await reply.text(answer)
+        elif isinstance(answer, RobotMessage):
+            await reply.send(answer)
         return True
 
     def _semaphore(self) -> asyncio.Semaphore:
