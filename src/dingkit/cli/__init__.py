@@ -15,6 +15,7 @@ from .. import __version__
 from . import (
     approval_cmd,
     attendance_cmd,
+    bot_cmd,
     calendar_cmd,
     callback_cmd,
     contacts_cmd,
@@ -53,6 +54,7 @@ app.add_typer(attendance_cmd.app, name="attendance")
 app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(callback_cmd.app, name="callback")
 app.add_typer(robot_cmd.app, name="robot")
+app.add_typer(bot_cmd.app, name="bot")
 
 
 def _version(value: bool) -> None:

@@ -7,17 +7,14 @@ whether it was pushed or fetched by ``pull-failed`` (see :func:`event_json`).
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import logging
 import os
 import shlex
 import signal
-import socket
 import sys
 import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -25,6 +22,7 @@ import typer
 from .._exceptions import ConfigurationError, DingTalkError
 from ._inbox import DataDirOpt, InboxNameOpt, RedisOpt, RetentionOpt, open_inbox
 from ._output import fail
+from ._serving import bind, import_target, serve_forever
 
 if TYPE_CHECKING:
     from ..callback.dispatcher import Handlers
@@ -102,7 +100,7 @@ def serve(
             retention=retention_days * 86400,
         )
         receiver.handlers = build_handlers(exec_command, handler)
-        listener = _bind(host, port)
+        listener = bind(host, port)
     except DingTalkError as error:
         fail(error)
     _log_to_stderr()
@@ -113,7 +111,10 @@ def serve(
     if warning is not None:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"metrics: http://{host}:{listener.getsockname()[1]}/metrics", err=True)
-    _run(receiver, listener)
+    try:
+        serve_forever(receiver, listener)
+    finally:
+        stop_exec_handlers()
 
 
 def build_handlers(exec_command: str | None, targets: list[str] | None) -> Handlers:
@@ -122,7 +123,10 @@ def build_handlers(exec_command: str | None, targets: list[str] | None) -> Handl
 
     handlers = Handlers()
     for target in targets or ():
-        handlers.add_every(_import_handler(target))
+        function = import_target(target, "--handler")
+        if not callable(function):
+            raise ConfigurationError(f"--handler {target!r} is not a function")
+        handlers.add_every(function)
     if exec_command:
         handlers.add_every(_exec_handler(exec_command))
     if not targets and not exec_command:
@@ -140,52 +144,6 @@ def _log_to_stderr() -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-        # Listening now, before uvicorn starts: pushes that arrive meanwhile wait in the
-        # backlog instead of being refused.
-        listener.listen(2048)
-    except OSError as error:
-        listener.close()
-        raise ConfigurationError(
-            f"cannot listen on {host}:{port}: {error.strerror or error}; pick another --port"
-        ) from None
-    return listener
-
-
-def _run(app: Any, listener: socket.socket) -> None:
-    import uvicorn
-
-    # h11 bounds the request head (16 KiB, then 400 and close); httptools, which uvicorn
-    # would pick if installed, has no such bound (issue 10, defect 10).
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, http="h11")
-    server = uvicorn.Server(config)
-    try:
-        with contextlib.suppress(KeyboardInterrupt):  # uvicorn handles SIGINT; this is a net
-            server.run(sockets=[listener])
-    finally:
-        stop_exec_handlers()
-
-
-def _import_handler(target: str) -> Callable[[CallbackEvent], Any]:
-    module_name, _, attribute = target.partition(":")
-    if not module_name or not attribute:
-        raise ConfigurationError(f"--handler {target!r}: write it as module:function")
-    sys.path.insert(0, str(Path.cwd()))  # as `python -m` would find the user's module
-    try:
-        module = importlib.import_module(module_name)
-        function = getattr(module, attribute)
-    except (ImportError, AttributeError) as error:
-        raise ConfigurationError(f"--handler {target!r}: {error}") from None
-    if not callable(function):
-        raise ConfigurationError(f"--handler {target!r} is not a function")
-    return function  # type: ignore[no-any-return]
 
 
 def event_json(event: CallbackEvent) -> dict[str, Any]:
