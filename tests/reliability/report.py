@@ -33,7 +33,7 @@ def summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
                 key: line.get(key, 0)
                 for key in ("scanned", "log_records", "captured", "command_outputs", "leaks")
             }
-        elif line["kind"] in ("sandbox", "receiver"):
+        elif line["kind"] in ("sandbox", "receiver", "bot"):
             routes[line["kind"]] += 1
             hostile[line["kind"]].update(line["statuses"])
         elif line["kind"] == "crash":

@@ -124,6 +124,12 @@ class BotHTTPApp:
         return f"BotHTTPApp(path={self.path!r}, bot={self.bot!r})"
 
     @property
+    def routes(self) -> dict[str, str]:
+        """The paths this app answers, each with its method (the hostile-input suite walks
+        them)."""
+        return {self.path: "POST"}
+
+    @property
     def client(self) -> AsyncDingTalk:
         if self._client is None:
             from .._async_client import AsyncDingTalk
