@@ -208,7 +208,9 @@ def template(message: RobotMessage | RobotTemplate | str) -> RobotTemplate:
 
 def resolve_robot_code(robot_code: str | None, environ: Mapping[str, str], app_key: str) -> str:
     """``robot_code``, else ``DINGTALK_ROBOT_CODE``, else the app key: an internal app's
-    robot has the app's Client ID as its robotCode [I, §8.1/§12.3]."""
+    robot has the app's Client ID as its robotCode [I, §8.1/§12.3; the official Stream SDK
+    sends ``robotCode = credential.client_id`` in ``ChatbotHandler.reply_card``
+    (dingtalk_stream/chatbot.py)]."""
     code = robot_code or environ.get("DINGTALK_ROBOT_CODE", "").strip() or app_key
     if not code.strip():
         raise ConfigurationError("no robot code: pass robot_code= or set DINGTALK_ROBOT_CODE")
