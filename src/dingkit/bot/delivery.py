@@ -10,12 +10,14 @@ dropped there and said in a log line).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .._exceptions import SessionExpiredError
+from ..robot.messages import At, Markdown, Text
 from .replies import Reply
 
 if TYPE_CHECKING:
@@ -68,6 +70,10 @@ class SessionReply(Reply):
     async def _through_openapi(self, message: RobotMessage) -> None:
         incoming = self.message
         robot_code = incoming.robot_code or None
+        if isinstance(message, Text | Markdown) and message.at != At():
+            # The OpenAPI cannot mention anyone (§8.1 item 3): the text still names them.
+            logger.info("reply to %s via the OpenAPI: its mentions are dropped", incoming.msg_id)
+            message = dataclasses.replace(message, at=At())
         if incoming.conversation.is_group:
             await self.client.robot.send_to_group(
                 incoming.conversation.id, message, robot_code=robot_code
