@@ -9,7 +9,7 @@ __all__ = ["REDACTED", "redact_http_logs", "redact_url"]
 
 REDACTED = "***"
 _SECRET_PARAMS = re.compile(
-    r"((?:^|[?&])(?:access_token|sign|appsecret|appSecret|secret|token|session)=)[^&#]*"
+    r"((?:^|[?&])(?:access_token|sign|appsecret|appSecret|secret|token|session|ticket)=)[^&#]*"
 )
 
 
