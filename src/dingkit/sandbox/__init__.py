@@ -43,6 +43,9 @@ them the pieces every concept shares.
                       routes.py
     callbacks/        event subscription (§7): pushes and the worker (hub.py), records.py,
                       routes.py
+    stream/           Stream mode (§8.2): tickets.py, the WebSocket (session.py), frames.py,
+                      delivery to connected apps (hub.py: push_callback, push_event),
+                      routes.py
     bots/             app robots (§8.1, §12.3): conversations and session webhooks
                       (conversations.py), the OpenAPI sends (sending.py), records.py,
                       routes.py

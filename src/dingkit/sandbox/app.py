@@ -34,6 +34,7 @@ from .core import Sandbox
 from .gateway.pipeline import Gateway, method_not_allowed, not_found
 from .notifications import routes as notifications_routes
 from .robot import routes as robot_routes
+from .stream import routes as stream_routes
 from .tokens import routes as tokens_routes
 
 __all__ = ["create_app", "sandbox_routes"]
@@ -55,6 +56,7 @@ def sandbox_routes(sandbox: Sandbox) -> list[BaseRoute]:
         *calendar_routes.routes(gateway),
         *notifications_routes.routes(gateway),
         *callbacks_routes.routes(gateway),
+        *stream_routes.routes(gateway),
         *bots_routes.routes(gateway),
     ]
 

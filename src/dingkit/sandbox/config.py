@@ -11,6 +11,9 @@ seed = 42                   # same seed and size: the same organisation and punc
 token_ttl = 7200            # access-token lifetime in seconds (§1.1); tests shorten it
 qps = 20                    # calls per app per API per second (§9.3); 0 switches it off
 slow_delay = 2.0            # seconds a `slow-` app waits for each answer
+stream_ping_interval = 30   # seconds between Stream SYSTEM pings, 0: none (§8.2 [I])
+stream_disconnect_grace = 10   # seconds from a Stream disconnect frame to the close (§8.2)
+stream_event_timeout = 10   # seconds an EVENT frame waits for its ACK before a re-push [I]
 approval_withdraw_delay = 15   # seconds after submission before the originator may withdraw
 callback_timeout = 1.5      # seconds a callback receiver has to answer a push (§7.3)
 body_timeout = 30           # seconds a request's body may take to arrive, then 408 [I]
@@ -255,6 +258,9 @@ class SandboxConfig(_Strict):
     token_ttl: int = Field(default=7200, ge=1)
     qps: int = Field(default=20, ge=0)
     slow_delay: float = Field(default=2.0, ge=0, le=600)
+    stream_ping_interval: float = Field(default=30.0, ge=0, le=3600)
+    stream_disconnect_grace: float = Field(default=10.0, ge=0, le=600)
+    stream_event_timeout: float = Field(default=10.0, gt=0, le=3600)
     approval_withdraw_delay: float = Field(default=15.0, ge=0)
     callback_timeout: float = Field(default=1.5, gt=0, le=60)
     body_timeout: float = Field(default=30.0, gt=0, le=3600)

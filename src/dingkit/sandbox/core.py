@@ -29,6 +29,7 @@ from .notifications.records import NotificationRecords
 from .robot.records import RobotRecords
 from .robot.rules import RobotJudge
 from .store import Store
+from .stream.hub import StreamHub
 from .tokens.issuer import AppGuard, TokenIssuer
 from .tokens.records import AppRecords
 
@@ -79,6 +80,8 @@ class Sandbox:
         #: Event subscriptions and pushes (§7); servers start its worker, tests call
         #: ``callbacks.deliver_due()``.
         self.callbacks = CallbackHub(config=config, store=store, clock=clock)
+        #: Stream mode (§8.2): tickets, connections, CALLBACK and EVENT frames; in memory.
+        self.stream = StreamHub(config=config, clock=clock)
 
     @cached_property
     def org(self) -> Organization:
