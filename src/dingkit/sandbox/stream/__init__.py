@@ -8,9 +8,13 @@ messages and events without a public URL.
     session.py   one WebSocket: reader, writer, pinger
     routes.py    POST /v1.0/gateway/connections/open, the /connect WebSocket, /_sandbox/stream/*
 
-The rest of the sandbox pushes through ``sandbox.stream`` (:class:`.hub.StreamHub`). The
-callbacks hub (:mod:`..callbacks.hub`) still delivers event subscriptions over HTTP only:
-an app connected by Stream is not yet sent its events that way; the seam is
-``sandbox.stream.push_event(app_key, event_type, data, event_id=..., corp_id=...)``, called
-where the hub queues an app-level subscription's push.
+The rest of the sandbox pushes through ``sandbox.stream`` (:class:`.hub.StreamHub`).
+
+Not yet joined: the callbacks hub (:mod:`..callbacks.hub`) delivers event subscriptions over
+HTTP only, also to an app connected by Stream. The seam is ``CallbackHub._emit``: for an
+app-level subscription whose app has a Stream connection subscribed to events, call
+``sandbox.stream.push_event(app_key, event_type, data, event_id=event_id,
+corp_id=corp_id, born_ms=now)`` instead of queueing the HTTP push, with ``data`` the
+event's own fields (camelCase, without the HTTP plaintext's ``EventType``, §8.2), and the
+same ``event_id`` the HTTP subscriptions get.
 """
