@@ -1,6 +1,6 @@
 """App robots that answer messages (§8): typed messages, filters, routers, replies and the
-HTTP-mode signature. Nothing here does I/O: the transports that receive pushes (HTTP mode,
-Stream mode) and send replies build on it.
+HTTP-mode signature, none of which does I/O; the two transports that receive pushes and send
+replies (HTTP mode, Stream mode) build on them.
 
     from dingkit.bot import Bot, group, mentioned
 
@@ -18,6 +18,8 @@ Stream mode) and send replies build on it.
     replies.py   reply builders and the Reply a transport implements
     app.py       Bot: the root router, run in order per conversation
     signing.py   the timestamp/sign headers of an HTTP-mode push
+    http.py      HTTP mode: BotHTTPApp (``dingkit bot serve``)
+    stream.py    Stream mode: StreamClient (``dingkit bot run``, ``bot.run()``)
 
 Names are imported on first use, like the rest of dingkit.
 """
@@ -55,6 +57,7 @@ _EXPORTS = {
     "Reply": "dingkit.bot.replies",
     "RecordingReply": "dingkit.bot.replies",
     "HeaderSignatureCheck": "dingkit.bot.signing",
+    "StreamClient": "dingkit.bot.stream",
     "sign": "dingkit.bot.signing",
     "verify": "dingkit.bot.signing",
 }
@@ -76,6 +79,7 @@ __all__ = [
     "RichTextPart",
     "Router",
     "Sender",
+    "StreamClient",
     "TextMessage",
     "VideoMessage",
     "WithheldMessage",
@@ -121,6 +125,7 @@ if TYPE_CHECKING:
     from .replies import RecordingReply, Reply
     from .router import Match, Router
     from .signing import HeaderSignatureCheck, sign, verify
+    from .stream import StreamClient
 
 
 def __getattr__(name: str) -> Any:

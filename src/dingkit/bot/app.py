@@ -135,6 +135,13 @@ class Bot:
             await reply.send(answer)
         return True
 
+    def run(self, **options: Any) -> None:
+        """Answer messages over Stream mode (§8.2) until Ctrl-C: ``StreamClient(self,
+        **options).run_forever()``, credentials from the environment by default."""
+        from .stream import StreamClient
+
+        StreamClient(self, **options).run_forever()
+
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._slots is None or self._slots_loop is not loop:

@@ -1,0 +1,183 @@
+"""What a Stream client does with the robot messages and events it reads (§8.2), off the
+socket's reader so that the socket keeps being read while handlers run.
+
+Robot messages pass one at a time through a queue: each is read, marked as seen by ``msgId``
+(:mod:`.stream_seen`), acked, and handed to the bot in arrival order (the bot then runs one
+conversation's messages in order, others side by side). Events are committed to the
+callback inbox concurrently, each acked once its commit is durable, and handled by the
+callback dispatcher from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from .._exceptions import BotMessageError, CallbackPayloadError
+from ..callback.stream_events import event_from_stream
+from .delivery import SessionReply
+from .messages import IncomingMessage, parse_message
+from .stream_frames import ACK_BAD_REQUEST, Frame, ack
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
+    from ..callback.dispatcher import Dispatcher
+    from ..callback.inbox import Inbox
+    from ..callback.receiver import CallbackReceiver
+    from .stream import StreamClient
+    from .stream_seen import SeenMessages
+
+__all__ = ["Intake"]
+
+logger = logging.getLogger("dingkit.bot.stream")
+
+
+class Intake:
+    """The messages and events of one :class:`~.stream.StreamClient` run.
+
+    Args:
+        client: the Stream client (its bot, events, data dir, stats and log).
+        seen: where message ids are remembered; ``None``: no de-duplication.
+    """
+
+    def __init__(self, client: StreamClient, *, seen: SeenMessages | None) -> None:
+        self.stream = client
+        self.seen = seen
+        self.inbox: Inbox | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._receiver: CallbackReceiver | None = None
+        self._owns_inbox = False
+        self._queue: asyncio.Queue[tuple[ClientConnection, Frame]] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._workers: list[asyncio.Task[None]] = []
+        if client.events is not None:
+            self._events_setup()
+
+    def _events_setup(self) -> None:
+        from ..callback.dispatcher import Dispatcher
+        from ..callback.inbox import SQLiteInbox
+        from ..callback.receiver import CallbackReceiver, inbox_path
+
+        events = self.stream.events
+        if isinstance(events, CallbackReceiver):
+            # Its inbox and dispatcher: events from HTTP and from Stream in one place.
+            self._receiver, self.inbox, self.dispatcher = events, events.inbox, events.dispatcher
+            return
+        assert events is not None
+        # The inbox `dingkit callback serve` keeps in the same data dir: one place where
+        # events wait, `dingkit callback events` shows them, whichever way they came.
+        self.inbox = SQLiteInbox(inbox_path(self.stream.data_dir))
+        self._owns_inbox = True
+        self.dispatcher = Dispatcher(self.inbox, events, lease=self.stream.lease)
+
+    async def start(self) -> None:
+        self._workers.append(asyncio.create_task(self._take_messages()))
+        if self._receiver is not None:
+            await self._receiver.start()
+        elif self.dispatcher is not None:
+            self._workers.append(asyncio.create_task(self.dispatcher.run()))
+
+    async def close(self) -> None:
+        """Stop taking messages and running handlers; close what this intake opened."""
+        running = [*self._workers, *self._tasks]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        if self._receiver is not None:
+            await self._receiver.stop()
+        if self.seen is not None:
+            await asyncio.to_thread(self.seen.close)
+        if self._owns_inbox and self.inbox is not None:
+            await asyncio.to_thread(self.inbox.close)
+
+    def _spawn(self, coroutine: object) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- robot messages --------------------------------------------------------------------
+
+    def message(self, ws: ClientConnection, frame: Frame) -> None:
+        self._queue.put_nowait((ws, frame))
+
+    async def _take_messages(self) -> None:
+        while True:
+            ws, frame = await self._queue.get()
+            try:
+                await self._take_message(ws, frame)
+            except Exception:  # never the end of the intake: the next message is taken
+                logger.exception("taking a robot message failed")
+
+    async def _take_message(self, ws: ClientConnection, frame: Frame) -> None:
+        stream, message_id = self.stream, frame.message_id
+        try:
+            message = parse_message(frame.data)
+        except BotMessageError as error:
+            stream.count("bad_messages")
+            stream.trouble.log("message", "a Stream robot message that is not one: %s", error)
+            if message_id:
+                await stream.send(ws, ack(message_id, None, code=ACK_BAD_REQUEST))
+            return
+        fresh = True
+        if self.seen is not None:
+            try:
+                fresh = await asyncio.to_thread(self.seen.mark, "msg:" + message.msg_id)
+            except Exception as error:  # better answered twice than never
+                stream.trouble.log("seen", "cannot record a robot message as seen: %r", error)
+        if message_id:
+            # Content ignored by the server; the Python SDK sends {"response": ...}.
+            await stream.send(ws, ack(message_id, {"response": None}))
+        if not fresh:
+            stream.count("duplicate_messages")
+            logger.info("robot message %s arrived again: not handled twice", message.msg_id)
+            return
+        stream.count("messages")
+        # Spawned in arrival order: Bot.handle queues a conversation's messages in call order.
+        self._spawn(self._handle(message))
+
+    async def _handle(self, message: IncomingMessage) -> None:
+        stream = self.stream
+        assert stream.bot is not None
+        try:
+            await stream.bot.handle(message, SessionReply(message, stream.client), stream.client)
+        except Exception:  # the handler's own bug: logged, the connection carries on
+            stream.count("handler_errors")
+            logger.exception("the handler for robot message %s failed", message.msg_id)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def event(self, ws: ClientConnection, frame: Frame) -> None:
+        self._spawn(self._commit(ws, frame))
+
+    async def _commit(self, ws: ClientConnection, frame: Frame) -> None:
+        stream, message_id = self.stream, frame.message_id
+        assert self.inbox is not None
+        assert self.dispatcher is not None
+        try:
+            event, plaintext = event_from_stream(frame.headers, frame.data)
+        except CallbackPayloadError as error:
+            stream.count("bad_events")
+            stream.trouble.log("event", "a Stream event that is not one: %s", error)
+            if message_id:
+                await stream.send(ws, ack(message_id, None, code=ACK_BAD_REQUEST))
+            return
+        try:
+            entry = await asyncio.to_thread(
+                self.inbox.add, event.event_type, plaintext, event.dedup_keys, source="stream"
+            )
+        except Exception as error:
+            # Not acknowledged as done, so not lost: DingTalk pushes it again (§8.2).
+            stream.count("commit_errors")
+            stream.trouble.log("commit", "the inbox did not take a Stream event: %r", error)
+            if message_id:
+                await stream.ack_event(ws, message_id, f"inbox unavailable: {type(error).__name__}")
+            return
+        if message_id:
+            await stream.ack_event(ws, message_id, None)
+        if entry is None:
+            stream.count("duplicate_events")
+            return
+        stream.count("events")
+        self.dispatcher.wake()
