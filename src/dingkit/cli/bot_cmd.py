@@ -1,4 +1,5 @@
-"""``dingkit bot serve module:bot``: an app robot answering messages in HTTP mode (§8.1).
+"""``dingkit bot serve module:bot``: an app robot answering messages in HTTP mode (§8.1);
+``dingkit bot run module:bot``: the same bot, and event handlers, over Stream mode (§8.2).
 
 The bot is the user's :class:`~dingkit.bot.Bot` (or a ready
 :class:`~dingkit.bot.http.BotHTTPApp`), named as ``module:attribute`` like uvicorn's apps; the
@@ -9,7 +10,13 @@ sandbox or at DingTalk.
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +27,7 @@ from ._serving import bind, import_target, serve_forever
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="App robots that answer team messages (HTTP mode: `bot serve`).",
+    help="App robots that answer team messages (HTTP mode: `bot serve`; Stream mode: `bot run`).",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -65,3 +72,101 @@ def serve(
     where = f"http://{host}:{listener.getsockname()[1]}{bot_app.path}"
     typer.echo(f"bot answering messages at {where} (Ctrl-C stops it)", err=True)
     serve_forever(bot_app, listener)
+
+
+@app.command("run")
+def run(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODULE:BOT",
+            help="A Bot, event Handlers, a CallbackReceiver or a StreamClient, e.g. app:bot.",
+        ),
+    ],
+    events: Annotated[
+        str | None,
+        typer.Option(
+            "--events",
+            metavar="MODULE:HANDLERS",
+            help="Event handlers (Handlers or a CallbackReceiver) to run beside the bot.",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where the event inbox and the messages seen are kept (default: the platform's).",
+        ),
+    ] = None,
+    lease: Annotated[
+        float,
+        typer.Option(
+            help="Seconds an event being handled stays claimed: after a crash, the restarted "
+            "process takes it up again this long after.",
+            min=0.1,
+        ),
+    ] = 30.0,
+) -> None:
+    """Receive the robot's messages and the app's events over a WebSocket to DingTalk (no
+    public URL needed): DINGTALK_APP_KEY / DINGTALK_APP_SECRET, DINGTALK_API_BASE_URL."""
+    try:
+        client = _stream_client(target, events, data_dir, lease)
+    except DingTalkError as error:
+        fail(error)
+    _log_to_stderr()
+    wants = " and ".join(
+        what
+        for what, given in (("messages", client.bot), ("events", client.events))
+        if given is not None
+    )
+    typer.echo(f"bot {client.app_key} receiving {wants} over Stream (Ctrl-C stops it)", err=True)
+    try:
+        asyncio.run(_run_until_signal(client))
+    except DingTalkError as error:
+        fail(error)
+
+
+def _stream_client(target: str, events: str | None, data_dir: Path | None, lease: float) -> Any:
+    from ..bot import Bot
+    from ..bot.stream import StreamClient
+    from ..callback.dispatcher import Handlers
+    from ..callback.receiver import CallbackReceiver
+
+    found = import_target(target, "MODULE:BOT")
+    handlers = import_target(events, "--events") if events else None
+    if handlers is not None and not isinstance(handlers, Handlers | CallbackReceiver):
+        raise ConfigurationError(
+            f"--events {events!r} is a {type(handlers).__name__}, not Handlers or a "
+            "CallbackReceiver (from dingkit.callback.dispatcher import Handlers)"
+        )
+    if isinstance(found, StreamClient):
+        return found
+    if isinstance(found, Bot):
+        return StreamClient(found, events=handlers, data_dir=data_dir, lease=lease)
+    if isinstance(found, Handlers | CallbackReceiver) and handlers is None:
+        return StreamClient(events=found, data_dir=data_dir, lease=lease)
+    raise ConfigurationError(
+        f"{target!r} is a {type(found).__name__}, not a dingkit Bot, Handlers, "
+        "CallbackReceiver or StreamClient (from dingkit.bot import Bot; bot = Bot())"
+    )
+
+
+async def _run_until_signal(client: Any) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C interrupts instead
+            loop.add_signal_handler(sig, lambda: loop.create_task(client.stop()))
+    await client.run()
+
+
+def _log_to_stderr() -> None:
+    """Connections lost, frames refused, handlers failing: what an operator must see (the
+    messages carry no secret, ticket or payload)."""
+    for name in ("dingkit.bot", "dingkit.callback"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
