@@ -86,6 +86,17 @@ class Runner:
         secrets_scan.collect(["bot", "run"], "", self.log.read_text())
 
 
+def run_env(server: SandboxServer, folder: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "DINGKIT_"))}
+    return env | {
+        "DINGTALK_APP_KEY": APP.app_key,
+        "DINGTALK_APP_SECRET": APP.app_secret,
+        "DINGTALK_API_BASE_URL": server.url,
+        "DINGTALK_OAPI_BASE_URL": server.url,
+        "STREAM_TEST_DIR": str(folder),
+    }
+
+
 def handled(folder: Path) -> list[str]:
     path = folder / "handled.txt"
     return path.read_text().split() if path.exists() else []
@@ -95,14 +106,7 @@ def test_an_event_acked_before_a_sigkill_is_handled_once_after_the_restart(
     tmp_path: Path, server: SandboxServer
 ) -> None:
     (tmp_path / "app.py").write_text(APP_MODULE)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "DINGKIT_"))}
-    env |= {
-        "DINGTALK_APP_KEY": APP.app_key,
-        "DINGTALK_APP_SECRET": APP.app_secret,
-        "DINGTALK_API_BASE_URL": server.url,
-        "DINGTALK_OAPI_BASE_URL": server.url,
-        "STREAM_TEST_DIR": str(tmp_path),
-    }
+    env = run_env(server, tmp_path)
     hub = server.sandbox.stream
     runners: list[Runner] = []
 
@@ -137,6 +141,25 @@ def test_an_event_acked_before_a_sigkill_is_handled_once_after_the_restart(
     finally:
         for runner in runners:
             runner.stop()
+
+
+def test_a_second_sigterm_ends_a_process_whose_handler_blocks(
+    tmp_path: Path, server: SandboxServer
+) -> None:
+    (tmp_path / "app.py").write_text(APP_MODULE)
+    (tmp_path / "hang").touch()
+    runner = Runner(tmp_path, run_env(server, tmp_path), tmp_path / "run.log")
+    hub = server.sandbox.stream
+    try:
+        wait_for(lambda: len(hub.connections(APP.app_key)) == 1, "the connection")
+        hub.push_event(APP.app_key, "user_add_org", {"userId": ["u1"]}, event_id="ev-blocked")
+        wait_for(lambda: (tmp_path / "started.txt").exists(), "the handler to start")
+        os.killpg(runner.process.pid, signal.SIGTERM)
+        wait_for(lambda: not hub.connections(APP.app_key), "the connection closed")
+        os.killpg(runner.process.pid, signal.SIGTERM)
+        runner.process.wait(timeout=10)
+    finally:
+        runner.stop()
 
 
 @pytest.mark.parametrize(

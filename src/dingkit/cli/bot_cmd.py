@@ -152,10 +152,21 @@ def _stream_client(target: str, events: str | None, data_dir: Path | None, lease
 
 
 async def _run_until_signal(client: Any) -> None:
+    """The first SIGINT/SIGTERM stops the client; a plain-function handler still running
+    holds the exit until it returns, so a second signal ends the process at once (its event
+    waits in the inbox and runs after the next start)."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM)
+    stopping: list[asyncio.Task[None]] = []
+
+    def stop() -> None:
+        for sig in signals:
+            loop.remove_signal_handler(sig)  # the next one takes its default action
+        stopping.append(loop.create_task(client.stop()))
+
+    for sig in signals:
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C interrupts instead
-            loop.add_signal_handler(sig, lambda: loop.create_task(client.stop()))
+            loop.add_signal_handler(sig, stop)
     await client.run()
 
 
