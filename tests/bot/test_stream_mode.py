@@ -262,6 +262,24 @@ async def test_a_disconnect_frame_reconnects_one_connection_at_a_time_losing_no_
         assert opened <= 1, "two connections at once"
 
 
+async def test_a_gateway_that_sends_every_connection_away_at_once_is_not_hammered(
+    world: World,
+) -> None:
+    stream = StreamClient(
+        world.bot, client=world.client, data_dir=world.data_dir, backoff=Backoff(0.2, 0.2)
+    )
+    world.streams.append((stream, asyncio.create_task(stream.run())))
+    started = time.monotonic()
+
+    def sent_away_five_times() -> bool:
+        world.sandbox.stream.disconnect(APP.app_key)  # each new connection, as soon as it opens
+        return stream.stats.get("connections", 0) >= 5
+
+    await until(sent_away_five_times, "five connections")
+    # Younger than ROTATE_AFTER, so each waited out the backoff (at least 0.1 s) first.
+    assert time.monotonic() - started >= 4 * 0.1
+
+
 async def test_a_restarted_gateway_is_reconnected_and_no_event_is_lost_or_repeated(
     world: World,
 ) -> None:
