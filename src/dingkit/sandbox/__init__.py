@@ -47,7 +47,8 @@ them the pieces every concept shares.
                       delivery to connected apps (hub.py: push_callback, push_event),
                       routes.py
     bots/             app robots (§8.1, §12.3): conversations and session webhooks
-                      (conversations.py), the OpenAPI sends (sending.py), records.py,
+                      (conversations.py), people writing to [[bot]]s and the delivery by
+                      HTTP or Stream (talk.py), the OpenAPI sends (sending.py), records.py,
                       routes.py
     static/           the chat page
 

@@ -96,6 +96,7 @@ __all__ = [
     "DEFAULT_CORP_ID",
     "FAILURE_PREFIXES",
     "AppConfig",
+    "BotConfig",
     "CallbackConfig",
     "FormComponentConfig",
     "GroupConfig",
@@ -248,6 +249,30 @@ class CallbackConfig(_Strict):
         return value
 
 
+#: What a bot's ``app`` may name when no [[app]] is declared: the demo app made at start.
+_NO_APPS = 'none, so "demo"'
+
+
+class BotConfig(_Strict):
+    """An app robot (§8): the ``app`` whose robot it is, its ``robot_code`` (default: the
+    app's key [I, §8.1]), how DingTalk delivers its messages (``stream``: over the app's Stream
+    connection; ``http``: POSTed to ``url``, signed with the app secret) and the ``groups`` it
+    sits in (people also chat with it one to one)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    app: str = Field(min_length=1, max_length=64)
+    robot_code: str | None = Field(default=None, min_length=1, max_length=64)
+    mode: Literal["stream", "http"] = "stream"
+    url: str | None = Field(default=None, pattern=r"^https?://[^/\s?#]+\S*$")
+    groups: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _http_needs_a_url(self) -> BotConfig:
+        if self.mode == "http" and self.url is None:
+            raise ValueError(f"bot {self.name!r} is in HTTP mode: give it a url")
+        return self
+
+
 class SandboxConfig(_Strict):
     errcodes: ErrcodeEra = "doc"
     limits: bool = True
@@ -271,6 +296,7 @@ class SandboxConfig(_Strict):
     apps: tuple[AppConfig, ...] = Field(default=(), alias="app")
     processes: tuple[ProcessConfig, ...] = Field(default=(), alias="process")
     callbacks: tuple[CallbackConfig, ...] = Field(default=(), alias="callback")
+    bots: tuple[BotConfig, ...] = Field(default=(), alias="bot")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -290,6 +316,24 @@ class SandboxConfig(_Strict):
                     f"callback[{index}].app names {callback.app!r}, but no [[app]] has that "
                     f"name (declared: {', '.join(sorted(names)) or 'none'})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _bots_are_whole(self) -> SandboxConfig:
+        apps = {app.name for app in self.apps}
+        groups = {group.id for group in self.all_groups()}
+        for index, bot in enumerate(self.bots):
+            # Without [[app]] tables the demo app is made at start: "demo" names it.
+            if bot.app not in apps and (apps or bot.app != "demo"):
+                raise ValueError(
+                    f"bot[{index}].app names {bot.app!r}, but no [[app]] has that name "
+                    f"(declared: {', '.join(sorted(apps)) or _NO_APPS})"
+                )
+            unknown = [group for group in bot.groups if group not in groups]
+            if unknown:
+                raise ValueError(f"bot[{index}].groups names unknown groups {unknown}")
+        if len({bot.name for bot in self.bots}) != len(self.bots):
+            raise ValueError("two [[bot]] tables have the same name")
         return self
 
     def all_groups(self) -> list[GroupConfig]:

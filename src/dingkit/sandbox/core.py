@@ -20,6 +20,7 @@ from typing import Any
 
 from .approval.records import ApprovalRecords
 from .bots.records import BotRecords
+from .bots.talk import open_bot_groups
 from .calendar.records import CalendarRecords
 from .callbacks.hub import CallbackHub
 from .config import AppConfig, ErrcodeEra, RobotConfig, SandboxConfig, demo_apps, demo_config
@@ -82,6 +83,8 @@ class Sandbox:
         self.callbacks = CallbackHub(config=config, store=store, clock=clock)
         #: Stream mode (§8.2): tickets, connections, CALLBACK and EVENT frames; in memory.
         self.stream = StreamHub(config=config, clock=clock)
+        #: The groups app robots sit in, as conversations people write in.
+        open_bot_groups(self)
 
     @cached_property
     def org(self) -> Organization:

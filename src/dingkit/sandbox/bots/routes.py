@@ -5,7 +5,10 @@ the sandbox's own JSON of the conversations and what the robots sent into them.
     POST /v1.0/robot/groupMessages/send               (app token)
     POST /robot/sendBySession?session=<hex>           (no token)
     GET  /_sandbox/conversations                      conversations with members and robots
+    POST /_sandbox/conversations                      {"bot", "user"}: their 1:1 chat
     GET  /_sandbox/conversations/{id}/messages?after=&limit=
+    POST /_sandbox/conversations/{id}/messages        {"sender", "text", "at"}: a person
+                                                      writes; the robots it is for get it
 """
 
 from __future__ import annotations
@@ -16,14 +19,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..._wire import parse_json_strict
 from ...resources import robot_messages as api
 from ...robot.session import SESSION_SEND
 from ..gateway import params
 from ..gateway.pipeline import Call, Gateway, read_body
-from .conversations import reply_by_session
+from .conversations import reply_by_session, single_conversation
 from .sending import send_to_group, send_to_users
+from .talk import robot_code, say
 
 if TYPE_CHECKING:
+    from ..config import BotConfig
     from ..core import Sandbox
 
 __all__ = ["routes"]
@@ -47,6 +53,21 @@ def _int_param(request: Request, name: str, default: int) -> int:
     if not value.isdigit() or len(value) > 18:
         raise ValueError(f"query parameter {name!r} must be a non-negative integer")
     return int(value)
+
+
+class _Bad(Exception):
+    """A composer request that cannot be carried out: 400 with this text."""
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await read_body(request, limit=64_000, cut=True)
+    try:
+        data = parse_json_strict(raw)
+    except ValueError as error:
+        raise _Bad(f"the body is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise _Bad("the body must be a JSON object")
+    return data
 
 
 def routes(gateway: Gateway) -> list[BaseRoute]:
@@ -79,9 +100,49 @@ def routes(gateway: Gateway) -> list[BaseRoute]:
         found = sandbox.bots.messages(conversation_id, after=after, limit=limit)
         return JSONResponse({"messages": [message.as_json() for message in found]})
 
+    def bot_named(name: object) -> BotConfig:
+        found = next((bot for bot in sandbox.config.bots if bot.name == name), None)
+        if found is None:
+            known = ", ".join(bot.name for bot in sandbox.config.bots) or "none: add [[bot]]"
+            raise _Bad(f"no bot named {str(name)[:64]!r} (bots: {known})")
+        return found
+
+    async def open_chat(request: Request) -> Response:
+        try:
+            body = await _json_object(request)
+            bot = bot_named(body.get("bot"))
+            user = body.get("user")
+            if not isinstance(user, str) or sandbox.org.user(user) is None:
+                raise _Bad('"user" must be the userId of someone in the organisation')
+        except _Bad as bad:
+            return JSONResponse({"error": str(bad)}, status_code=400)
+        chat = single_conversation(sandbox, robot_code(sandbox, bot), user)
+        return JSONResponse(chat.as_json())
+
+    async def write(request: Request) -> Response:
+        conversation = sandbox.bots.conversation(request.path_params["id"])
+        if conversation is None:
+            return JSONResponse({"error": "no such conversation"}, status_code=404)
+        try:
+            body = await _json_object(request)
+            sender, text, at = body.get("sender"), body.get("text"), body.get("at", [])
+            if not isinstance(sender, str) or sandbox.org.user(sender) is None:
+                raise _Bad('"sender" must be the userId of someone in the organisation')
+            if not isinstance(text, str) or not text.strip() or len(text) > 5000:
+                raise _Bad('"text" must be a message of 1 to 5000 characters')
+            if not isinstance(at, list) or len(at) > 20:
+                raise _Bad('"at" must be a list of bot names')
+            mentioned = tuple(robot_code(sandbox, bot_named(name)) for name in at)
+        except _Bad as bad:
+            return JSONResponse({"error": str(bad)}, status_code=400)
+        said = await say(sandbox, conversation, sender=sender, text=text, mentioned=mentioned)
+        return JSONResponse({"msg_id": said.msg_id, "delivered_to": list(said.robots)})
+
     return [
         *gateway.routes([(api.OTO_SEND, _oto), (api.GROUP_SEND, _group)]),
         *gateway.routes([(SESSION_SEND, session_send)]),
         Route("/_sandbox/conversations", conversations, methods=["GET"]),
+        Route("/_sandbox/conversations", open_chat, methods=["POST"]),
         Route("/_sandbox/conversations/{id}/messages", conversation_messages, methods=["GET"]),
+        Route("/_sandbox/conversations/{id}/messages", write, methods=["POST"]),
     ]
