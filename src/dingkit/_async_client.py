@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ._api._async.attendance import AsyncAttendanceAPI
     from ._api._async.calendar import AsyncCalendarAPI
     from ._api._async.callbacks import AsyncCallbacksAPI
+    from ._api._async.cards import AsyncCardsAPI
     from ._api._async.contacts import AsyncContactsAPI
     from ._api._async.notifications import AsyncNotificationsAPI
     from ._api._async.robot import AsyncRobotAPI
@@ -187,6 +188,13 @@ class AsyncDingTalk(_ClientBase):
         from ._api._async.attendance import AsyncAttendanceAPI
 
         return AsyncAttendanceAPI(self)
+
+    @functools.cached_property
+    def cards(self) -> AsyncCardsAPI:
+        """Interactive cards and AI cards' streaming into robot chats."""
+        from ._api._async.cards import AsyncCardsAPI
+
+        return AsyncCardsAPI(self)
 
     @functools.cached_property
     def robot(self) -> AsyncRobotAPI:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._api._sync.attendance import AttendanceAPI
     from ._api._sync.calendar import CalendarAPI
     from ._api._sync.callbacks import CallbacksAPI
+    from ._api._sync.cards import CardsAPI
     from ._api._sync.contacts import ContactsAPI
     from ._api._sync.notifications import NotificationsAPI
     from ._api._sync.robot import RobotAPI
@@ -201,6 +202,13 @@ class DingTalk(_ClientBase):
         from ._api._sync.attendance import AttendanceAPI
 
         return AttendanceAPI(self)
+
+    @functools.cached_property
+    def cards(self) -> CardsAPI:
+        """Interactive cards and AI cards' streaming into robot chats."""
+        from ._api._sync.cards import CardsAPI
+
+        return CardsAPI(self)
 
     @functools.cached_property
     def robot(self) -> RobotAPI:

@@ -134,7 +134,7 @@ _Index = dict[str, tuple[ErrorCodeInfo, ...]]
 def _catalogue() -> tuple[tuple[ErrorCodeInfo, ...], _Index, _Index]:
     # Imported here: the family modules import this package's row type, and loading the
     # rows waits until a code is first looked up.
-    from . import api, approval, callback, limits, notifications, oapi, robot, robot_api
+    from . import api, approval, callback, cards, limits, notifications, oapi, robot, robot_api
 
     rows: tuple[ErrorCodeInfo, ...] = (
         *robot.ROWS,
@@ -145,6 +145,7 @@ def _catalogue() -> tuple[tuple[ErrorCodeInfo, ...], _Index, _Index]:
         *api.ROWS,
         *approval.ROWS,
         *robot_api.ROWS,
+        *cards.ROWS,
     )
     exact: dict[str, list[ErrorCodeInfo]] = {}
     folded: dict[str, list[ErrorCodeInfo]] = {}

@@ -50,6 +50,13 @@ them the pieces every concept shares.
                       (conversations.py), people writing to [[bot]]s and the delivery by
                       HTTP or Stream (talk.py), the OpenAPI sends (sending.py), records.py,
                       routes.py
+    cards/            interactive and AI cards delivered into those conversations: the
+                      rules (rules.py: create, deliver, update, streaming), the instances
+                      (records.py; each delivered card is also a ``via: "card"`` message of
+                      its conversation, rewritten as it changes), routes.py. A package of its
+                      own, not part of bots/: cards are their own API family (Card.*
+                      permissions, ``param.*`` codes) and outlive the robot reply that sent
+                      them; they lean on bots/ only for conversations and their messages
     static/           the chat page
 
 Adding an endpoint touches: its declaration and request builder in

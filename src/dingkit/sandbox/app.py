@@ -28,6 +28,7 @@ from .bots import routes as bots_routes
 from .bugs import BugCatcher, recorded_bugs
 from .calendar import routes as calendar_routes
 from .callbacks import routes as callbacks_routes
+from .cards import routes as cards_routes
 from .contacts import admin_routes as contacts_admin_routes
 from .contacts import routes as contacts_routes
 from .core import Sandbox
@@ -58,6 +59,7 @@ def sandbox_routes(sandbox: Sandbox) -> list[BaseRoute]:
         *callbacks_routes.routes(gateway),
         *stream_routes.routes(gateway),
         *bots_routes.routes(gateway),
+        *cards_routes.routes(gateway),
     ]
 
 

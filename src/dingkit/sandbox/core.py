@@ -23,6 +23,7 @@ from .bots.records import BotRecords
 from .bots.talk import open_bot_groups
 from .calendar.records import CalendarRecords
 from .callbacks.hub import CallbackHub
+from .cards.records import CardRecords
 from .config import AppConfig, ErrcodeEra, RobotConfig, SandboxConfig, demo_apps, demo_config
 from .contacts.changes import OrgChangeRecords, replay
 from .contacts.org import Organization, generate_org
@@ -72,6 +73,8 @@ class Sandbox:
         self.notifications = NotificationRecords(store)
         #: App robots (§8.1, §12.3): conversations, what robots sent, session webhooks.
         self.bots = BotRecords(store)
+        #: Interactive cards delivered into those conversations, by app and outTrackId.
+        self.cards = CardRecords(store)
         for group in config.all_groups():
             self.robot.upsert_group(group)
         for robot in config.robots:

@@ -71,8 +71,10 @@ class Conversation:
 @dataclass(frozen=True, slots=True)
 class BotMessage:
     """One message a robot sent into a conversation; ``via`` is ``oto`` (batchSend),
-    ``group`` (groupMessages/send) or ``session`` (a sessionWebhook reply). ``data`` holds
-    ``msgKey``/``msgParam`` (OpenAPI) or the §2.1 ``payload`` (session)."""
+    ``group`` (groupMessages/send), ``session`` (a sessionWebhook reply) or ``card`` (an
+    interactive card, rewritten as it changes). ``data`` holds ``msgKey``/``msgParam``
+    (OpenAPI), the §2.1 ``payload`` (session) or ``card`` (its JSON shape:
+    :mod:`dingkit.sandbox.cards.records`)."""
 
     id: int
     conversation_id: str
@@ -140,12 +142,18 @@ class BotRecords(Table):
         sent_ms: int,
         data: dict[str, Any],
         process_query_key: str | None = None,
-    ) -> None:
-        self._run(
+    ) -> int:
+        """Keep a message; its id."""
+        rows = self._rows(
             "INSERT INTO bot_messages (conversation_id, robot_code, via, process_query_key, "
-            "sent_ms, data) VALUES (?, ?, ?, ?, ?, ?)",
+            "sent_ms, data) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (conversation_id, robot_code, via, process_query_key, sent_ms, to_json(data)),
         )
+        return int(rows[0]["id"])
+
+    def set_message_data(self, message_id: int, data: dict[str, Any]) -> None:
+        """Rewrite a message's ``data`` in place: a card shows its latest state."""
+        self._run("UPDATE bot_messages SET data = ? WHERE id = ?", (to_json(data), message_id))
 
     def messages(
         self, conversation_id: str, *, after: int = 0, limit: int = 500
