@@ -9,6 +9,12 @@ the sandbox's own JSON of the conversations and what the robots sent into them.
     GET  /_sandbox/conversations/{id}/messages?after=&limit=
     POST /_sandbox/conversations/{id}/messages        {"sender", "text", "at"}: a person
                                                       writes; the robots it is for get it
+    GET  /_sandbox/bots                               the [[bot]]s: name, mode, robot_code
+    GET  /_sandbox/people?q=&limit=                   who may write: userid and name
+
+A robot's message in a conversation carries ``html``, its chat bubble as the chat page's
+group messages are drawn (``robot/render.py``, escaped there); an OpenAPI send's template
+(msgKey/msgParam) is drawn as the §2.1 message it stands for.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from ...resources import robot_messages as api
 from ...robot.session import SESSION_SEND
 from ..gateway import params
 from ..gateway.pipeline import Call, Gateway, read_body
+from ..robot.render import render_message
 from .conversations import reply_by_session, single_conversation
 from .sending import send_to_group, send_to_users
 from .talk import robot_code, say
@@ -53,6 +60,59 @@ def _int_param(request: Request, name: str, default: int) -> int:
     if not value.isdigit() or len(value) > 18:
         raise ValueError(f"query parameter {name!r} must be a non-negative integer")
     return int(value)
+
+
+def _template_payload(key: str, param: dict[str, Any]) -> dict[str, Any]:
+    """The §2.1 message an OpenAPI template (§12.3) shows as; media as a line of text."""
+
+    def field(name: str) -> str:
+        value = param.get(name)
+        return "" if value is None else str(value)
+
+    card = {"title": field("title"), "text": field("text")}
+    if key == "sampleText":
+        return {"msgtype": "text", "text": {"content": field("content")}}
+    if key == "sampleMarkdown":
+        return {"msgtype": "markdown", "markdown": card}
+    if key == "sampleLink":
+        link = {**card, "messageUrl": field("messageUrl"), "picUrl": field("picUrl")}
+        return {"msgtype": "link", "link": link}
+    if key == "sampleImageMsg":
+        image = {"title": "[图片]", "text": f"![image]({field('photoURL')})"}
+        return {"msgtype": "markdown", "markdown": image}
+    if key == "sampleActionCard":
+        single = {"singleTitle": field("singleTitle"), "singleURL": field("singleURL")}
+        return {"msgtype": "actionCard", "actionCard": {**card, **single}}
+    if key.startswith("sampleActionCard"):
+        title, url, horizontal = (
+            ("buttonTitle", "buttonUrl", "1")
+            if key == "sampleActionCard6"
+            else ("actionTitle", "actionURL", "0")
+        )
+        btns = [
+            {"title": field(f"{title}{n}"), "actionURL": field(f"{url}{n}")}
+            for n in range(1, 6)
+            if f"{title}{n}" in param
+        ]
+        buttons = {"btns": btns, "btnOrientation": horizontal}
+        return {"msgtype": "actionCard", "actionCard": {**card, **buttons}}
+    media = {
+        "sampleAudio": f"[语音 audio] {field('duration')}",
+        "sampleFile": f"[文件 file] {field('fileName')}.{field('fileType')}",
+        "sampleVideo": f"[视频 video] {field('duration')}",
+    }
+    return {"msgtype": "text", "text": {"content": media.get(key, f"[{key}]")}}
+
+
+def _robot_payload(message: dict[str, Any]) -> dict[str, Any] | None:
+    """What a robot's stored message shows as: its §2.1 payload, else its template's."""
+    payload = message.get("payload")
+    if isinstance(payload, dict):
+        return payload
+    key, param = message.get("msgKey"), message.get("msgParam")
+    if isinstance(key, str) and isinstance(param, dict):
+        return _template_payload(key, param)
+    return None
 
 
 class _Bad(Exception):
@@ -98,7 +158,42 @@ def routes(gateway: Gateway) -> list[BaseRoute]:
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         found = sandbox.bots.messages(conversation_id, after=after, limit=limit)
-        return JSONResponse({"messages": [message.as_json() for message in found]})
+        shown = []
+        for message in found:
+            view = message.as_json()
+            payload = _robot_payload(view) if view["via"] != "person" else None
+            if payload is not None:
+                view["html"] = render_message(payload, sandbox.org)
+            shown.append(view)
+        return JSONResponse({"messages": shown})
+
+    async def bots(request: Request) -> Response:
+        listed = [
+            {
+                "name": bot.name,
+                "app": bot.app,
+                "mode": bot.mode,
+                "robot_code": robot_code(sandbox, bot),
+                "groups": list(bot.groups),
+            }
+            for bot in sandbox.config.bots
+        ]
+        return JSONResponse({"bots": listed})
+
+    async def people(request: Request) -> Response:
+        try:
+            limit = min(max(_int_param(request, "limit", 200), 1), 1000)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        wanted = request.query_params.get("q", "").strip().lower()[:64]
+        found = []
+        for user in sandbox.org.users:
+            if wanted and wanted not in user.userid.lower() and wanted not in user.name.lower():
+                continue
+            found.append({"userid": user.userid, "name": user.name})
+            if len(found) == limit:
+                break
+        return JSONResponse({"people": found, "total": len(sandbox.org.users)})
 
     def bot_named(name: object) -> BotConfig:
         found = next((bot for bot in sandbox.config.bots if bot.name == name), None)
@@ -145,4 +240,6 @@ def routes(gateway: Gateway) -> list[BaseRoute]:
         Route("/_sandbox/conversations", open_chat, methods=["POST"]),
         Route("/_sandbox/conversations/{id}/messages", conversation_messages, methods=["GET"]),
         Route("/_sandbox/conversations/{id}/messages", write, methods=["POST"]),
+        Route("/_sandbox/bots", bots, methods=["GET"]),
+        Route("/_sandbox/people", people, methods=["GET"]),
     ]
