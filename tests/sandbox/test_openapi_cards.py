@@ -9,11 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dingkit import AsyncDingTalk, BadRequestError, DingTalk, NotFoundError
 from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.bots.conversations import open_group, single_conversation
 from dingkit.sandbox.config import AppConfig, SandboxConfig
+from reliability.hostile import json_values
 
 pytestmark = pytest.mark.anyio
 
@@ -240,3 +243,58 @@ async def test_sdk_creates_delivers_and_updates_async(served: SandboxServer) -> 
     chat = single_conversation(sandbox, APP.app_key, BOSS).id
     [card] = _cards(sandbox, chat)
     assert (card["content"], card["finished"]) == ("bye", True)
+
+
+# -- hostile values in well-formed bodies ------------------------------------------------------
+
+
+def test_no_hostile_field_value_breaks_the_card_rules(served: SandboxServer) -> None:
+    sandbox = served.sandbox
+    group = _group(sandbox)
+    sandbox.add_app(OTHER)
+    calls = [
+        ("POST", "/v1.0/card/instances/createAndDeliver", _create_and_deliver(group, "h-0")),
+        ("POST", "/v1.0/card/instances", _create_and_deliver(group, "h-0")),
+        ("POST", "/v1.0/card/instances/deliver", _create_and_deliver(group, "h-1")),
+        ("PUT", "/v1.0/card/instances", {"outTrackId": "h-1", "cardData": {"cardParamMap": {}}}),
+        ("PUT", "/v1.0/card/streaming", {**_stream("g", "x"), "outTrackId": "h-1"}),
+    ]
+    with httpx.Client(base_url=served.url, timeout=60) as http:
+        token = http.get(
+            "/gettoken", params={"appkey": APP.app_key, "appsecret": APP.app_secret}
+        ).json()["access_token"]
+        made = http.post(
+            "/v1.0/card/instances/createAndDeliver",
+            json=_create_and_deliver(group, "h-1"),
+            headers={"x-acs-dingtalk-access-token": token},
+        )
+        assert made.status_code == 200, made.text
+
+        @settings(
+            max_examples=150,
+            derandomize=True,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture],
+        )
+        @given(data=st.data())
+        def case(data: st.DataObject) -> None:
+            method, path, body = data.draw(st.sampled_from(calls))
+            body = dict(body)
+            name = data.draw(st.sampled_from([*body, "cardParamMap", "robotCode"]))
+            value = data.draw(json_values)
+            if name == "cardParamMap":
+                body["cardData"] = {"cardParamMap": value}
+            elif name == "robotCode":
+                body["imGroupOpenDeliverModel"] = {"robotCode": value}
+            else:
+                body[name] = value
+            answer = http.request(
+                method, path, json=body, headers={"x-acs-dingtalk-access-token": token}
+            )
+            assert answer.status_code < 500, (method, path, body, answer.text[:300])
+            if answer.status_code >= 400:
+                assert answer.json()["code"], answer.text
+
+        case()
+    listed = httpx.get(f"{served.url}/_sandbox/conversations/{group}/messages")
+    assert listed.status_code == 200

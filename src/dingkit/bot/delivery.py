@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .._exceptions import SessionExpiredError
 from ..robot.messages import At, Markdown, Text
+from .cards import card_target
 from .replies import Reply
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class SessionReply(Reply):
         super().__init__(message)
         self.client = client
         self.clock = clock
-        #: How each reply went out: "session" or "openapi" (tests and logs read it).
+        #: How each reply went out: "session", "openapi" or "card" (tests and logs read it).
         self.routes: list[str] = []
 
     async def send(self, message: RobotMessage) -> None:
@@ -66,6 +67,30 @@ class SessionReply(Reply):
                 return
         await self._through_openapi(message)
         self.routes.append("openapi")
+
+    # Cards go through the card API whatever the session's state (``client.cards``); where
+    # to comes from the message (:func:`dingkit.bot.cards.card_target`).
+    async def _create_card(self, template_id: str, out_track_id: str, data: dict[str, str]) -> None:
+        target = card_target(self.message)
+        await self.client.cards.create_and_deliver(
+            template_id,
+            out_track_id,
+            data,
+            target.space_type,
+            target.space_id,
+            robot_code=target.robot_code,
+        )
+        self.routes.append("card")
+
+    async def _update_card(self, out_track_id: str, data: dict[str, str]) -> None:
+        await self.client.cards.update(out_track_id, data)
+
+    async def _stream_card(
+        self, out_track_id: str, key: str, content: str, *, finalize: bool, error: bool
+    ) -> None:
+        await self.client.cards.stream(
+            out_track_id, key, content, full=True, finalize=finalize, error=error
+        )
 
     async def _through_openapi(self, message: RobotMessage) -> None:
         incoming = self.message

@@ -75,6 +75,18 @@ class _FirstInBody(Reply):
             return
         await self.late.send(message)
 
+    # A card cannot go in the response body (it takes §2.1 messages only): the card API.
+    async def _create_card(self, template_id: str, out_track_id: str, data: dict[str, str]) -> None:
+        await self.late._create_card(template_id, out_track_id, data)
+
+    async def _update_card(self, out_track_id: str, data: dict[str, str]) -> None:
+        await self.late._update_card(out_track_id, data)
+
+    async def _stream_card(
+        self, out_track_id: str, key: str, content: str, *, finalize: bool, error: bool
+    ) -> None:
+        await self.late._stream_card(out_track_id, key, content, finalize=finalize, error=error)
+
 
 class BotHTTPApp:
     """The ASGI app DingTalk posts a robot's messages to.

@@ -16,9 +16,10 @@ implements :meth:`Reply.send`; :class:`RecordingReply` keeps what was sent, for 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
+from ..resources.cards import card_params
 from ..robot.compose import validate_message, with_mention_text
 from ..robot.messages import (
     ActionButton,
@@ -31,6 +32,7 @@ from ..robot.messages import (
     Text,
     to_payload,
 )
+from .cards import CardStream, RecordedCard, new_out_track_id
 from .messages import IncomingMessage
 
 __all__ = [
@@ -199,6 +201,32 @@ class Reply(abc.ABC):
     async def feed_card(self, links: Sequence[FeedLinkSpec]) -> None:
         await self.send(feed_card_reply(links))
 
+    async def card(self, template_id: str, data: Mapping[str, Any]) -> str:
+        """Send an interactive card of ``template_id`` with variables ``data`` (non-strings
+        go as JSON) into the conversation; its ``outTrackId`` (:mod:`dingkit.bot.cards`)."""
+        out_track_id = new_out_track_id(self.message)
+        await self._create_card(template_id, out_track_id, card_params(data))
+        return out_track_id
+
+    def stream(
+        self, template_id: str, *, key: str = "content", data: Mapping[str, Any] | None = None
+    ) -> CardStream:
+        """An AI card whose variable ``key`` shows text as it is streamed: ``async with
+        reply.stream(tpl) as card: await card.append(chunk)`` (:mod:`dingkit.bot.cards`)."""
+        return CardStream(self, template_id, key=key, data=data)
+
+    # Card transport hooks (:mod:`dingkit.bot.cards`); a transport without cards refuses.
+    async def _create_card(self, template_id: str, out_track_id: str, data: dict[str, str]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot send cards")
+
+    async def _update_card(self, out_track_id: str, data: dict[str, str]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot send cards")
+
+    async def _stream_card(
+        self, out_track_id: str, key: str, content: str, *, finalize: bool, error: bool
+    ) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot send cards")
+
     def _mentions(self, at_sender: bool, at_user_ids: Sequence[str]) -> tuple[str, ...]:
         sender = self.message.sender.staff_id
         mentions = [*at_user_ids, sender] if at_sender and sender else list(at_user_ids)
@@ -218,9 +246,29 @@ class RecordingReply(Reply):
     def __init__(self, message: IncomingMessage) -> None:
         super().__init__(message)
         self.sent: list[RobotMessage] = []
+        #: Cards sent, by outTrackId, as they are now.
+        self.cards: dict[str, RecordedCard] = {}
 
     async def send(self, message: RobotMessage) -> None:
         self.sent.append(message)
+
+    async def _create_card(self, template_id: str, out_track_id: str, data: dict[str, str]) -> None:
+        card = RecordedCard(template_id, dict(data))
+        card.calls.append(("create", dict(data)))
+        self.cards[out_track_id] = card
+
+    async def _update_card(self, out_track_id: str, data: dict[str, str]) -> None:
+        card = self.cards[out_track_id]
+        card.data.update(data)
+        card.calls.append(("update", dict(data)))
+
+    async def _stream_card(
+        self, out_track_id: str, key: str, content: str, *, finalize: bool, error: bool
+    ) -> None:
+        card = self.cards[out_track_id]
+        card.key, card.data[key] = key, content
+        card.finished, card.failed = finalize or error, error
+        card.calls.append(("stream", {key: content, "isFinalize": finalize, "isError": error}))
 
     def payloads(self) -> list[dict[str, Any]]:
         """What was sent, as the JSON bodies DingTalk would receive."""
