@@ -2,8 +2,9 @@
 organisation writes to an app robot, served by dingkit's own BotHTTPApp in HTTP mode, in a
 group (mentioning it, with the toggle or by typing @name) and one to one, and sees its
 replies; an undeliverable message shows its reason, an OpenAPI send its template drawn as
-the message it stands for; at 420 px the chat list is a drawer. Script payloads in people's
-names, group titles, a person's text and the bot's replies neither run nor land as markup
+the message it stands for, a streamed card its latest text until it is finished; at 420 px
+the chat list is a drawer. Script payloads in people's names, group titles, a person's
+text, the bot's replies, templates and cards neither run nor land as markup
 (browser/xss.py)."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dingkit.bot.http import BotHTTPApp
 from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.bots.sending import send_to_group, send_to_users
 from dingkit.sandbox.bots.talk import group_conversation_id
+from dingkit.sandbox.cards.rules import create_and_deliver, stream
 from dingkit.sandbox.config import AppConfig, BotConfig, GroupConfig, SandboxConfig
 
 pytestmark = pytest.mark.browser
@@ -226,6 +228,43 @@ def test_a_one_to_one_chat_an_undelivered_message_and_an_openapi_send(
     assert errors == []
 
 
+def test_a_card_streamed_into_the_group_is_redrawn_until_it_is_finished(
+    world: World, page: tuple[Page, list[str]]
+) -> None:
+    tab, errors = page
+    ops = group_conversation_id("ops")
+    tab.goto(world.url + "/#bots")
+    expect(tab.get_by_test_id("bots-chat-name")).to_have_text("运维群")
+    # As the official SDK's card_replier.py creates an AI card in a group, then streams.
+    create_and_deliver(
+        world.sandbox,
+        APP,
+        {
+            "cardTemplateId": "382e4302-551d-4880-bf29-a30acfab2e71.schema",
+            "outTrackId": "t-1",
+            "cardData": {"cardParamMap": {"content": "", "flowStatus": "1"}},
+            "openSpaceId": f"dtv1.card//IM_GROUP.{ops}",
+            "imGroupOpenDeliverModel": {"robotCode": APP.app_key},
+        },
+    )
+    card = _messages(tab, "card")
+    expect(card).to_have_attribute("data-card-status", "processing")
+
+    def streamed(guid: str, content: str, **flags: bool) -> None:
+        body = {"outTrackId": "t-1", "guid": guid, "key": "content", "content": content}
+        stream(world.sandbox, APP, {**body, "isFull": True, "isFinalize": False, **flags})
+
+    streamed("g1", "Thinking about **it**")
+    expect(card).to_have_attribute("data-card-status", "inputing")
+    expect(card.locator("strong")).to_have_text("it")
+    expect(card).to_contain_text("card · streaming…")
+    streamed("g2", "Done: **42**", isFinalize=True)
+    expect(card).to_have_attribute("data-card-status", "finished")
+    expect(card.locator(".bubble")).to_have_text("Done: 42")
+    expect(card).to_have_count(1)
+    assert errors == []
+
+
 def test_at_420_px_the_chat_list_is_a_drawer(world: World, browser: Browser) -> None:
     for tab, errors in _page(browser, width=420):
         tab.goto(world.url + "/#bots")
@@ -302,6 +341,14 @@ def test_payloads_in_the_bots_tab_neither_run_nor_land(
         for key, param in _templates(payload):
             body = {"robotCode": APP.app_key, "openConversationId": ops, "msgKey": key}
             send_to_group(world.sandbox, APP, {**body, "msgParam": json.dumps(param)})
+        card = {
+            "cardTemplateId": "382e4302-551d-4880-bf29-a30acfab2e71.schema",
+            "outTrackId": f"xss-{index}",
+            "cardData": {"cardParamMap": {"content": f"# {payload}\n{payload}"}},
+            "openSpaceId": f"dtv1.card//IM_GROUP.{ops}",
+            "imGroupOpenDeliverModel": {"robotCode": APP.app_key},
+        }
+        create_and_deliver(world.sandbox, APP, card)
 
     def sessions() -> int:
         found = world.http.get(f"/_sandbox/conversations/{ops}/messages?limit=5000").json()
@@ -313,9 +360,9 @@ def test_payloads_in_the_bots_tab_neither_run_nor_land(
         watched.open(world.url, "bots")
         page.get_by_test_id("bots-chat").filter(has_text="运维群").locator("button").click()
         expect(page.get_by_test_id("bots-chat-name")).to_have_text("运维群", timeout=WAIT_MS)
-        # Each payload: the person's message, the reply in the response, the late one and
-        # each template; then one more written in the composer as a payload-named person.
-        shown = len(PAYLOADS) * (3 + templates)
+        # Each payload: the person's message, the reply in the response, the late one, each
+        # template and a card; then one more written in the composer as a payload-named person.
+        shown = len(PAYLOADS) * (4 + templates)
         expect(page.locator(MESSAGE)).to_have_count(shown, timeout=WAIT_MS)
         page.get_by_test_id("bots-person").select_option(_userid(1))
         page.locator('[data-testid="bots-mention"][data-bot="echo"]').click()

@@ -14,7 +14,7 @@ the sandbox's own JSON of the conversations and what the robots sent into them.
 
 A robot's message in a conversation carries ``html``, its chat bubble as the chat page's
 group messages are drawn (``robot/render.py``, escaped there); an OpenAPI send's template
-(msgKey/msgParam) is drawn as the §2.1 message it stands for.
+(msgKey/msgParam) is drawn as the §2.1 message it stands for, a card as its text.
 """
 
 from __future__ import annotations
@@ -105,10 +105,16 @@ def _template_payload(key: str, param: dict[str, Any]) -> dict[str, Any]:
 
 
 def _robot_payload(message: dict[str, Any]) -> dict[str, Any] | None:
-    """What a robot's stored message shows as: its §2.1 payload, else its template's."""
+    """What a robot's stored message shows as: its §2.1 payload, else its template's, else a
+    card's text (as markdown: what the official SDK's card templates hold)."""
     payload = message.get("payload")
     if isinstance(payload, dict):
         return payload
+    card = message.get("card")
+    if isinstance(card, dict):
+        content = card.get("content")
+        text = content if isinstance(content, str) and content.strip() else "…"
+        return {"msgtype": "markdown", "markdown": {"title": "card", "text": text}}
     key, param = message.get("msgKey"), message.get("msgParam")
     if isinstance(key, str) and isinstance(param, dict):
         return _template_payload(key, param)

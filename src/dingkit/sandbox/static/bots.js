@@ -7,7 +7,8 @@
 // in a group, the bots it mentions (toggle buttons, or "@name" typed in the text, taken
 // out of it as DingTalk gives a robot the text after its mention). A person's message is
 // set as text; a robot's reply is the bubble HTML the server renders (and escapes) for the
-// group messages too, an OpenAPI template drawn as the message it stands for.
+// group messages too, an OpenAPI template drawn as the message it stands for, a card as its
+// text, read again until it is finished (cards are rewritten in place as they stream).
 "use strict";
 
 (() => {
@@ -83,7 +84,8 @@
       return;
     }
     if (!state.thread || state.thread.id !== id) {
-      state.thread = { id, cursor: 0, count: 0, loaded: false };
+      // cards: id -> { item, signature } of each card shown that may still change.
+      state.thread = { id, cursor: 0, count: 0, loaded: false, cards: new Map() };
       ui.messages.replaceChildren();
     }
     const thread = state.thread;
@@ -102,6 +104,38 @@
     }
     thread.loaded = true;
     renderEmpty();
+    await pollCards(thread);
+  }
+
+  // A card is rewritten in place as it is updated or streamed into: the cards shown that
+  // are not finished are read again (from the oldest of them on) until they are.
+  async function pollCards(thread) {
+    if (thread.cards.size === 0) return;
+    let after = Math.min(...thread.cards.keys()) - 1;
+    for (let page = 0; page < MAX_PAGES_PER_POLL && thread.cards.size; page += 1) {
+      const params = new URLSearchParams({ after, limit: PAGE_SIZE });
+      const data = await getJSON(`/_sandbox/conversations/${encodeURIComponent(thread.id)}/messages?${params}`);
+      if (state.thread !== thread) return;
+      const received = Array.isArray(data.messages) ? data.messages : [];
+      for (const message of received) {
+        const shown = thread.cards.get(message.id);
+        if (!shown) continue;
+        const signature = JSON.stringify(message);
+        if (signature !== shown.signature) {
+          const item = messageElement(message);
+          shown.item.replaceWith(item);
+          shown.item = item;
+          shown.signature = signature;
+        }
+        if (cardDone(message)) thread.cards.delete(message.id);
+      }
+      if (received.length < PAGE_SIZE) break;
+      after = received[received.length - 1].id;
+    }
+  }
+
+  function cardDone(message) {
+    return !(message.card && typeof message.card === "object") || message.card.finished === true;
   }
 
   // ---- names ------------------------------------------------------------------
@@ -290,7 +324,13 @@
     const { scrollHeight, scrollTop, clientHeight } = ui.scroll;
     const wasNearBottom = scrollHeight - scrollTop - clientHeight < NEAR_BOTTOM_PX;
     const fragment = document.createDocumentFragment();
-    for (const message of messages) fragment.append(messageElement(message));
+    for (const message of messages) {
+      const item = messageElement(message);
+      if (message.via === "card" && !cardDone(message) && state.thread) {
+        state.thread.cards.set(message.id, { item, signature: JSON.stringify(message) });
+      }
+      fragment.append(item);
+    }
     ui.messages.append(fragment);
     if (jumpToEnd || wasNearBottom) ui.scroll.scrollTop = ui.scroll.scrollHeight;
   }
@@ -300,6 +340,14 @@
     session: "reply through the session webhook",
     oto: "OpenAPI: oToMessages/batchSend",
     group: "OpenAPI: groupMessages/send",
+  };
+  const CARD_STATUS = {
+    sent: "card",
+    processing: "card · processing…",
+    inputing: "card · streaming…",
+    executing: "card · executing…",
+    finished: "card · finished",
+    failed: "card · failed",
   };
 
   function messageElement(message) {
@@ -332,6 +380,13 @@
       bubble.dataset.testid = "bots-undelivered";
     } else {
       if (VIA[via]) meta.append(el("span", "bots-via", VIA[via]));
+      if (via === "card") {
+        const card = message.card && typeof message.card === "object" ? message.card : {};
+        const status = String(card.status || "sent");
+        item.dataset.cardStatus = status;
+        item.classList.toggle("card-failed", card.failed === true);
+        meta.append(el("span", "bots-via", CARD_STATUS[status] || `card · ${status}`));
+      }
       if (typeof message.html === "string") {
         bubble.innerHTML = message.html; // rendered and escaped server side (robot/render.py)
       } else {
