@@ -242,7 +242,8 @@ class StreamClient:
             self._stopping = asyncio.Event()  # a later run() starts afresh, maybe in another loop
 
     async def stop(self) -> None:
-        """End :meth:`run`: the socket is closed, handlers still running are cancelled."""
+        """End :meth:`run`: the socket is closed; the handlers of messages already taken get
+        a few seconds to reply (:data:`.stream_intake.HANDLER_GRACE`)."""
         self._stopping.set()
         if self._ws is not None:
             await self._ws.close()

@@ -29,9 +29,13 @@ if TYPE_CHECKING:
     from .stream import StreamClient
     from .stream_seen import SeenMessages
 
-__all__ = ["Intake"]
+__all__ = ["HANDLER_GRACE", "Intake"]
 
 logger = logging.getLogger("dingkit.bot.stream")
+
+#: Seconds the handlers of messages already taken have to finish their replies when the
+#: client stops (BotHTTPApp.aclose waits for them too; Ctrl-C twice does not wait).
+HANDLER_GRACE = 5.0
 
 
 class Intake:
@@ -48,6 +52,7 @@ class Intake:
         self.inbox: Inbox | None = None
         self.dispatcher: Dispatcher | None = None
         self._receiver: CallbackReceiver | None = None
+        self._started_receiver = False
         self._owns_inbox = False
         self._queue: asyncio.Queue[tuple[ClientConnection, Frame]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -75,18 +80,28 @@ class Intake:
     async def start(self) -> None:
         self._workers.append(asyncio.create_task(self._take_messages()))
         if self._receiver is not None:
+            # Started here, stopped here; one already running (its HTTP app's) is left be.
+            self._started_receiver = self._receiver._worker is None
             await self._receiver.start()
         elif self.dispatcher is not None:
             self._workers.append(asyncio.create_task(self.dispatcher.run()))
 
-    async def close(self) -> None:
-        """Stop taking messages and running handlers; close what this intake opened."""
-        running = [*self._workers, *self._tasks]
+    async def close(self, grace: float = HANDLER_GRACE) -> None:
+        """Stop taking messages and events; give the handlers of messages already taken
+        ``grace`` seconds to finish their replies, then cancel them (an event's handler is
+        stopped at once: the event stays in the inbox and runs again after the lease).
+        Close what this intake opened."""
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        if self._receiver is not None and self._started_receiver:
+            await self._receiver.stop()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        running = list(self._tasks)
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-        if self._receiver is not None:
-            await self._receiver.stop()
         if self.seen is not None:
             await asyncio.to_thread(self.seen.close)
         if self._owns_inbox and self.inbox is not None:

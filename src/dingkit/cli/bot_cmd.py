@@ -161,7 +161,10 @@ async def _run_until_signal(client: Any) -> None:
 
     def stop() -> None:
         for sig in signals:
-            loop.remove_signal_handler(sig)  # the next one takes its default action
+            # The next one takes the OS's default action, for SIGINT too (not Python's
+            # KeyboardInterrupt, which would wait for the blocked thread all the same).
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_DFL)
         stopping.append(loop.create_task(client.stop()))
 
     for sig in signals:
