@@ -16,6 +16,7 @@ replies (HTTP mode, Stream mode) build on them.
     handlers.py  which arguments a handler asks for, read from its signature once
     router.py    Router: which handler answers a message
     replies.py   reply builders and the Reply a transport implements
+    cards.py     cards in replies: reply.card(), reply.stream() (an AI card's CardStream)
     app.py       Bot: the root router, run in order per conversation
     signing.py   the timestamp/sign headers of an HTTP-mode push
     http.py      HTTP mode: BotHTTPApp (``dingkit bot serve``)
@@ -55,6 +56,8 @@ _EXPORTS = {
     "AtUser": "dingkit.bot.messages",
     "parse_message": "dingkit.bot.messages",
     "Reply": "dingkit.bot.replies",
+    "CardStream": "dingkit.bot.cards",
+    "RecordedCard": "dingkit.bot.cards",
     "RecordingReply": "dingkit.bot.replies",
     "HeaderSignatureCheck": "dingkit.bot.signing",
     "StreamClient": "dingkit.bot.stream",
@@ -66,6 +69,7 @@ __all__ = [
     "AtUser",
     "AudioMessage",
     "Bot",
+    "CardStream",
     "Conversation",
     "FileMessage",
     "Filter",
@@ -73,6 +77,7 @@ __all__ = [
     "IncomingMessage",
     "Match",
     "PictureMessage",
+    "RecordedCard",
     "RecordingReply",
     "Reply",
     "RichTextMessage",
@@ -97,6 +102,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .app import Bot
+    from .cards import CardStream, RecordedCard
     from .filters import (
         Filter,
         command,
