@@ -67,7 +67,10 @@ def test_dry_run_imports_no_server(cli):
 def test_shell_completion(cli):
     """`dingkit --install-completion` is typer's; the script it installs completes commands,
     subcommands and options (the shell asks the installed script, as here)."""
-    script = cli.run("--show-completion", "bash", script=True).assert_ok().stdout
+    # The shell is named, and SHELL says it too: typer otherwise asks the parent process,
+    # which under a test runner may be no shell at all ("Shell not supported").
+    bash = {"SHELL": "/bin/bash"}
+    script = cli.run("--show-completion", "bash", env=bash, script=True).assert_ok().stdout
     assert "_DINGKIT_COMPLETE=complete_bash" in script
     assert "--install-completion" in cli.run("--help").assert_ok().stdout
 

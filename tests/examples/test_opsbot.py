@@ -110,3 +110,22 @@ async def test_deploy_asks_with_a_card_and_anything_else_gets_help(ask: Any) -> 
     assert card["actionCard"]["btnOrientation"] == "1"
     assert "api-gateway" in card["actionCard"]["text"]
     assert (await ask("hello?"))["text"]["content"].startswith("I answer /oncall")
+
+
+@pytest.mark.parametrize("mode", ["http", "stream"])
+def test_the_readme_s_one_command_runs_the_bot_in_either_mode(mode: str, tmp_path: Path) -> None:
+    """examples/opsbot/README.md: `python examples/opsbot/run.py --mode MODE` (here with
+    --check, which asks /oncall through the sandbox's composer and prints the answer)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE.parent / "run.py"), "--mode", mode, "--port", "0", "--check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "On call for " in done.stdout
+    assert "Traceback" not in done.stderr
