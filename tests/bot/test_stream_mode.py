@@ -354,6 +354,24 @@ async def test_a_repeated_message_is_handled_once_also_after_a_restart(world: Wo
     assert len(world.sent(body["conversationId"])) == 1
 
 
+async def test_a_bug_in_reading_a_frame_reconnects_rather_than_ends_the_client(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = await world.start()
+    real, calls = stream._dispatch, [0]
+
+    async def buggy(*args: Any) -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise KeyError("a bug")
+        await real(*args)
+
+    monkeypatch.setattr(stream, "_dispatch", buggy)
+    world.sandbox.stream.ping(world.sandbox.stream.connections(APP.app_key)[0])
+    await until(lambda: stream.stats.get("connections") == 2, "the new connection")
+    assert stream.stats["client_errors"] == 1
+
+
 async def test_a_second_client_for_the_same_app_is_refused(world: World) -> None:
     await world.start()
     second = StreamClient(world.bot, client=world.client, data_dir=world.data_dir)

@@ -270,6 +270,9 @@ class StreamClient:
         except (DingTalkError, OSError, WebSocketException, TimeoutError, ValueError) as error:
             # ConnectionClosed* are WebSocketExceptions: a closed or silent socket.
             self.trouble.log("connection", "Stream connection lost or refused: %s", _say(error))
+        except Exception:  # a bug of this client's: said in full, and a new connection tried
+            self.count("client_errors")
+            logger.exception("the Stream client failed on its connection; reconnecting")
         finally:
             self._ws = None
             self._lasted = time.monotonic() - started
