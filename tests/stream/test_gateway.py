@@ -12,6 +12,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from dingkit.resources.stream import BOT_MESSAGE_TOPIC
+from dingkit.sandbox import SandboxServer
 
 from .conftest import (
     APP,
@@ -316,3 +317,24 @@ async def test_the_admin_routes_are_guarded(serve: Any) -> None:
     assert (await request("POST", url, json={}, headers=foreign)).status_code == 403
     assert (await request("POST", url, json={"app_key": 5})).status_code == 400
     assert (await request("POST", url, json=[1])).status_code == 400
+
+
+async def test_an_event_in_flight_when_the_gateway_stops_is_pushed_again_after(
+    serve: Any,
+) -> None:
+    """Pushed, never acked, the gateway stopped and started again (the same sandbox): the
+    next connection gets the event, as DingTalk re-pushes what was not acknowledged."""
+    server = serve(stream_event_timeout=60)  # no timed re-push within the test
+    stream = server.sandbox.stream
+    async with await open_stream(server) as ws:
+        message_id = stream.push_event(APP.app_key, "user_add_org", {"userId": ["u1"]})
+        await next_frame(ws, "EVENT")  # received, not acked
+        server.stop()
+    again = SandboxServer(server.sandbox, port=server.port).start()
+    try:
+        async with await open_stream(again) as ws:
+            frame = await next_frame(ws, "EVENT")
+            await ack(ws, frame, {"status": "SUCCESS"})
+    finally:
+        again.stop()
+    assert frame["headers"]["messageId"] == message_id

@@ -146,10 +146,15 @@ class StreamHub:
     def attach(self, connection: Connection) -> None:
         with self._lock:
             self._connections[connection.id] = connection
+            # Unsettled events of the app with no live connection: never sent, or sent on a
+            # connection that has gone (its timed re-push may have died with the server's
+            # loop): the new connection gets them, as DingTalk re-pushes an unacked event.
             waiting = [
                 message_id
                 for message_id, event in self._events.items()
-                if event.app_key == connection.app_key and event.connection is None
+                if event.app_key == connection.app_key
+                and not event.settled
+                and (event.connection is None or event.connection.id not in self._connections)
             ]
         self._log("open", connection, {"ua": connection.grant.ua})
         if connection.grant.events:
