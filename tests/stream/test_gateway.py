@@ -23,6 +23,7 @@ from .conftest import (
     open_stream,
     open_ticket,
     request,
+    stream_config,
     ticket_url,
     wait_until,
 )
@@ -338,3 +339,27 @@ async def test_an_event_in_flight_when_the_gateway_stops_is_pushed_again_after(
     finally:
         again.stop()
     assert frame["headers"]["messageId"] == message_id
+
+
+async def test_an_app_whose_events_go_over_stream_gets_the_organisation_s_events(
+    make_sandbox: Any,
+) -> None:
+    """[[app]] events = "stream": the hub pushes an org change as an EVENT frame with the
+    same eventId its HTTP subscriptions get; dingkit's reader turns it back into the event."""
+    from dingkit.callback.stream_events import event_from_stream
+
+    app = APP.model_copy(update={"events": "stream"})
+    sandbox = make_sandbox(config=stream_config().model_copy(update={"apps": (app, OTHER)}))
+    server = SandboxServer(sandbox).start()
+    try:
+        async with await open_stream(server) as ws:
+            sandbox.callbacks.emit("user_add_org", {"userId": ["u-new"]})
+            frame = await next_frame(ws, "EVENT")
+            await ack(ws, frame, {"status": "SUCCESS"})
+    finally:
+        server.stop()
+    event, _ = event_from_stream(frame["headers"], frame["data"])
+    assert event.event_type == "user_add_org"
+    assert event.raw["userId"] == ["u-new"]
+    assert frame["headers"]["eventCorpId"] == sandbox.config.corp_id
+    assert sandbox.stream.pending_events() == []  # none queued for OTHER, an HTTP app

@@ -27,7 +27,10 @@ from .._exceptions import CallbackPayloadError
 from .._wire import parse_json_strict
 from .events import CallbackEvent, parse_event
 
-__all__ = ["event_from_stream", "plaintext_from_stream"]
+__all__ = ["event_from_stream", "plaintext_from_stream", "stream_data_from_plaintext"]
+
+#: The plaintext's envelope, which a frame carries in its headers instead (§8.2).
+_ENVELOPE = ("EventType", "EventTime", "CorpId", "eventId", "eventUnifiedAppId")
 
 
 def plaintext_from_stream(headers: Mapping[str, Any], data: str | Mapping[str, Any]) -> bytes:
@@ -66,6 +69,12 @@ def plaintext_from_stream(headers: Mapping[str, Any], data: str | Mapping[str, A
         envelope["eventUnifiedAppId"] = app
     message = {**fields, **envelope}
     return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def stream_data_from_plaintext(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``data`` of the EVENT frame that carries a new-format plaintext: its fields without
+    the envelope (what :func:`plaintext_from_stream` puts back from the headers)."""
+    return {key: value for key, value in message.items() if key not in _ENVELOPE}
 
 
 def event_from_stream(

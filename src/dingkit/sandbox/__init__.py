@@ -41,8 +41,9 @@ them the pieces every concept shares.
     attendance/       attendance results and punches, generated (generator.py), routes.py
     notifications/    work notifications (§12): checks (model.py), sending.py, records.py,
                       routes.py
-    callbacks/        event subscription (§7): pushes and the worker (hub.py), records.py,
-                      routes.py
+    callbacks/        event subscription (§7): what to push and the worker (hub.py; over
+                      Stream for apps whose events go there), one HTTP push and the URL
+                      check (exchange.py), records.py, routes.py
     stream/           Stream mode (§8.2): tickets.py, the WebSocket (session.py), frames.py,
                       delivery to connected apps (hub.py: push_callback, push_event),
                       routes.py

@@ -186,6 +186,9 @@ class AppConfig(_Strict):
     visible_depts: tuple[int, ...] | None = None
     ip_allowlist: tuple[str, ...] = ()
     monthly_quota: int | None = Field(default=None, ge=0)
+    #: How the console pushes the app's event subscriptions (推送方式): to the HTTP
+    #: callbacks registered for it, or over its Stream connection (§8.2).
+    events: Literal["http", "stream"] = "http"
 
     @field_validator("scopes")
     @classmethod

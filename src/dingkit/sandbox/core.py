@@ -81,11 +81,11 @@ class Sandbox:
             self.robot.upsert_robot(robot)
         for app in config.apps:
             self.apps.upsert(app)
-        #: Event subscriptions and pushes (§7); servers start its worker, tests call
-        #: ``callbacks.deliver_due()``.
-        self.callbacks = CallbackHub(config=config, store=store, clock=clock)
         #: Stream mode (§8.2): tickets, connections, CALLBACK and EVENT frames; in memory.
         self.stream = StreamHub(config=config, clock=clock)
+        #: Event subscriptions and pushes (§7; over Stream for apps whose events go there);
+        #: servers start its worker, tests call ``callbacks.deliver_due()``.
+        self.callbacks = CallbackHub(config=config, store=store, clock=clock, stream=self.stream)
         #: The groups app robots sit in, as conversations people write in.
         open_bot_groups(self)
 

@@ -27,187 +27,34 @@ Choices where the reference is silent [I]:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ..._wire import parse_json_strict
 from ...callback.crypto import CallbackCrypto
 from ...callback.events import parse_event
 from ...callback.payloads import to_failed_item, to_payload
+from ...callback.stream_events import stream_data_from_plaintext
 from ..config import SandboxConfig
 from ..store import Store
+from .exchange import Subscription, check_reply, error_text, push_request
 from .records import Attempt, CallbackRecords, Push, Registration
 
-__all__ = [
-    "CallbackHub",
-    "Subscription",
-    "UrlCheck",
-    "check_reply",
-    "check_url",
-    "one_line_reason",
-    "push_request",
-]
+if TYPE_CHECKING:
+    from ..stream.hub import StreamHub
+
+__all__ = ["CallbackHub"]
 
 logger = logging.getLogger("dingkit.sandbox.callbacks")
 
 #: Longest the worker sleeps between looks at the queue: the sandbox's clock may be a fake
 #: that jumps, so it cannot simply sleep until the next push is due.
 _WORKER_TICK = 0.2
-_ERROR_KEEP = 300
-#: Characters of a receiver's own reason for a refusal kept (its reply body's first line).
-REASON_KEEP = 200
-_REASON_FIELDS = ("message", "errmsg", "detail", "error")
-_JSON_KEEP = 64 * 1024  # a refusal's JSON is a line or two; a larger body is read as text
-# Control characters and line separators, and the bidi marks that could make the errmsg
-# read differently from what it holds.
-_UNPRINTABLE = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """Where one subscription's events go and how they are sealed."""
-
-    name: str  # "api" for the registration, else "config:<n>" (the n-th [[callback]])
-    url: str
-    token: str
-    aes_key: str
-    receiver_id: str
-    tags: frozenset[str] | None  # None: every event
-    style: Literal["new", "classic"] = "new"
-
-    def wants(self, event_type: str) -> bool:
-        return self.tags is None or event_type in self.tags
-
-    def crypto(self) -> CallbackCrypto:
-        return CallbackCrypto(self.token, self.aes_key, self.receiver_id)
-
-
-def push_request(crypto: CallbackCrypto, plaintext: str, now_ms: int) -> tuple[dict[str, str], str]:
-    """The query parameters and the JSON body of one push of ``plaintext`` (§7.3).
-
-    ``signature`` is what the docs name; ``msg_signature`` (same value) is what some official
-    samples read first.
-    """
-    envelope = crypto.seal(plaintext, timestamp=str(now_ms))
-    params = {
-        "signature": envelope.signature,
-        "msg_signature": envelope.signature,
-        "timestamp": envelope.timestamp,
-        "nonce": envelope.nonce,
-    }
-    return params, json.dumps({"encrypt": envelope.encrypt})
-
-
-def one_line_reason(content: bytes, hide: tuple[str, ...] = ()) -> str:
-    """A receiver's own reason for a refusal: from a JSON body its ``message`` (dingkit's
-    receiver), ``errmsg``, ``detail`` (FastAPI) or ``error``, else the body's first non-blank
-    line. Control and bidi characters become spaces, ``hide`` (the subscription's token and
-    key) is blanked, and at most :data:`REASON_KEEP` characters are kept; ``""`` when the
-    body says nothing."""
-    text = content[: REASON_KEEP * 8].decode("utf-8", errors="replace")
-    data: Any = None
-    if len(content) <= _JSON_KEEP:
-        with contextlib.suppress(ValueError):
-            data = parse_json_strict(content)
-    if isinstance(data, Mapping):
-        found = [data.get(name) for name in _REASON_FIELDS]
-        text = next((v for v in found if isinstance(v, str) and v.strip()), text)
-    elif isinstance(data, str):
-        text = data
-    line = next((line for line in text.splitlines() if line.strip()), "")
-    line = " ".join(_UNPRINTABLE.sub(" ", line).split())
-    for secret in hide:
-        if secret:
-            line = line.replace(secret, "(hidden)")
-    return line if len(line) <= REASON_KEEP else line[: REASON_KEEP - 1] + "…"
-
-
-def check_reply(
-    crypto: CallbackCrypto, status: int, content: bytes, *, hide: tuple[str, ...] = ()
-) -> str | None:
-    """Why a receiver's reply does not acknowledge a push; ``None`` when it does (§7.3). A
-    refusal carries the receiver's own one-line reason (:func:`one_line_reason`)."""
-    if 300 <= status < 400:
-        return f"HTTP {status}: redirects are not followed"
-    if status != 200:
-        reason = one_line_reason(content, hide)
-        return f"HTTP {status}: {reason}" if reason else f"HTTP {status}"
-    try:
-        reply = parse_json_strict(content)
-    except ValueError:
-        return "the reply is not JSON"
-    if not isinstance(reply, Mapping):
-        return "the reply is not a JSON object"
-    fields = {}
-    for name in ("msg_signature", "timeStamp", "nonce", "encrypt"):
-        value = reply.get(name)
-        if not isinstance(value, str) or not value:
-            return f"the reply has no {name}"
-        fields[name] = value
-    try:
-        text = crypto.open(
-            fields["msg_signature"], fields["timeStamp"], fields["nonce"], fields["encrypt"]
-        )
-    except Exception as exc:  # every crypto failure means "not acknowledged"
-        return f"the reply does not open: {exc}"
-    if text != b"success":
-        shown = text[:40].decode("utf-8", errors="replace")
-        return f"the reply says {shown!r}, not 'success'"
-    return None
-
-
-def _error_text(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "no reply within the timeout"
-    if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect: {exc}"[:_ERROR_KEEP]
-    return f"{type(exc).__name__}: {exc}"[:_ERROR_KEEP]
-
-
-@dataclass(frozen=True, slots=True)
-class UrlCheck:
-    """How a URL check went: ``reason`` ``None`` when it passed; ``http_status`` ``None``
-    when no reply came at all (refused connection, timeout)."""
-
-    http_status: int | None
-    reason: str | None
-
-    @property
-    def ok(self) -> bool:
-        return self.reason is None
-
-
-async def check_url(subscription: Subscription, *, within: float, now_ms: int) -> UrlCheck:
-    """The URL check of §7.4: push ``{"EventType":"check_url"}`` and require the encrypted
-    ``success`` within ``within`` seconds."""
-    crypto = subscription.crypto()
-    params, body = push_request(crypto, json.dumps({"EventType": "check_url"}), now_ms)
-    try:
-        async with httpx.AsyncClient(
-            timeout=within, follow_redirects=False, trust_env=False
-        ) as http:
-            response = await http.post(
-                subscription.url,
-                params=params,
-                content=body,
-                headers={"Content-Type": "application/json"},
-            )
-    except httpx.HTTPError as exc:
-        return UrlCheck(None, _error_text(exc))
-    hide = (subscription.token, subscription.aes_key)
-    status = response.status_code
-    return UrlCheck(status, check_reply(crypto, status, response.content, hide=hide))
 
 
 class CallbackHub:
@@ -219,9 +66,18 @@ class CallbackHub:
         clock: wall-clock seconds (the sandbox's, a fake in tests).
     """
 
-    def __init__(self, *, config: SandboxConfig, store: Store, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        *,
+        config: SandboxConfig,
+        store: Store,
+        clock: Callable[[], float],
+        stream: StreamHub | None = None,
+    ) -> None:
         self._config = config
         self._clock = clock
+        #: Apps whose events go over Stream (``events = "stream"``) get them there.
+        self._stream = stream
         #: Registrations, pushes and the failed list, in the sandbox's store.
         self.records = CallbackRecords(store)
         self._send_lock = threading.Lock()
@@ -290,10 +146,11 @@ class CallbackHub:
             self.emit(event_type, fields)
 
     def _emit(self, event_type: str, fields: Mapping[str, Any]) -> list[int]:
+        now, event_id = self._now_ms(), uuid.uuid4().hex
+        self._emit_over_stream(event_type, fields, event_id, now)
         wanted = [s for s in self.subscriptions() if s.wants(event_type)]
         if not wanted:
             return []
-        now, event_id = self._now_ms(), uuid.uuid4().hex
         ids = []
         for subscription in wanted:
             payload = to_payload(
@@ -321,6 +178,21 @@ class CallbackHub:
             )
         self._wake.set()
         return ids
+
+    def _emit_over_stream(
+        self, event_type: str, fields: Mapping[str, Any], event_id: str, now: int
+    ) -> None:
+        if self._stream is None:
+            return
+        message = to_payload(
+            event_type, dict(fields), style="new", corp_id=self.corp_id, event_id=event_id,
+            event_time=now,
+        )  # fmt: skip
+        data = stream_data_from_plaintext(message)
+        for app in self._config.apps:
+            if app.events == "stream":  # one EVENT frame, re-pushed until acked (§8.2)
+                self._stream.push_event(app.app_key, event_type, data, event_id=event_id,
+                                        corp_id=self.corp_id, born_ms=now)  # fmt: skip
 
     # -- delivering --------------------------------------------------------------------
 
@@ -352,7 +224,7 @@ class CallbackHub:
             status = response.status_code
             error = check_reply(crypto, status, response.content, hide=(push.token, push.aes_key))
         except httpx.HTTPError as exc:
-            error = _error_text(exc)
+            error = error_text(exc)
         attempts = len(push.attempts) + 1
         delays = self._config.callback_retry_delays
         if error is None:

@@ -41,7 +41,7 @@ from ..gateway import params
 from ..gateway.answers import OapiError
 from ..gateway.params import ParamError
 from ..gateway.pipeline import Call, Gateway
-from .hub import Subscription, UrlCheck, check_url
+from .exchange import Subscription, UrlCheck, check_url
 from .records import Handshake, Push, Registration
 
 if TYPE_CHECKING:

@@ -10,11 +10,8 @@ messages and events without a public URL.
 
 The rest of the sandbox pushes through ``sandbox.stream`` (:class:`.hub.StreamHub`).
 
-Not yet joined: the callbacks hub (:mod:`..callbacks.hub`) delivers event subscriptions over
-HTTP only, also to an app connected by Stream. The seam is ``CallbackHub._emit``: for an
-app-level subscription whose app has a Stream connection subscribed to events, call
-``sandbox.stream.push_event(app_key, event_type, data, event_id=event_id,
-corp_id=corp_id, born_ms=now)`` instead of queueing the HTTP push, with ``data`` the
-event's own fields (camelCase, without the HTTP plaintext's ``EventType``, §8.2), and the
-same ``event_id`` the HTTP subscriptions get.
+The callbacks hub (:mod:`..callbacks.hub`) pushes the organisation's events over Stream to
+every app whose ``[[app]]`` says ``events = "stream"`` (the console's push mode), with the
+same ``eventId`` its HTTP subscriptions get; the frame's ``data`` is the event's own fields
+(:func:`dingkit.callback.stream_events.stream_data_from_plaintext`).
 """
