@@ -111,6 +111,10 @@ def test_a_group_message_reaches_the_bot_mentioned_and_its_replies_are_kept(chat
     assert said[0]["sender"] == BOSS
     assert said[1]["payload"] == {"msgtype": "text", "text": {"content": "hello there"}}
 
+    # The same through the listing of all messages, by conversation.
+    listed = chat.http.get("/_sandbox/messages", params={"conversation": ops}).json()
+    assert [m["via"] for m in listed["messages"]] == ["person", "response"]
+
     # Not mentioned: DingTalk gives a group message to the robots mentioned only.
     assert chat.write(ops, "just chatting").json()["delivered_to"] == []
 

@@ -136,6 +136,21 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return data
 
 
+def conversation_json(
+    sandbox: Sandbox, conversation_id: str, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """A conversation's messages as the page and scripts read them: people's and robots',
+    each robot message also drawn (``html``) by the group messages' renderer."""
+    shown = []
+    for message in sandbox.bots.messages(conversation_id, after=after, limit=limit):
+        view = message.as_json()
+        payload = _robot_payload(view) if view["via"] != "person" else None
+        if payload is not None:
+            view["html"] = render_message(payload, sandbox.org)
+        shown.append(view)
+    return shown
+
+
 def routes(gateway: Gateway) -> list[BaseRoute]:
     sandbox: Sandbox = gateway.sandbox
 
@@ -163,15 +178,7 @@ def routes(gateway: Gateway) -> list[BaseRoute]:
             limit = min(max(_int_param(request, "limit", 500), 1), 5000)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        found = sandbox.bots.messages(conversation_id, after=after, limit=limit)
-        shown = []
-        for message in found:
-            view = message.as_json()
-            payload = _robot_payload(view) if view["via"] != "person" else None
-            if payload is not None:
-                view["html"] = render_message(payload, sandbox.org)
-            shown.append(view)
-        return JSONResponse({"messages": shown})
+        return JSONResponse({"messages": conversation_json(sandbox, conversation_id, after, limit)})
 
     async def bots(request: Request) -> Response:
         listed = [

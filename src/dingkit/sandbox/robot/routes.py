@@ -5,6 +5,7 @@ switches to disable a robot or dissolve a group.
     GET    /_sandbox/groups                       groups with their last message
     GET    /_sandbox/robots                       robots with their webhook URL and secret
     GET    /_sandbox/messages?group=&robot=&after=&limit=
+    GET    /_sandbox/messages?conversation=&after=&limit=   an app robot's conversation
     DELETE /_sandbox/messages                     clears messages and rejections
     GET    /_sandbox/rejections?robot=&after=&limit=
     POST   /_sandbox/robots/{name}/disable|enable
@@ -141,6 +142,13 @@ def routes(sandbox: Sandbox) -> list[BaseRoute]:
             limit = min(max(_int_param(request, "limit", 500), 1), 5000)
         except ValueError as exc:
             return _bad_request(str(exc))
+        conversation = request.query_params.get("conversation")
+        if conversation:
+            # A conversation with app robots (bots/): its messages, replies included.
+            from ..bots.routes import conversation_json
+
+            found_in = conversation_json(sandbox, conversation, after, limit)
+            return JSONResponse({"messages": found_in})
         found = sandbox.robot.messages(
             group=request.query_params.get("group") or None,
             robot=request.query_params.get("robot") or None,
