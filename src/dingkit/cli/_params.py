@@ -10,13 +10,15 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from .._wire import CHINA
 
 __all__ = [
+    "BodyArg",
+    "FileOpt",
     "aware",
     "china_time",
     "parse_date",
@@ -95,6 +97,22 @@ def parse_pairs(values: list[str] | None, option: str) -> list[tuple[str, str]]:
             raise typer.BadParameter(f"{option} {value!r}: expected KEY=VALUE")
         pairs.append((key.strip(), rest))
     return pairs
+
+
+#: How every command that sends a message takes its body (:func:`read_body`): the argument...
+BodyArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[TEXT]",
+        help="The message; '-' or a pipe reads standard input.",
+        show_default=False,
+    ),
+]
+#: ... or a file.
+FileOpt = Annotated[
+    Path | None,
+    typer.Option("--file", "-f", help="Read the message from a file ('-': standard input)."),
+]
 
 
 def read_body(text: str | None, file: Path | None, what: str) -> str:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .._exceptions import ConfigurationError
 from ._output import fail, print_json
-from ._params import read_body
+from ._params import BodyArg, FileOpt, read_body
 from ._server import (
     CsvFlag,
     DryRunOpt,
@@ -80,18 +79,6 @@ DeptOpt = Annotated[
     typer.Option("--dept", "-d", help="Everyone in a department and below (repeatable)."),
 ]
 AllOpt = Annotated[bool, typer.Option("--all", help="The whole organisation.")]
-BodyArg = Annotated[
-    str | None,
-    typer.Argument(
-        metavar="[TEXT]",
-        help="The message; '-' or a pipe reads standard input.",
-        show_default=False,
-    ),
-]
-FileOpt = Annotated[
-    Path | None,
-    typer.Option("--file", "-f", help="Read the message from a file ('-': standard input)."),
-]
 TitleOpt = Annotated[str, typer.Option("--title", "-t", help="The title.")]
 
 

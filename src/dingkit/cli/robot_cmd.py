@@ -16,7 +16,7 @@ import typer
 
 from .._exceptions import ConfigurationError
 from ._output import fail, print_json
-from ._params import read_body
+from ._params import BodyArg, FileOpt, read_body
 from ._server import DryRunOpt, JsonResult, open_client, print_dry_run, run
 
 if TYPE_CHECKING:
@@ -29,18 +29,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-BodyArg = Annotated[
-    str | None,
-    typer.Argument(
-        metavar="[TEXT]",
-        help="The message; '-' or a pipe reads standard input.",
-        show_default=False,
-    ),
-]
-FileOpt = Annotated[
-    Path | None,
-    typer.Option("--file", "-f", help="Read the message from a file ('-': standard input)."),
-]
 TitleOpt = Annotated[
     str | None,
     typer.Option("--title", "-t", help="Send markdown with this title (else plain text)."),

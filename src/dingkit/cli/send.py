@@ -6,7 +6,6 @@ message is really sent.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,7 +14,7 @@ from .._config import rate_limit_file
 from .._exceptions import DingTalkError
 from .._redact import redact_url
 from ._output import fail, print_json
-from ._params import read_body
+from ._params import BodyArg, FileOpt, read_body
 
 if TYPE_CHECKING:
     from .._ratelimit import RateLimitStore
@@ -55,18 +54,6 @@ SecretOpt = Annotated[
         help="With --webhook: the robot's signing secret (on a shared machine prefer "
         "DINGTALK_ROBOT_SECRET: arguments show in the process list).",
     ),
-]
-BodyArg = Annotated[
-    str | None,
-    typer.Argument(
-        metavar="[TEXT]",
-        help="The message; '-' or a pipe reads standard input.",
-        show_default=False,
-    ),
-]
-FileOpt = Annotated[
-    Path | None,
-    typer.Option("--file", "-f", help="Read the message from a file ('-': standard input)."),
 ]
 ConfigOpt = Annotated[
     str | None,
