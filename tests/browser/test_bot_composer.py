@@ -19,15 +19,14 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from bot.served import sandbox_with_bot
 from browser.xss import PAYLOADS, WAIT_MS, Watched, judged, shows_every_payload
-from callback.conftest import Served
 from dingkit.bot import Bot
-from dingkit.bot.http import BotHTTPApp
-from dingkit.sandbox import Sandbox, SandboxServer
+from dingkit.sandbox import Sandbox
 from dingkit.sandbox.bots.sending import send_to_group, send_to_users
 from dingkit.sandbox.bots.talk import group_conversation_id
 from dingkit.sandbox.cards.rules import create_and_deliver, stream
-from dingkit.sandbox.config import AppConfig, BotConfig, GroupConfig, SandboxConfig
+from dingkit.sandbox.config import AppConfig, BotConfig, GroupConfig
 
 pytestmark = pytest.mark.browser
 
@@ -59,39 +58,14 @@ class World:
 
 
 def _world(groups: tuple[GroupConfig, ...]) -> Iterator[World]:
-    environ: dict[str, str] = {}  # the bot's replies go to the sandbox, known once it runs
-    bot_app = BotHTTPApp(_echo_bot(), app_secret=APP.app_secret, environ=environ, reply_within=5)
-    served = Served(bot_app)
-    config = SandboxConfig(
-        limits=False,
-        org_size=8,
-        apps=(APP,),
-        groups=groups,
-        bots=(
-            BotConfig(
-                name="echo",
-                app=APP.name,
-                mode="http",
-                url=served.url + "/",
-                groups=tuple(group.id for group in groups),
-            ),
-            BotConfig(name="quiet", app=APP.name, robot_code="dingquiet0001", groups=("ops",)),
-        ),
-    )
-    sandbox = Sandbox.from_settings(config=config)
-    try:
-        with SandboxServer(sandbox) as server:
-            environ.update(
-                DINGTALK_APP_KEY=APP.app_key,
-                DINGTALK_APP_SECRET=APP.app_secret,
-                DINGTALK_OAPI_BASE_URL=server.url,
-                DINGTALK_API_BASE_URL=server.url,
-            )
-            with httpx.Client(base_url=server.url, timeout=30) as http:
-                yield World(sandbox, server.url, http)
-    finally:
-        served.stop()
-        sandbox.close()
+    quiet = BotConfig(name="quiet", app=APP.name, robot_code="dingquiet0001", groups=("ops",))
+    with (
+        sandbox_with_bot(
+            _echo_bot(), name="echo", app=APP, groups=groups, more_bots=(quiet,), org_size=8
+        ) as (sandbox, server),
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
+        yield World(sandbox, server.url, http)
 
 
 @pytest.fixture

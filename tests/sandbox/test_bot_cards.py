@@ -13,12 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from callback.conftest import Served
+from bot.served import sandbox_with_bot
 from dingkit.bot import Bot
-from dingkit.bot.http import BotHTTPApp
-from dingkit.sandbox import Sandbox, SandboxServer
+from dingkit.sandbox import Sandbox
 from dingkit.sandbox.bots.talk import group_conversation_id
-from dingkit.sandbox.config import AppConfig, BotConfig, GroupConfig, SandboxConfig
+from dingkit.sandbox.config import AppConfig, GroupConfig
 
 APP = AppConfig(name="ai-app", app_key="dingaiapp0001", app_secret="ai-app-secret-0001")
 BOSS = "manager0001"
@@ -60,30 +59,12 @@ class Chat:
 
 @pytest.fixture
 def chat() -> Iterator[Chat]:
-    environ: dict[str, str] = {}
-    served = Served(BotHTTPApp(_ai_bot(), app_secret=APP.app_secret, environ=environ))
-    config = SandboxConfig(
-        limits=False,
-        apps=(APP,),
-        groups=(GroupConfig(id="ai", name="AI 群"),),
-        bots=(
-            BotConfig(name="ai", app=APP.name, mode="http", url=served.url + "/", groups=("ai",)),
-        ),
-    )
-    sandbox = Sandbox.from_settings(config=config)
-    try:
-        with SandboxServer(sandbox) as server:
-            environ.update(
-                DINGTALK_APP_KEY=APP.app_key,
-                DINGTALK_APP_SECRET=APP.app_secret,
-                DINGTALK_OAPI_BASE_URL=server.url,
-                DINGTALK_API_BASE_URL=server.url,
-            )
-            with httpx.Client(base_url=server.url, timeout=60) as http:
-                yield Chat(sandbox, http)
-    finally:
-        served.stop()
-        sandbox.close()
+    groups = (GroupConfig(id="ai", name="AI 群"),)
+    with (
+        sandbox_with_bot(_ai_bot(), name="ai", app=APP, groups=groups) as (sandbox, server),
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        yield Chat(sandbox, http)
 
 
 def _until(condition: Callable[[], bool], seconds: float = 30.0) -> None:

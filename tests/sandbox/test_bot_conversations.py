@@ -13,10 +13,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from callback.conftest import Served
+from bot.served import sandbox_with_bot
 from dingkit.bot import Bot
-from dingkit.bot.http import BotHTTPApp
-from dingkit.sandbox import Sandbox, SandboxServer
+from dingkit.sandbox import Sandbox
 from dingkit.sandbox.bots.talk import group_conversation_id
 from dingkit.sandbox.config import AppConfig, BotConfig, GroupConfig, SandboxConfig
 
@@ -58,34 +57,16 @@ class Chat:
 
 @pytest.fixture
 def chat() -> Iterator[Chat]:
-    environ: dict[str, str] = {}  # the bot's replies go to the sandbox, known once it runs
-    bot_app = BotHTTPApp(_echo_bot(), app_secret=APP.app_secret, environ=environ, reply_within=5)
-    served = Served(bot_app)
-    config = SandboxConfig(
-        limits=False,
-        apps=(APP,),
-        groups=(GroupConfig(id="ops", name="运维群"),),
-        bots=(
-            BotConfig(
-                name="echo", app=APP.name, mode="http", url=served.url + "/", groups=("ops",)
-            ),
-            BotConfig(name="quiet", app=APP.name, robot_code="dingquiet0001", groups=("ops",)),
+    quiet = BotConfig(name="quiet", app=APP.name, robot_code="dingquiet0001", groups=("ops",))
+    groups = (GroupConfig(id="ops", name="运维群"),)
+    with (
+        sandbox_with_bot(_echo_bot(), name="echo", app=APP, groups=groups, more_bots=(quiet,)) as (
+            sandbox,
+            server,
         ),
-    )
-    sandbox = Sandbox.from_settings(config=config)
-    try:
-        with SandboxServer(sandbox) as server:
-            environ.update(
-                DINGTALK_APP_KEY=APP.app_key,
-                DINGTALK_APP_SECRET=APP.app_secret,
-                DINGTALK_OAPI_BASE_URL=server.url,
-                DINGTALK_API_BASE_URL=server.url,
-            )
-            with httpx.Client(base_url=server.url, timeout=60) as http:
-                yield Chat(sandbox, http)
-    finally:
-        served.stop()
-        sandbox.close()
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        yield Chat(sandbox, http)
 
 
 def _until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
