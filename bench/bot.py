@@ -64,6 +64,7 @@ import httpx
 
 from dingkit.resources.stream import OPEN_CONNECTION
 from dingkit.sandbox.config import AppConfig, BotConfig, SandboxConfig
+from robot import mark, print_table  # bench/: the scripts share their table
 
 THROUGHPUT_TARGET = 2.0  # dingkit Stream msg/s over the official SDK's, at least
 REPLY_TIMEOUT = 10.0  # seconds a reply may take before the message counts as lost
@@ -562,26 +563,6 @@ async def drive(
 
 
 # ---- report -----------------------------------------------------------------------------
-
-
-def mark(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    print(f"\n{title}")
-    print(line(header))
-    print("  ".join("-" * width for width in widths))
-    for row in rows:
-        print(line(row))
 
 
 def report(results: dict[str, Result]) -> None:
