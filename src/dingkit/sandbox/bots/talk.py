@@ -251,7 +251,7 @@ def _tls() -> ssl.SSLContext:
 
 
 def _app(sandbox: Sandbox, bot: BotConfig) -> AppConfig | None:
-    return next((app for app in sandbox.apps.all() if app.name == bot.app), None)
+    return sandbox.apps.by_name(bot.app)
 
 
 def _dingtalk_id(robot_code: str) -> str:

@@ -67,6 +67,10 @@ class AppRecords(Table):
         apps = self._apps("WHERE app_key = ?", (app_key,))
         return apps[0] if apps else None
 
+    def by_name(self, name: str) -> AppConfig | None:
+        apps = self._apps("WHERE name = ?", (name,))
+        return apps[0] if apps else None
+
     def all(self) -> list[AppConfig]:
         return self._apps("ORDER BY name", ())
 
