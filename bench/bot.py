@@ -32,7 +32,8 @@ the messages of a round over its wall time. After a warm-up the three bots run i
 order, R rounds each; medians are reported, with the CPU time each process spent per message.
 
 ``--profile ROWS`` cProfiles each bot's event loop and the sandbox's server thread during the
-rounds of that bot. ``--diagnose`` adds a fourth bot: dingkit's StreamClient without its
+rounds of that bot (``BENCH_KEEP=DIR`` keeps the profiles there, for ``pstats``).
+``--diagnose`` adds a fourth bot: dingkit's StreamClient without its
 seen-set of message ids (no ``asyncio.to_thread`` SQLite write before each ACK).
 
 This is a measurement, not a test: it exits 0 whether or not the targets are met.
@@ -715,6 +716,10 @@ def main() -> None:
                 time.sleep(0.05)
             time.sleep(0.5)  # the bots write theirs on SIGUSR2
             print_profiles(folder, list(bots), args.profile)
+            if os.environ.get("BENCH_KEEP"):
+                import shutil
+
+                shutil.copytree(folder, os.environ["BENCH_KEEP"], dirs_exist_ok=True)
 
 
 if __name__ == "__main__":

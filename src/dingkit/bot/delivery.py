@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .._async_client import AsyncDingTalk
     from ..robot.messages import RobotMessage
     from .messages import IncomingMessage
+    from .session_post import SessionPoster
 
 __all__ = ["SessionReply"]
 
@@ -38,6 +39,8 @@ class SessionReply(Reply):
         message: the message being answered.
         client: the app's client (its base URLs point replies at DingTalk or the sandbox).
         clock: epoch milliseconds, for the session's expiry.
+        poster: the transport's :class:`~.session_post.SessionPoster` for session-webhook
+            replies (``client.robot.reply`` without one).
     """
 
     def __init__(
@@ -46,10 +49,12 @@ class SessionReply(Reply):
         client: AsyncDingTalk,
         *,
         clock: Callable[[], float] = lambda: time.time() * 1000,
+        poster: SessionPoster | None = None,
     ) -> None:
         super().__init__(message)
         self.client = client
         self.clock = clock
+        self.poster = poster
         #: How each reply went out: "session", "openapi" or "card" (tests and logs read it).
         self.routes: list[str] = []
 
@@ -57,7 +62,10 @@ class SessionReply(Reply):
         incoming = self.message
         if incoming.session_webhook and incoming.session_valid(int(self.clock())):
             try:
-                await self.client.robot.reply(incoming.session_webhook, message)
+                if self.poster is not None:
+                    await self.poster.reply(incoming.session_webhook, message)
+                else:
+                    await self.client.robot.reply(incoming.session_webhook, message)
             except SessionExpiredError:
                 logger.info(
                     "the session webhook of %s has expired: via the OpenAPI", incoming.msg_id

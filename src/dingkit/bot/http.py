@@ -36,6 +36,7 @@ from ..robot.messages import to_payload
 from .delivery import SessionReply
 from .messages import IncomingMessage, parse_message
 from .replies import Reply
+from .session_post import SessionPoster
 from .signing import verify
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ class BotHTTPApp:
         self.clock = clock
         self._refusals = RefusalLog(logger, "a robot message")
         self._running: set[asyncio.Task[None]] = set()
+        self._session_poster: SessionPoster | None = None
 
     def __repr__(self) -> str:
         return f"BotHTTPApp(path={self.path!r}, bot={self.bot!r})"
@@ -187,7 +189,9 @@ class BotHTTPApp:
             message = parse_message(body)
         except BotMessageError as error:
             raise Refused(400, "message", str(error)) from None
-        reply = _FirstInBody(message, SessionReply(message, self.client, clock=self.clock))
+        reply = _FirstInBody(
+            message, SessionReply(message, self.client, clock=self.clock, poster=self._poster())
+        )
         task = asyncio.create_task(self._handle(message, reply))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -214,9 +218,17 @@ class BotHTTPApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def _poster(self) -> SessionPoster:
+        if self._session_poster is None:
+            self._session_poster = SessionPoster(self.client, environ=self._environ)
+        return self._session_poster
+
     async def aclose(self) -> None:
         """Let the handlers still running finish their replies, then close the client."""
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+        if self._session_poster is not None:
+            await self._session_poster.aclose()
+            self._session_poster = None
         if self._client is not None:
             await self._client.aclose()

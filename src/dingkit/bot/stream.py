@@ -64,6 +64,7 @@ from .._config import data_dir as default_data_dir
 from .._exceptions import AuthenticationError, ConfigurationError, DingTalkError
 from .._redact import redact_url
 from ..resources.stream import BOT_MESSAGE_TOPIC, open_connection
+from .session_post import SessionPoster
 from .stream_frames import (
     ACK_BAD_REQUEST,
     ACK_NOT_FOUND,
@@ -189,6 +190,8 @@ class StreamClient:
         self._rotate = False
         self._lasted = 0.0
         self._intake: Intake | None = None
+        #: Session-webhook replies, on connections kept while :meth:`run` runs.
+        self.poster: SessionPoster | None = None
 
     def __repr__(self) -> str:
         return f"StreamClient(app_key={self.app_key!r}, bot={self.bot!r})"
@@ -219,6 +222,7 @@ class StreamClient:
             _RUNNING.add(self.app_key)
         intake: Intake | None = None
         try:
+            self.poster = SessionPoster(self.client, environ=self._environ)
             intake = self._intake = await asyncio.to_thread(self._make_intake)
             await intake.start()
             while not self._stopping.is_set():
@@ -235,6 +239,9 @@ class StreamClient:
         finally:
             if intake is not None:
                 await intake.close()
+            if self.poster is not None:
+                await self.poster.aclose()
+                self.poster = None
             if self._owns_client:  # made here, closed here: such a client runs once
                 await self.client.aclose()
             with _RUNNING_LOCK:

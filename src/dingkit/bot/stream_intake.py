@@ -156,7 +156,9 @@ class Intake:
         stream = self.stream
         assert stream.bot is not None
         try:
-            await stream.bot.handle(message, SessionReply(message, stream.client), stream.client)
+            await stream.bot.handle(
+                message, SessionReply(message, stream.client, poster=stream.poster), stream.client
+            )
         except Exception:  # the handler's own bug: logged, the connection carries on
             stream.count("handler_errors")
             logger.exception("the handler for robot message %s failed", message.msg_id)
