@@ -80,3 +80,13 @@ def test_seen_messages_survive_a_reopen_and_lapse(tmp_path: Path) -> None:
     assert again.prune() == 1
     assert again.mark("msg:a") is True
     again.close()
+
+
+def test_marking_many_commits_once_and_a_key_twice_in_a_batch_is_new_once(tmp_path: Path) -> None:
+    seen = SeenMessages(tmp_path / "seen.sqlite3")
+    assert seen.mark("msg:a") is True
+    assert seen.mark_many(["msg:b", "msg:a", "msg:c", "msg:b"]) == [True, False, True, False]
+    seen.close()
+    again = SeenMessages(tmp_path / "seen.sqlite3")  # committed: a restart remembers them
+    assert again.mark_many(["msg:c", "msg:d"]) == [False, True]
+    again.close()

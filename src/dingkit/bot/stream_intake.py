@@ -1,9 +1,9 @@
 """What a Stream client does with the robot messages and events it reads (§8.2), off the
 socket's reader so that the socket keeps being read while handlers run.
 
-Robot messages pass one at a time through a queue: each is read, marked as seen by ``msgId``
-(:mod:`.stream_seen`), acked, and handed to the bot in arrival order (the bot then runs one
-conversation's messages in order, others side by side). Events are committed to the
+Robot messages pass through a queue: those waiting are read, marked as seen by ``msgId``
+together (:mod:`.stream_seen`, one commit), then each is acked and handed to the bot in
+arrival order (the bot then runs one conversation's messages in order, others side by side). Events are committed to the
 callback inbox concurrently, each acked once its commit is durable, and handled by the
 callback dispatcher from there.
 """
@@ -36,6 +36,9 @@ logger = logging.getLogger("dingkit.bot.stream")
 #: Seconds the handlers of messages already taken have to finish their replies when the
 #: client stops (BotHTTPApp.aclose waits for them too; Ctrl-C twice does not wait).
 HANDLER_GRACE = 5.0
+#: Robot messages taken together at most: marked as seen in one transaction, then acked and
+#: handed to the bot one by one, in arrival order.
+TAKE_AT_ONCE = 64
 
 
 class Intake:
@@ -119,38 +122,47 @@ class Intake:
 
     async def _take_messages(self) -> None:
         while True:
-            ws, frame = await self._queue.get()
+            batch = [await self._queue.get()]
+            while len(batch) < TAKE_AT_ONCE and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
-                await self._take_message(ws, frame)
+                await self._take_batch(batch)
             except Exception:  # never the end of the intake: the next message is taken
-                logger.exception("taking a robot message failed")
+                logger.exception("taking robot messages failed")
 
-    async def _take_message(self, ws: ClientConnection, frame: Frame) -> None:
-        stream, message_id = self.stream, frame.message_id
-        try:
-            message = parse_message(frame.data)
-        except BotMessageError as error:
-            stream.count("bad_messages")
-            stream.trouble.log("message", "a Stream robot message that is not one: %s", error)
-            if message_id:
-                await stream.send(ws, ack(message_id, None, code=ACK_BAD_REQUEST))
-            return
-        fresh = True
-        if self.seen is not None:
+    async def _take_batch(self, batch: list[tuple[ClientConnection, Frame]]) -> None:
+        stream = self.stream
+        taken: list[tuple[ClientConnection, str | None, IncomingMessage]] = []
+        for ws, frame in batch:
             try:
-                fresh = await asyncio.to_thread(self.seen.mark, "msg:" + message.msg_id)
+                taken.append((ws, frame.message_id, parse_message(frame.data)))
+            except BotMessageError as error:
+                stream.count("bad_messages")
+                stream.trouble.log("message", "a Stream robot message that is not one: %s", error)
+                if frame.message_id:
+                    await stream.send(ws, ack(frame.message_id, None, code=ACK_BAD_REQUEST))
+        fresh = [True] * len(taken)
+        if self.seen is not None and taken:
+            try:
+                # One thread hop and one commit for all the messages waiting: a hop per
+                # message cost more CPU than the rest of taking it (bench/bot.py --diagnose).
+                fresh = await asyncio.to_thread(
+                    self.seen.mark_many, ["msg:" + message.msg_id for _, _, message in taken]
+                )
             except Exception as error:  # better answered twice than never
-                stream.trouble.log("seen", "cannot record a robot message as seen: %r", error)
-        if message_id:
-            # Content ignored by the server; the Python SDK sends {"response": ...}.
-            await stream.send(ws, ack(message_id, {"response": None}))
-        if not fresh:
-            stream.count("duplicate_messages")
-            logger.info("robot message %s arrived again: not handled twice", message.msg_id)
-            return
-        stream.count("messages")
-        # Spawned in arrival order: Bot.handle queues a conversation's messages in call order.
-        self._spawn(self._handle(message))
+                stream.trouble.log("seen", "cannot record robot messages as seen: %r", error)
+        for (ws, message_id, message), new in zip(taken, fresh, strict=True):
+            if message_id:
+                # Content ignored by the server; the Python SDK sends {"response": ...}.
+                await stream.send(ws, ack(message_id, {"response": None}))
+            if not new:
+                stream.count("duplicate_messages")
+                logger.info("robot message %s arrived again: not handled twice", message.msg_id)
+                continue
+            stream.count("messages")
+            # Spawned in arrival order: Bot.handle queues a conversation's messages in call
+            # order.
+            self._spawn(self._handle(message))
 
     async def _handle(self, message: IncomingMessage) -> None:
         stream = self.stream

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 __all__ = ["SEEN_FILE", "SEEN_RETENTION", "SeenMessages"]
@@ -63,15 +63,29 @@ class SeenMessages:
 
     def mark(self, key: str) -> bool:
         """Remember ``key``; ``True`` the first time, ``False`` when it was seen before."""
+        return self.mark_many([key])[0]
+
+    def mark_many(self, keys: Sequence[str]) -> list[bool]:
+        """Remember ``keys`` in one transaction (one commit for a burst of messages); for
+        each, whether it is new (a key twice in ``keys`` is new only the first time)."""
         now = self._clock()
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO seen (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-                (key, now),
-            )
-            fresh = cursor.rowcount == 1
-            self._marks += 1
-            due = self._marks % _PRUNE_EVERY == 0
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                fresh = [
+                    self._db.execute(
+                        "INSERT INTO seen (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                        (key, now),
+                    ).rowcount
+                    == 1
+                    for key in keys
+                ]
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            before, self._marks = self._marks, self._marks + len(keys)
+            due = before // _PRUNE_EVERY != self._marks // _PRUNE_EVERY
         if due:
             self.prune()
         return fresh
