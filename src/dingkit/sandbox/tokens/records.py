@@ -30,12 +30,20 @@ CREATE TABLE IF NOT EXISTS app_monthly_calls (
 
 
 class AppRecords(Table):
-    """Apps by name; a key moved to another name replaces the app that had it."""
+    """Apps by name; a key moved to another name replaces the app that had it.
+
+    Lookups by name and key are remembered until the next :meth:`upsert`: every API call
+    finds its app by key, every robot message its bot's by name (each a query and a
+    validation, several times a message; ``bench/bot.py``). Apps change only through this
+    object (config at start, ``Sandbox.add_app``), and ``AppConfig`` is frozen.
+    """
 
     SCHEMA: ClassVar[str] = _SCHEMA
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
+        self._found: dict[tuple[str, str], AppConfig | None] = {}
+        self._generation = 0  # bumped by upsert: a lookup begun before one is not remembered
         with self._lock:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(apps)")}
             if "grants" not in columns:
@@ -51,6 +59,8 @@ class AppRecords(Table):
             mode="json", include={"scopes", "visible_depts", "ip_allowlist", "monthly_quota"}
         )
         with self._lock:
+            self._found.clear()
+            self._generation += 1
             # A key moved to another name replaces the old app of that key.
             self._db.execute(
                 "DELETE FROM apps WHERE app_key = ? AND name != ?", (app.app_key, app.name)
@@ -64,12 +74,22 @@ class AppRecords(Table):
             )
 
     def by_key(self, app_key: str) -> AppConfig | None:
-        apps = self._apps("WHERE app_key = ?", (app_key,))
-        return apps[0] if apps else None
+        return self._one("app_key", app_key)
 
     def by_name(self, name: str) -> AppConfig | None:
-        apps = self._apps("WHERE name = ?", (name,))
-        return apps[0] if apps else None
+        return self._one("name", name)
+
+    def _one(self, column: str, value: str) -> AppConfig | None:
+        key = (column, value)
+        if key in self._found:
+            return self._found[key]
+        generation = self._generation
+        apps = self._apps(f"WHERE {column} = ?", (value,))
+        found = apps[0] if apps else None
+        with self._lock:
+            if generation == self._generation:
+                self._found[key] = found
+        return found
 
     def all(self) -> list[AppConfig]:
         return self._apps("ORDER BY name", ())
