@@ -122,13 +122,15 @@ def _fit_lines(message: Markdown, limit: int) -> Markdown:
             return candidate
         if len(lines) == 1:
             line = lines[0]
-            over = _size(candidate) - limit
-            lines = [line[: max(len(line) - over - 1, 0)]]  # bytes >= chars: always shrinks
-            if not lines[0]:
+            weight = _size(message.replace(text=line)) - _size(message.replace(text=""))
+            keep = weight - (_size(candidate) - limit)  # bytes of this line that can stay
+            if keep <= 0:
                 break
+            # Characters are 1 to 6 bytes as JSON: keep the same share of characters.
+            lines = [line[: len(line) * keep // weight - 1]]
         else:
             lines.pop()
-    return message.replace(text=note)
+    return with_mention_text(message.replace(text=note))  # type: ignore[return-value]
 
 
 def render(
