@@ -315,6 +315,11 @@ class StreamClient:
             "max_size": MAX_FRAME,
             "user_agent_header": f"dingkit/{__version__}",
             "logger": _SOCKET_LOGGER,
+            # No permessage-deflate: frames are a few hundred bytes of JSON, and compressing
+            # and inflating each one cost both ends more CPU than anything else about it
+            # (bench/bot.py --profile). The Go SDK does not offer it either (GOSTREAM
+            # client/client.go dials with gorilla's DefaultDialer, EnableCompression false).
+            "compression": None,
         }
         if url.startswith("wss://"):
             options["ssl"] = _ssl_context(self._environ)
