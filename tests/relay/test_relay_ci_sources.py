@@ -33,6 +33,16 @@ def test_github_redelivery_keeps_the_key_and_no_delivery_means_none() -> None:
     assert parse("github", {"X-GitHub-Event": "push"}, body).dedup_key is None
 
 
+def test_an_odd_delivery_header_becomes_a_short_printable_key() -> None:
+    body = load(PUSH)
+    long = parse("github", {"X-GitHub-Event": "push", "X-GitHub-Delivery": "d" * 5000}, body)
+    odd = parse("github", {"X-GitHub-Event": "push", "X-GitHub-Delivery": "é\n"}, body)
+    for note in (long, odd):
+        assert note.dedup_key is not None
+        assert note.dedup_key.startswith("github:sha256-")
+        assert len(note.dedup_key) < 64
+
+
 def test_github_without_event_header_is_refused() -> None:
     with pytest.raises(SourceError) as caught:
         parse("github", {}, load(PUSH))

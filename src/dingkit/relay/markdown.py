@@ -69,7 +69,10 @@ def format_time(value: datetime | None, zone: tzinfo, fmt: str = "%Y-%m-%d %H:%M
     """
     if value is None:
         return ""
-    local = value.astimezone(zone)
+    try:
+        local = value.astimezone(zone)
+    except OverflowError:  # 9999-12-31T23:00:00-12:00 is in year 10000 anywhere east
+        return value.isoformat()
     offset = local.strftime("%z")
     shown = f"UTC{offset[:3]}:{offset[3:]}" if offset not in ("+0000", "") else "UTC"
     return f"{local.strftime(fmt)} ({shown})"

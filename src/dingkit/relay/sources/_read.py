@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
@@ -17,7 +18,15 @@ from typing import Any
 
 from ..errors import SourceError
 
-__all__ = ["Fields", "digest", "header", "lower_headers", "parse_time", "require_object"]
+__all__ = [
+    "Fields",
+    "delivery_key",
+    "digest",
+    "header",
+    "lower_headers",
+    "parse_time",
+    "require_object",
+]
 
 _TYPE_NAMES = {
     dict: "an object",
@@ -110,7 +119,13 @@ class Fields:
             return None
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise self._wrong(key, "a number", value)
-        return float(value)
+        try:
+            number = float(value)  # an integer of 400 digits does not fit
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise SourceError(f"{self.where(key)}: expected a finite number", field=self.where(key))
+        return number
 
     def boolean(self, key: str, *, default: bool = False) -> bool:
         value = self.data.get(key)
@@ -227,3 +242,16 @@ def digest(*parts: Any) -> str:
     """A short stable hash of JSON-able parts, for dedup keys and derived fingerprints."""
     encoded = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+_MAX_KEY = 128
+
+
+def delivery_key(source: str, value: str) -> str | None:
+    """``github:<delivery id>``; a value too long or not plain ASCII is hashed, so a key
+    stays short and printable whatever a sender puts in its header. None when empty."""
+    if not value:
+        return None
+    if len(value) > _MAX_KEY or not (value.isascii() and value.isprintable()):
+        value = f"sha256-{digest(value)}"
+    return f"{source}:{value}"

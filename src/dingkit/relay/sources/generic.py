@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..notification import Notification, normalise_severity, normalise_status
-from ._read import Fields, header, lower_headers, require_object
+from ._read import Fields, delivery_key, header, lower_headers, require_object
 
 __all__ = ["parse_generic"]
 
@@ -62,6 +62,6 @@ def parse_generic(headers: Mapping[str, str], body: Any) -> Notification:
         labels=labels,
         summary=_first(f, "text", "message", "summary", "description"),
         url=url,
-        dedup_key=f"generic:{key}" if key else None,
+        dedup_key=delivery_key("generic", key),
         raw=f.data,
     )

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import SourceError
 from ..notification import Entry, Notification, ci_severity, normalise_status
 from ._common import commit_entry, duration, first_line, ref_name, short_sha
-from ._read import Fields, header, lower_headers, require_object
+from ._read import Fields, delivery_key, header, lower_headers, require_object
 
 __all__ = ["GITHUB_EVENTS", "parse_github"]
 
@@ -283,7 +283,7 @@ def parse_github(headers: Mapping[str, str], body: Any) -> Notification:
         entries=tuple(got.pop("entries", [])),
         actor=got.pop("actor", "") or labels["sender"],
         links={name: url for name, url in links.items() if url},
-        dedup_key=f"github:{delivery}" if delivery else None,
+        dedup_key=delivery_key("github", delivery),
         raw=f.data,
         **got,
     )

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import SourceError
 from ..notification import Entry, Notification, ci_severity, normalise_status
 from ._common import commit_entry, first_line, is_zero_sha, ref_name, seconds_text, short_sha
-from ._read import Fields, header, lower_headers, require_object
+from ._read import Fields, delivery_key, header, lower_headers, require_object
 
 __all__ = ["GITLAB_EVENTS", "parse_gitlab"]
 
@@ -245,7 +245,7 @@ def parse_gitlab(headers: Mapping[str, str], body: Any) -> Notification:
         entries=tuple(got.pop("entries", [])),
         actor=actor,
         links={name: url for name, url in links.items() if url},
-        dedup_key=f"gitlab:{key}" if key else None,
+        dedup_key=delivery_key("gitlab", key),
         raw=f.data,
         **got,
     )
