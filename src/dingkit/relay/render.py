@@ -100,37 +100,51 @@ class _Renderer:
         )
         text = str(module).strip()
         title = _title(getattr(module, "title", None), self.n.title)
-        message = Markdown(title=title, text=text or title, at=self.at)
-        return with_mention_text(message)  # type: ignore[return-value]
+        return _mentioned(Markdown(title=title, text=text or title, at=self.at))
+
+
+def _mentioned(message: Markdown) -> Markdown:
+    """The message with its mentions written into the body (DingTalk needs both, §2.1)."""
+    result = with_mention_text(message)
+    assert isinstance(result, Markdown)
+    return result
 
 
 def _size(message: Markdown) -> int:
     return len(encode_body(to_payload(message)))
 
 
+_SHORTENED = "…(shortened)"
+
+
 def _fit_lines(message: Markdown, limit: int) -> Markdown:
-    """Drop whole lines from the end until the message fits; cut a line only if the first
-    one alone is too long."""
-    lines = message.text.splitlines()
-    note = "…(shortened)"
-    while lines:
+    """Keep as many whole lines from the top as fit; cut a line only if the first one alone
+    is too long. A binary search: a route template may write 100000 lines."""
+
+    def keeping(lines: list[str]) -> Markdown:
         # The mention text may be among the dropped lines: it is written in again.
-        candidate: Markdown = with_mention_text(  # type: ignore[assignment]
-            message.replace(text="\n".join([*lines, note]))
-        )
+        return _mentioned(message.replace(text="\n".join([*lines, _SHORTENED])))
+
+    lines = message.text.splitlines()
+    low, high = 0, len(lines)  # keeping `low` lines fits (checked below), `high` does not
+    while low < high - 1:
+        middle = (low + high) // 2
+        if _size(keeping(lines[:middle])) <= limit:
+            low = middle
+        else:
+            high = middle
+    if low:
+        return keeping(lines[:low])
+    first = lines[0] if lines else ""
+    while first:
+        candidate = keeping([first])
         if _size(candidate) <= limit:
             return candidate
-        if len(lines) == 1:
-            line = lines[0]
-            weight = _size(message.replace(text=line)) - _size(message.replace(text=""))
-            keep = weight - (_size(candidate) - limit)  # bytes of this line that can stay
-            if keep <= 0:
-                break
-            # Characters are 1 to 6 bytes as JSON: keep the same share of characters.
-            lines = [line[: len(line) * keep // weight - 1]]
-        else:
-            lines.pop()
-    return with_mention_text(message.replace(text=note))  # type: ignore[return-value]
+        weight = _size(message.replace(text=first)) - _size(message.replace(text=""))
+        keep = weight - (_size(candidate) - limit)  # bytes of this line that can stay
+        # Characters are 1 to 6 bytes as JSON: keep the same share of characters.
+        first = first[: max(len(first) * keep // weight - 1, 0)]
+    return keeping([])
 
 
 def render(
