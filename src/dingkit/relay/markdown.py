@@ -6,9 +6,10 @@ description, a commit message, a PR title) must show as text, not as any of thos
 DingTalk honours backslash escapes is not documented [I], so :func:`md` replaces the few
 characters that start markup with look-alikes that show the same on every client: ``*`` →
 ``∗``, ``[``/``]`` → ``［``/``］``, ``<``/``>`` → ``‹``/``›``, ``@`` → ``＠``, a leading
-``#`` → ``＃``; and it folds line breaks and runs of spaces, which would start a new block
-(heading, quote, list) on a line of the sender's choosing. Underscores are left alone:
-they are all over alert and label names, and in DingTalk's subset only ``*`` italicises.
+``#``, ``-``, ``+`` or ``1.`` → ``＃``, ``－``, ``＋``, ``1．``; and it folds line breaks
+and runs of spaces, which would start a new block (heading, quote, list) on a line of the
+sender's choosing. Underscores are left alone: they are all over alert and label names,
+and in DingTalk's subset only ``*`` italicises.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ __all__ = ["clip", "format_time", "md", "safe_url"]
 
 _LOOKALIKES = str.maketrans({"*": "∗", "[": "［", "]": "］", "<": "‹", ">": "›", "@": "＠"})
 _SPACE = re.compile(r"\s+")
+_MARKER_LOOKALIKES = str.maketrans({"-": "－", "+": "＋", ".": "．", ")": "）"})
+_LIST_MARKER = re.compile(r"(?:[-+]|\d{1,9}[.)])(?: |$)")
 # Link targets: the characters that would end a markdown link or open a tag are
 # percent-encoded; everything else a URL may hold is kept as the sender wrote it.
 _URL_SAFE = "/:?#&=+%~.,;!$'*@-_"
@@ -37,8 +40,14 @@ def _printable(text: str) -> str:
 def md(value: Any) -> str:
     """``value`` as inert inline markdown text: one line, no markup, no mentions."""
     text = _SPACE.sub(" ", _printable(str(value))).strip().translate(_LOOKALIKES)
+    # A value that starts a line of the template (a list item's text) must not open a
+    # heading, a nested list or an ordered list of its own.
     if text.startswith("#"):
-        text = "＃" + text[1:]
+        return "＃" + text[1:]
+    marker = _LIST_MARKER.match(text)
+    if marker is not None:
+        end = marker.end() - 1 if marker.group().endswith(" ") else marker.end()
+        return text[:end].translate(_MARKER_LOOKALIKES) + text[end:]
     return text
 
 

@@ -151,6 +151,11 @@ class Alert(_Frozen):
     def firing(self) -> bool:
         return self.status == "firing"
 
+    @property
+    def generator_url(self) -> str:
+        """The sender's link to the rule or query that fired (``generatorURL``), or ``""``."""
+        return self.links.get("source", "")
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Entry:

@@ -1,0 +1,214 @@
+"""The relay's durable outbox: what every store (SQLite, Redis Streams) answers. No I/O.
+
+The relay acknowledges a webhook only once what it means is here (persist, then acknowledge),
+and a message leaves here only once DingTalk has taken it. One :class:`Envelope` is one robot
+message for one robot; a webhook routed to three robots puts three envelopes, in one
+commit.
+
+Delivery workers *claim* a robot's due envelopes for a lease; a claimed envelope is settled
+by exactly one of :meth:`Outbox.delivered`, :meth:`Outbox.retry`, :meth:`Outbox.dead`,
+:meth:`Outbox.release`, :meth:`Outbox.reassign` or :meth:`Outbox.merge`. An envelope whose
+lease runs out unsettled (its worker was killed) is due again and claimed by whoever asks
+next: nothing claimed is ever lost, and because an envelope's ``id`` is the ``msgUuid`` of
+its send, a resend after such a crash is not doubled by DingTalk (§2.1).
+
+Several envelopes merged into a digest are replaced by the digest in the same commit
+(:meth:`Outbox.merge`), so a crash between merging and sending resends the same digest with
+the same ``msgUuid`` rather than a different mix.
+
+Times are the relay clock's epoch seconds (a test passes a fake clock).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "Delivery",
+    "Envelope",
+    "Hold",
+    "Outbox",
+    "OutboxUnavailable",
+    "Reject",
+]
+
+
+class OutboxUnavailable(Exception):
+    """The store cannot be reached or written (a full disk, Redis down): the relay answers
+    503 so that the sender retries, and acknowledges nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One robot message waiting for one robot.
+
+    Attributes:
+        id: unique, time-ordered (sortable as text); the ``msgUuid`` of every send of it.
+        robot: the configured robot's name.
+        route: the route that made it (``""`` for ``dingkit send --via-relay``).
+        source: ``alertmanager``, ``github``, ... (``send`` for the CLI).
+        severity: normalised severity (``critical`` first when merging).
+        group: what merges with what in a digest (route + alert name, for example).
+        message: the robot message as DingTalk's JSON body (``to_payload``), sent as is.
+        notification: the notification it came from, as JSON (``{}`` when none), so that a
+            digest can be rendered from several.
+        created: when it was accepted.
+        attempts: sends tried so far.
+        not_before: not due before this time (a retry's backoff).
+        last_error: what the last failed attempt got, for the page and the dead letters.
+    """
+
+    id: str
+    robot: str
+    route: str
+    source: str
+    severity: str
+    group: str
+    message: Mapping[str, Any]
+    notification: Mapping[str, Any] = field(default_factory=dict)
+    created: float = 0.0
+    attempts: int = 0
+    not_before: float = 0.0
+    last_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **dataclasses.asdict(self),
+            "message": dict(self.message),
+            "notification": dict(self.notification),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Envelope:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A settled envelope, for the page's recent deliveries: what DingTalk answered."""
+
+    id: str
+    robot: str
+    route: str
+    outcome: Literal["delivered", "retry", "dead", "merged", "reassigned"]
+    answer: str  # DingTalk's errcode and errmsg, or the error
+    at: float
+    merged: int = 1  # envelopes this send carried (a digest carries several)
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A robot that must not be sent to: paused until a time (rate-limit codes: 10 minutes),
+    or held until an operator fixes its config (``until`` is ``None``: security or token
+    errors)."""
+
+    robot: str
+    reason: str
+    since: float
+    until: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A webhook refused as bad input (4xx), kept for the operator to see."""
+
+    at: float
+    source: str
+    route: str
+    reason: str
+    excerpt: str  # the body's first bytes, as text
+
+
+class Outbox(Protocol):
+    """A durable outbox. Every method that changes something has committed durably when it
+    returns (a ``SIGKILL`` right after loses nothing), and raises
+    :class:`OutboxUnavailable` when it cannot."""
+
+    # -- accepting ------------------------------------------------------------------------
+
+    def put(self, envelopes: Sequence[Envelope], *, dedup_key: str | None = None) -> bool:
+        """Store ``envelopes`` in one commit. With ``dedup_key`` (a GitHub delivery id, an
+        Alertmanager group key + status + fingerprints), only if no earlier ``put`` had that
+        key in the last 24 hours: ``False`` then, and nothing is stored."""
+        ...
+
+    def reject(self, reject: Reject) -> None:
+        """Keep a refused webhook (the newest 1,000 are kept)."""
+        ...
+
+    def rejects(self, limit: int = 100) -> list[Reject]:
+        """Refused webhooks, newest first."""
+        ...
+
+    # -- delivering -----------------------------------------------------------------------
+
+    def backlog(self, now: float) -> dict[str, int]:
+        """Envelopes not yet delivered nor dead, per robot (claimed ones included)."""
+        ...
+
+    def due(self, now: float) -> dict[str, int]:
+        """Envelopes that could be claimed now, per robot (unclaimed or lease run out, and
+        ``not_before`` reached); robots with none are left out."""
+        ...
+
+    def claim(self, robot: str, *, now: float, lease: float, limit: int) -> list[Envelope]:
+        """Up to ``limit`` of ``robot``'s due envelopes, oldest first, leased to the caller
+        until ``now + lease`` (no one else gets them meanwhile)."""
+        ...
+
+    def delivered(self, ids: Sequence[str], *, answer: str, now: float) -> None:
+        """DingTalk took them: gone from the outbox, one :class:`Delivery` recorded."""
+        ...
+
+    def retry(self, envelope_id: str, *, not_before: float, error: str, now: float) -> None:
+        """A failed attempt: ``attempts`` + 1, due again at ``not_before``."""
+        ...
+
+    def dead(self, envelope_id: str, *, error: str, now: float) -> None:
+        """Out of retries: moved to the dead letters (never sent again unless replayed)."""
+        ...
+
+    def release(self, ids: Sequence[str]) -> None:
+        """Give back claimed envelopes untouched (no attempt counted): due again at once."""
+        ...
+
+    def reassign(self, ids: Sequence[str], robot: str) -> None:
+        """Move claimed envelopes to another robot (a pool sibling), due at once there."""
+        ...
+
+    def merge(self, ids: Sequence[str], digest: Envelope, *, now: float, lease: float) -> None:
+        """Replace the claimed envelopes ``ids`` by ``digest`` in one commit; the digest is
+        stored claimed by the caller (leased until ``now + lease``)."""
+        ...
+
+    # -- robots held or paused ------------------------------------------------------------
+
+    def hold(self, hold: Hold) -> None:
+        """Hold or pause a robot (shared by every relay instance on the store)."""
+        ...
+
+    def unhold(self, robot: str) -> None: ...
+
+    def holds(self, now: float) -> dict[str, Hold]:
+        """Robots held, and paused ones whose pause has not ended."""
+        ...
+
+    # -- operating ------------------------------------------------------------------------
+
+    def recent(self, limit: int = 50) -> list[Delivery]:
+        """Settled envelopes, newest first (the newest 1,000 are kept)."""
+        ...
+
+    def dead_letters(self, limit: int = 100) -> list[Envelope]:
+        """Dead envelopes, newest first."""
+        ...
+
+    def replay(self, envelope_id: str, *, now: float) -> bool:
+        """A dead envelope back in the outbox, due at once with its attempts reset;
+        ``False`` when there is no such dead letter."""
+        ...
+
+    def close(self) -> None: ...
