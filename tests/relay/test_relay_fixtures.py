@@ -14,7 +14,7 @@ from dingkit.robot.compose import MAX_BODY_BYTES, validate_message
 from .payloads import COPY, SHARED, fixture_paths, headers_for, load
 
 
-def read(name: str, **changes: Any) -> Notification:
+def read(name: str) -> Notification:
     body = load(name)
     return parse(name.split("/")[0], headers_for(name, body), body)
 

@@ -129,6 +129,8 @@ def read_alert_group(f: Fields, source: str) -> dict[str, Any]:
     labels = {**common_labels, **group_labels}
     if common_name:
         labels["alertname"] = common_name
+    # The relay's own keys win over alert labels of the same name: a route on severity
+    # must see the normalised value of the group's worst firing alert.
     labels.update(source=source, event="alert", status=status, severity=severity)
     if receiver:
         labels["receiver"] = receiver
