@@ -502,3 +502,21 @@ def test_default_rate_limit_is_shared_by_clients_of_one_token() -> None:
         other.send_text("x", wait=False)  # a robot of its own, with its own window
     with Robot(token="shared-token-1", rate_limit=False) as off:
         assert off.limiter is None
+
+
+@pytest.mark.anyio
+async def test_a_given_msg_uuid_makes_a_resend_idempotent_and_names_split_parts(
+    sandbox: Sandbox, robot_for: Callable[..., AsyncRobot], asgi_client: httpx.AsyncClient
+) -> None:
+    robot = robot_for(sandbox, "alerts")
+    first = await robot.send(Text(content="disk full"), msg_uuid="relay-0001")
+    again = await robot.send(Text(content="disk full"), msg_uuid="relay-0001")
+    assert first.msg_uuids == again.msg_uuids == ("relay-0001",)
+    long = Text(content="\n".join(f"line {n} " + "x" * 200 for n in range(200)))
+    split = await robot.send(long, split=True, msg_uuid="relay-0002")
+    assert split.parts > 1
+    assert split.msg_uuids == tuple(f"relay-0002-{n}" for n in range(1, split.parts + 1))
+    answer = (await asgi_client.get("/_sandbox/messages", params={"robot": "alerts"})).json()
+    uuids = [stored["msg_uuid"] for stored in answer["messages"]]
+    assert uuids.count("relay-0001") == 1  # DingTalk posts a msgUuid once (§2.1)
+    assert sorted(u for u in uuids if u.startswith("relay-0002")) == sorted(split.msg_uuids)

@@ -188,7 +188,14 @@ class _RobotBase(Generic[_R]):
 
     # The send_* helpers: written once, returning whatever ``send`` returns.
 
-    def send(self, message: RobotMessage, *, split: bool = False, wait: bool = True) -> _R:
+    def send(
+        self,
+        message: RobotMessage,
+        *,
+        split: bool = False,
+        wait: bool = True,
+        msg_uuid: str | None = None,
+    ) -> _R:
         raise NotImplementedError
 
     def send_text(
@@ -316,8 +323,18 @@ class Robot(_RobotBase[SendResult]):
         if self._owns_client:
             self._http.close()
 
-    def send(self, message: RobotMessage, *, split: bool = False, wait: bool = True) -> SendResult:
+    def send(
+        self,
+        message: RobotMessage,
+        *,
+        split: bool = False,
+        wait: bool = True,
+        msg_uuid: str | None = None,
+    ) -> SendResult:
         """Send ``message``; with ``split=True`` an over-long text/markdown goes in parts.
+
+        ``msg_uuid``: the idempotency key, for a message you may send again after a crash
+        (DingTalk posts a ``msgUuid`` once, §2.1); a fresh one per call otherwise.
 
         Raises:
             MessageValidationError: before sending, if DingTalk would refuse the message.
@@ -325,7 +342,7 @@ class Robot(_RobotBase[SendResult]):
             APIError: a subclass per family of DingTalk error codes.
             APIConnectionError: no answer after the retries.
         """
-        prepared = self.target.prepare(message, split=split)
+        prepared = self.target.prepare(message, split=split, msg_uuid=msg_uuid)
         responses = tuple(self._send_one(part, wait) for part in prepared)
         return SendResult(tuple(p.msg_uuid for p in prepared), responses)
 
@@ -388,10 +405,15 @@ class AsyncRobot(_RobotBase[Coroutine[Any, Any, SendResult]]):
             await self._http.aclose()
 
     async def send(
-        self, message: RobotMessage, *, split: bool = False, wait: bool = True
+        self,
+        message: RobotMessage,
+        *,
+        split: bool = False,
+        wait: bool = True,
+        msg_uuid: str | None = None,
     ) -> SendResult:
         """Send ``message``; see :meth:`Robot.send`."""
-        prepared = self.target.prepare(message, split=split)
+        prepared = self.target.prepare(message, split=split, msg_uuid=msg_uuid)
         responses = [await self._send_one(part, wait) for part in prepared]
         return SendResult(tuple(p.msg_uuid for p in prepared), tuple(responses))
 

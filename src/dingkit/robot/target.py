@@ -168,8 +168,14 @@ class RobotTarget:
             "(the full URL) or DINGTALK_ROBOT_TOKEN, plus DINGTALK_ROBOT_SECRET if it signs"
         )
 
-    def prepare(self, message: RobotMessage, *, split: bool = False) -> list[PreparedSend]:
-        """Validated bodies for ``message``: one, or several when ``split`` cuts a long one."""
+    def prepare(
+        self, message: RobotMessage, *, split: bool = False, msg_uuid: str | None = None
+    ) -> list[PreparedSend]:
+        """Validated bodies for ``message``: one, or several when ``split`` cuts a long one.
+
+        ``msg_uuid`` makes the send idempotent across processes (a relay resending what it
+        stored, §2.1): the parts of a split message get ``<msg_uuid>-<n>``; without it each
+        part gets a fresh one."""
         if split:
             # ensure_keyword() adds at most "\n\n<keyword>", counted as JSON-escaped UTF-8.
             keyword = f"\n\n{self.keyword}" if self.keyword else ""
@@ -178,13 +184,16 @@ class RobotTarget:
         else:
             parts = [message]
         prepared = []
-        for part in parts:
+        for index, part in enumerate(parts, 1):
             # After splitting: the @mention text belongs in the part that carries `at`.
             part = compose.with_mention_text(part)
             part = compose.ensure_keyword(part, self.keyword)
-            msg_uuid = uuid.uuid4().hex
-            body = compose.validate_message(part, msg_uuid=msg_uuid)
-            prepared.append(PreparedSend(msg_uuid, to_payload(part, msg_uuid=msg_uuid), body))
+            if msg_uuid is None:
+                uuid_ = uuid.uuid4().hex
+            else:
+                uuid_ = msg_uuid if len(parts) == 1 else f"{msg_uuid}-{index}"
+            body = compose.validate_message(part, msg_uuid=uuid_)
+            prepared.append(PreparedSend(uuid_, to_payload(part, msg_uuid=uuid_), body))
         return prepared
 
     def url(self, *, clock: Callable[[], float] = time.time) -> str:
