@@ -343,10 +343,12 @@ class Robot(_RobotBase[SendResult]):
             APIConnectionError: no answer after the retries.
         """
         prepared = self.target.prepare(message, split=split, msg_uuid=msg_uuid)
-        responses = tuple(self._send_one(part, wait) for part in prepared)
+        responses = tuple(self.send_prepared(part, wait=wait) for part in prepared)
         return SendResult(tuple(p.msg_uuid for p in prepared), responses)
 
-    def _send_one(self, prepared: PreparedSend, wait: bool) -> dict[str, Any]:
+    def send_prepared(self, prepared: PreparedSend, *, wait: bool = True) -> dict[str, Any]:
+        """Post one body made by :meth:`RobotTarget.prepare` (a part of a split message, say),
+        with this robot's rate limit and retries; DingTalk's answer."""
         attempt = 0
         while True:
             attempt += 1
@@ -414,10 +416,11 @@ class AsyncRobot(_RobotBase[Coroutine[Any, Any, SendResult]]):
     ) -> SendResult:
         """Send ``message``; see :meth:`Robot.send`."""
         prepared = self.target.prepare(message, split=split, msg_uuid=msg_uuid)
-        responses = [await self._send_one(part, wait) for part in prepared]
+        responses = [await self.send_prepared(part, wait=wait) for part in prepared]
         return SendResult(tuple(p.msg_uuid for p in prepared), tuple(responses))
 
-    async def _send_one(self, prepared: PreparedSend, wait: bool) -> dict[str, Any]:
+    async def send_prepared(self, prepared: PreparedSend, *, wait: bool = True) -> dict[str, Any]:
+        """Post one body made by :meth:`RobotTarget.prepare`; see :meth:`Robot.send_prepared`."""
         attempt = 0
         while True:
             attempt += 1
