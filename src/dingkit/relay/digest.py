@@ -76,9 +76,15 @@ def build_digests(envelopes: Sequence[Envelope], *, max_bytes: int = DIGEST_BYTE
     groups: dict[str, list[Envelope]] = {}
     for envelope in sorted(envelopes, key=lambda e: (e.created, e.id)):
         groups.setdefault(envelope.group, []).append(envelope)
+    for members in groups.values():
+        members.sort(key=lambda e: (severity_rank(e.severity), e.created, e.id))
+    # Most severe group first (its first member is its most severe), then the oldest.
     ordered = sorted(
         groups.values(),
-        key=lambda members: (min(severity_rank(m.severity) for m in members), members[0].created),
+        key=lambda members: (
+            severity_rank(members[0].severity),
+            min(m.created for m in members),
+        ),
     )
     digests: list[Digest] = []
     ids: list[str] = []
@@ -120,7 +126,7 @@ def _digest(ids: tuple[str, ...], worst: str, lines: Sequence[str]) -> Digest:
 def _heading(envelope: Envelope, members: Sequence[Envelope]) -> str:
     route = f"{md(envelope.route)} · " if envelope.route else ""
     name = envelope.group.rpartition("/")[2] or envelope.source
-    icon = _ICONS.get(envelope.severity, "🟡")
+    icon = _ICONS.get(members[0].severity, "🟡")  # the group's most severe
     return f"\n#### {icon} {route}{md(name)} ({len(members)})"
 
 
