@@ -3,9 +3,9 @@ socket's reader so that the socket keeps being read while handlers run.
 
 Robot messages pass through a queue: those waiting are read, marked as seen by ``msgId``
 together (:mod:`.stream_seen`, one commit), then each is acked and handed to the bot in
-arrival order (the bot then runs one conversation's messages in order, others side by side). Events are committed to the
-callback inbox concurrently, each acked once its commit is durable, and handled by the
-callback dispatcher from there.
+arrival order (the bot then runs one conversation's messages in order, others side by
+side). Events are committed to the callback inbox concurrently, each acked once its commit is
+durable, and handled by the callback dispatcher from there.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ connection (and a task) for ever. The clock starts at the first read of the body
 from __future__ import annotations
 
 import asyncio
+
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 

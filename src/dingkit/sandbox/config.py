@@ -151,6 +151,8 @@ class RobotConfig(_Strict):
     keywords: tuple[str, ...] = Field(default=(), max_length=10)
     ip_allowlist: tuple[str, ...] = ()
     group: str = Field(default="demo", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    #: The share of sends answered busy or 503 (robot/faults.py), for testing retries.
+    faults: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @field_validator("keywords")
     @classmethod

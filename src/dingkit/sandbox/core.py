@@ -79,6 +79,8 @@ class Sandbox:
             self.robot.upsert_group(group)
         for robot in config.robots:
             self.robot.upsert_robot(robot)
+            if robot.faults:
+                self.judge.faults.set(robot.name, robot.faults, seed=config.seed)
         for app in config.apps:
             self.apps.upsert(app)
         #: Stream mode (§8.2): tickets, connections, CALLBACK and EVENT frames; in memory.

@@ -9,6 +9,7 @@ switches to disable a robot or dissolve a group.
     DELETE /_sandbox/messages                     clears messages and rejections
     GET    /_sandbox/rejections?robot=&after=&limit=
     POST   /_sandbox/robots/{name}/disable|enable
+    POST   /_sandbox/robots/{name}/faults         {"rate": 0.3, "seed": 7}: busy answers, 503s
     POST   /_sandbox/groups/{id}/dissolve|restore
 """
 
@@ -23,11 +24,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..._wire import parse_json_strict
 from ...robot.target import ROBOT_SEND
+from ..gateway.params import ParamError
 from ..gateway.pipeline import Gateway, read_body
+from .faults import UNAVAILABLE
 from .records import StoredMessage, StoredRobot
 from .render import People, message_preview, render_message
-from .sending import send
+from .sending import GatewayUnavailable, send
 
 if TYPE_CHECKING:
     from ..core import Sandbox
@@ -109,14 +113,17 @@ def routes(sandbox: Sandbox) -> list[BaseRoute]:
     async def robot_send(request: Request) -> Response:
         # Far over the limit: cut short, enough to refuse it as too large.
         body = await read_body(request, limit=_READ_LIMIT, cut=True)
-        errcode, errmsg = send(
-            sandbox,
-            token=request.query_params.get("access_token", ""),
-            content_type=request.headers.get("content-type", ""),
-            client_ip=request.client.host if request.client else None,
-            query=request.query_params,
-            body=body,
-        )
+        try:
+            errcode, errmsg = send(
+                sandbox,
+                token=request.query_params.get("access_token", ""),
+                content_type=request.headers.get("content-type", ""),
+                client_ip=request.client.host if request.client else None,
+                query=request.query_params,
+                body=body,
+            )
+        except GatewayUnavailable:
+            return Response(UNAVAILABLE, status_code=503, media_type="text/html")
         return JSONResponse({"errcode": errcode, "errmsg": errmsg})
 
     async def groups(request: Request) -> Response:
@@ -175,11 +182,30 @@ def routes(sandbox: Sandbox) -> list[BaseRoute]:
 
     async def robot_switch(request: Request) -> Response:
         name, action = request.path_params["name"], request.path_params["action"]
+        if action == "faults":
+            return await robot_faults(request, name)
         if action not in ("disable", "enable"):
             return JSONResponse({"error": f"unknown action {action!r}"}, status_code=404)
         if not sandbox.robot.set_robot_disabled(name, action == "disable"):
             return JSONResponse({"error": f"no robot named {name!r}"}, status_code=404)
         return JSONResponse({"robot": name, "disabled": action == "disable"})
+
+    async def robot_faults(request: Request, name: str) -> Response:
+        if sandbox.robot.robot_by_name(name) is None:
+            return JSONResponse({"error": f"no robot named {name!r}"}, status_code=404)
+        try:
+            data = parse_json_strict(await read_body(request, limit=4096))
+            rate, seed = data["rate"], data.get("seed", 0)
+            if isinstance(rate, bool) or not isinstance(rate, int | float):
+                raise ValueError("rate must be a number")
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                raise ValueError("seed must be an integer")
+            sandbox.judge.faults.set(name, float(rate), seed=seed)
+        except (ValueError, KeyError, TypeError, ParamError) as exc:
+            return _bad_request(
+                f'give {{"rate": 0..1, "seed": int}} as JSON ({type(exc).__name__}: {exc})'
+            )
+        return JSONResponse({"robot": name, "faults": float(rate), "seed": seed})
 
     async def group_switch(request: Request) -> Response:
         group_id, action = request.path_params["id"], request.path_params["action"]

@@ -26,6 +26,7 @@ from ...robot.messages import RobotMessage, message_from_payload
 from ...robot.signing import verify_signature
 from ..allowlists import allows
 from ..config import ErrcodeEra
+from .faults import RobotFaults
 from .records import StoredRobot
 
 __all__ = ["Outcome", "RobotJudge", "check_body", "robot_error"]
@@ -126,6 +127,8 @@ class RobotJudge:
         self.window = window or robot_window()
         self._windows = LimiterRegistry(self.window.limit, self.window.period, clock=clock)
         self._blocked_until: dict[str, float] = {}
+        #: Faults tests ask of robots (busy answers, 503s).
+        self.faults = RobotFaults()
 
     def check_request(
         self,

@@ -12,16 +12,21 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from .faults import BUSY
 from .rules import robot_error
 
 if TYPE_CHECKING:
     from ..core import Sandbox
 
-__all__ = ["send"]
+__all__ = ["GatewayUnavailable", "send"]
 
 logger = logging.getLogger("dingkit.sandbox")
 
 OK = (0, "ok")
+
+
+class GatewayUnavailable(Exception):
+    """A fault asked for by a test (:mod:`.faults`): the send is answered HTTP 503."""
 
 
 def send(
@@ -34,7 +39,11 @@ def send(
     body: bytes,
 ) -> tuple[int, str]:
     """DingTalk's ``(errcode, errmsg)`` for one webhook request; ``(0, "ok")`` when the
-    message was accepted (or was a resend of one already shown)."""
+    message was accepted (or was a resend of one already shown).
+
+    Raises:
+        GatewayUnavailable: a fault asked for answers this send with HTTP 503.
+    """
     robot = sandbox.robot.robot_by_token(token) if token else None
     era = sandbox.config.errcodes
 
@@ -48,6 +57,13 @@ def send(
 
     if robot is None:
         return refuse("unknown_token")
+    fault = sandbox.judge.faults.draw(robot.name)
+    if fault == "busy":
+        _log(robot.name, "-1 busy (a fault asked for)")
+        return BUSY
+    if fault == "unavailable":
+        _log(robot.name, "HTTP 503 (a fault asked for)")
+        raise GatewayUnavailable
     outcome = sandbox.judge.check_request(
         robot, content_type=content_type, client_ip=client_ip, query=query, body=body
     )
