@@ -279,13 +279,14 @@ class GitLabAuth(_Strict):
 
 
 class GrafanaAuth(_Strict):
-    """Grafana's webhook "HMAC Signature" (Grafana 12): hex HMAC-SHA256 in ``header``, over
+    """Grafana's webhook "HMAC Signature" (Grafana 12): hex HMAC-SHA256 in ``header`` (by
+    default Grafana's own, see :mod:`dingkit.relay.auth`), over
     ``timestamp + ":" + body`` when a ``timestamp_header`` is set (then at most ``max_age``
     seconds old), else over the body. See :mod:`dingkit.relay.auth` for the sources."""
 
     kind: Literal["grafana"]
     secret: Secret
-    header: HeaderName = "X-Grafana-Alerting-Signature"
+    header: HeaderName | None = None
     timestamp_header: HeaderName | None = None
     max_age: StrictInt = Field(default=300, ge=1, le=86_400)
 
@@ -549,15 +550,15 @@ def _cross_check(config: RelayConfig) -> list[str]:
     for route in config.routes:
         lists: list[tuple[str, Sequence[str]]] = [("robots", route.robots)]
         lists += [(f"rules[{i}].robots", r.robots) for i, r in enumerate(route.rules) if r.robots]
-        for field, names in lists:
-            for name in dict.fromkeys(names):
+        for field, chosen in lists:
+            for name in dict.fromkeys(chosen):
                 if name not in pools:
                     problems.append(
                         f'route "{route.name}": {field}: unknown robot "{name}" '
                         f"(known: {_quoted(known)})"
                     )
             by_pool: dict[str, list[str]] = {}
-            for name in dict.fromkeys(names):
+            for name in dict.fromkeys(chosen):
                 pool = pools.get(name)
                 if pool is not None:
                     by_pool.setdefault(pool, []).append(name)
