@@ -16,7 +16,14 @@ Several envelopes merged into a digest are replaced by the digest in the same co
 (:meth:`Outbox.merge`), so a crash between merging and sending resends the same digest with
 the same ``msgUuid`` rather than a different mix.
 
-Times are the relay clock's epoch seconds (a test passes a fake clock).
+Settling is not checked against the lease: a worker whose lease ran out may still settle
+what another worker has taken over meanwhile (the ``msgUuid`` keeps DingTalk from showing a
+resend twice). Ids no longer in the outbox (settled already) are skipped by every settling
+method, so settling twice is harmless.
+
+Times are the relay clock's epoch seconds (a test passes a fake clock). The methods without
+a ``now`` (:meth:`Outbox.put`'s deduplication window, :meth:`Outbox.reassign`'s record)
+read the store's own clock, which its constructor takes.
 """
 
 from __future__ import annotations
@@ -27,13 +34,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 __all__ = [
+    "DEDUP_WINDOW",
+    "KEPT",
     "Delivery",
     "Envelope",
     "Hold",
     "Outbox",
     "OutboxUnavailable",
+    "Outcome",
     "Reject",
 ]
+
+
+#: Seconds a ``put``'s deduplication key is remembered (GitHub and GitLab redeliver within
+#: hours; an Alertmanager HA peer within a ``group_interval``).
+DEDUP_WINDOW = 86_400.0
+#: Recent deliveries and rejects kept for the page (older ones are pruned as new ones come).
+KEPT = 1_000
 
 
 class OutboxUnavailable(Exception):
@@ -86,6 +103,9 @@ class Envelope:
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
 
+Outcome = Literal["delivered", "retry", "dead", "merged", "reassigned"]
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A settled envelope, for the page's recent deliveries: what DingTalk answered."""
@@ -93,7 +113,7 @@ class Delivery:
     id: str
     robot: str
     route: str
-    outcome: Literal["delivered", "retry", "dead", "merged", "reassigned"]
+    outcome: Outcome
     answer: str  # DingTalk's errcode and errmsg, or the error
     at: float
     merged: int = 1  # envelopes this send carried (a digest carries several)
