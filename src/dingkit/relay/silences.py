@@ -55,7 +55,8 @@ def _aware(moment: datetime, name: str) -> datetime:
 
 def _weekly(silence: SilenceConfig, zone: ZoneInfo, first: date, last: date) -> Iterator[Window]:
     """The weekly windows starting on local days ``first`` to ``last``, in order."""
-    assert silence.from_ is not None and silence.to is not None
+    assert silence.from_ is not None
+    assert silence.to is not None
     overnight = silence.to <= silence.from_
     day = first
     while day <= last:
