@@ -1,0 +1,61 @@
+"""A relay process the tests kill or run side by side: ``_child.py WHERE MODE ARGS...``.
+
+Each mode prints a line once what it names has returned from the outbox (so committed):
+
+- ``put FIRST``: puts envelopes ``FIRST``, ``FIRST + 1``, ... for ever, two robots per put
+  (one commit), printing ``put <id>`` for both after each ``put`` returns.
+- ``claim ROBOT NOW GO``: waits for the file ``GO``, then claims ``ROBOT``'s envelopes (a
+  few at a time, a long lease) until none is left, printing ``claimed <id>`` for each.
+- ``hold ROBOT NOW LEASE``: claims all of ``ROBOT``'s envelopes once, prints them, then
+  ``holding``, and waits to be killed with its lease held.
+- ``merge FIRST``: for pair k = FIRST, FIRST + 1, ...: puts two envelopes for robot
+  ``m<k>``, claims them and merges them into the digest ``d<k>``, printing ``merged <k>``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from _helpers import T0, envelope, open_store
+
+
+def main(where: str, mode: str, *args: str) -> None:
+    outbox = open_store(where)
+    if mode == "put":
+        n = int(args[0])
+        while True:
+            pair = [envelope(n, robot="ops"), envelope(n + 1, robot="dev")]
+            outbox.put(pair)
+            print(f"put {pair[0].id}\nput {pair[1].id}", flush=True)
+            n += 2
+    elif mode == "claim":
+        robot, now, go = args[0], float(args[1]), Path(args[2])
+        while not go.exists():
+            time.sleep(0.005)
+        while claimed := outbox.claim(robot, now=now, lease=3600, limit=3):
+            print("\n".join(f"claimed {e.id}" for e in claimed), flush=True)
+    elif mode == "hold":
+        robot, now, lease = args[0], float(args[1]), float(args[2])
+        claimed = outbox.claim(robot, now=now, lease=lease, limit=10_000)
+        print("\n".join([*(f"claimed {e.id}" for e in claimed), "holding"]), flush=True)
+        while True:
+            time.sleep(60)
+    elif mode == "merge":
+        k = int(args[0])
+        while True:
+            robot = f"m{k}"
+            outbox.put([envelope(2 * k, robot=robot), envelope(2 * k + 1, robot=robot)])
+            now = T0 + k
+            ids = [e.id for e in outbox.claim(robot, now=now, lease=60, limit=2)]
+            digest = envelope(0, robot=robot, id=f"d{k:06d}", group="digest")
+            outbox.merge(ids, digest, now=now, lease=60)
+            print(f"merged {k}", flush=True)
+            k += 1
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
