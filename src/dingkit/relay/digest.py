@@ -27,7 +27,11 @@ from .markdown import clip, md, safe_url
 from .notification import Notification, severity_rank
 from .outbox.base import Envelope
 
-__all__ = ["DIGEST_BYTES", "Digest", "build_digests", "summary"]
+__all__ = ["DIGEST_BYTES", "HELD", "Digest", "build_digests", "summary"]
+
+#: The ``group`` prefix of envelopes a silence held: what a window held goes out as one
+#: digest when it ends, however small.
+HELD = "held:"
 
 #: A digest's body, at most: DingTalk's 20,000 bytes less room for the ``msgUuid``, the
 #: robot's keyword and the ``at`` block.
@@ -126,6 +130,8 @@ def _digest(ids: tuple[str, ...], worst: str, lines: Sequence[str]) -> Digest:
 def _heading(envelope: Envelope, members: Sequence[Envelope]) -> str:
     route = f"{md(envelope.route)} · " if envelope.route else ""
     name = envelope.group.rpartition("/")[2] or envelope.source
+    if envelope.group.startswith(HELD):
+        name += " (held by a silence)"
     icon = _ICONS.get(members[0].severity, "🟡")  # the group's most severe
     return f"\n#### {icon} {route}{md(name)} ({len(members)})"
 

@@ -101,6 +101,7 @@ class RobotSettings(TypedDict, total=False):
     timeout: float
     environ: Mapping[str, str] | None
     target: RobotTarget | None
+    clock: Callable[[], float]
 
 
 class _RobotBase(Generic[_R]):
@@ -120,8 +121,11 @@ class _RobotBase(Generic[_R]):
         timeout: float = DEFAULT_TIMEOUT,
         environ: Mapping[str, str] | None = None,
         target: RobotTarget | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         env = os.environ if environ is None else environ
+        # Epoch seconds for the signature's timestamp (a relay under a test's fake clock).
+        self._clock = clock
         self.target = target or RobotTarget.from_settings(
             webhook=webhook,
             token=token,
@@ -297,6 +301,7 @@ class Robot(_RobotBase[SendResult]):
         timeout: seconds per HTTP request.
         http_client: an ``httpx.Client`` to use (its transport, proxies...).
         sleep: how to wait (tests inject a fake clock).
+        clock: epoch seconds, for the signature's timestamp (tests inject a fake clock).
         target: a ready :class:`RobotTarget`, instead of the arguments above.
     """
 
@@ -358,7 +363,7 @@ class Robot(_RobotBase[SendResult]):
             error: DingTalkError
             try:
                 response = self._http.post(
-                    self.target.url(), content=prepared.body, headers=_HEADERS
+                    self.target.url(clock=self._clock), content=prepared.body, headers=_HEADERS
                 )
             except httpx.HTTPError as exc:
                 error = self._connection_error(exc)
@@ -433,7 +438,7 @@ class AsyncRobot(_RobotBase[Coroutine[Any, Any, SendResult]]):
             error: DingTalkError
             try:
                 response = await self._http.post(
-                    self.target.url(), content=prepared.body, headers=_HEADERS
+                    self.target.url(clock=self._clock), content=prepared.body, headers=_HEADERS
                 )
             except httpx.HTTPError as exc:
                 error = self._connection_error(exc)

@@ -1,0 +1,432 @@
+"""The relay's delivery: envelopes out of the outbox, into DingTalk, each robot within its
+budget, nothing lost and nothing sent twice.
+
+One :meth:`Courier.deliver` pass, per robot with due envelopes and not held:
+
+1. **Merge or not.** A backlog the budget carries within a minute (at most one window's
+   worth, 20 messages, §2.3) goes out message by message. A larger one is merged into digests
+   (:mod:`.digest`), replacing the originals in the outbox in the same commit, so a crash
+   afterwards resends the same digest under the same ``msgUuid``.
+2. **Budget.** A slot of the robot's window is taken before each part is posted: the same
+   window (:func:`dingkit.robot.limits.client_window`, keyed by the robot's token as
+   :class:`~dingkit.robot.Robot` keys it) that ``dingkit send`` and the SDK use, in the store
+   the relay is given (a file on one host, Redis across instances). Without a slot the
+   envelope is released untouched and the pass moves on; the worker sleeps until a slot
+   frees or new work arrives.
+3. **Send** with the envelope's id as ``msgUuid`` (§2.1: a resend is not doubled), a long
+   message in parts (``<id>-<n>``).
+4. **Settle by what DingTalk answered**, read through the error catalogue (the exception
+   class it chose, :mod:`dingkit._errcodes`):
+
+   - the rate-limit codes (:class:`~dingkit.RateLimitError`): DingTalk blocks the robot for
+     10 minutes, so it is paused for that long and its queue moved to its pool siblings;
+   - security, token and gone-robot errors (:class:`~dingkit.SecurityCheckError`,
+     :class:`~dingkit.AuthenticationError`, :class:`~dingkit.RobotGoneError`,
+     :class:`~dingkit.PermissionDeniedError`): the robot is held until an operator fixes its
+     configuration and the relay is reloaded; nothing is dropped;
+   - too long (:class:`~dingkit.PayloadTooLargeError`): sent again at once in smaller parts;
+   - a message DingTalk will never take (:class:`~dingkit.BadRequestError`): a dead letter
+     at once, with DingTalk's reason;
+   - anything else (busy, 5xx, no answer): retried with backoff, a dead letter after
+     :attr:`Policy.max_attempts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+from .._exceptions import (
+    AuthenticationError,
+    BadRequestError,
+    DingTalkError,
+    MessageValidationError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    RobotGoneError,
+    SecurityCheckError,
+)
+from .._ratelimit import RateLimitStore
+from ..robot.client import AsyncRobot, window_key
+from ..robot.compose import MAX_BODY_BYTES, split_message
+from ..robot.limits import client_window
+from ..robot.messages import Markdown, message_from_payload, to_payload
+from ..robot.target import PreparedSend, RobotTarget
+from .digest import HELD, build_digests
+from .outbox.base import Envelope, Hold, Outbox
+
+__all__ = ["Courier", "Policy"]
+
+logger = logging.getLogger("dingkit.relay")
+
+_HELD = (SecurityCheckError, AuthenticationError, RobotGoneError, PermissionDeniedError)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How delivery paces, merges and retries.
+
+    Attributes:
+        lease: seconds a claimed envelope stays with this worker before another may take it.
+        merge_above: a backlog larger than this is merged into digests (one window's worth).
+        pause: seconds a robot rests after a rate-limit code (DingTalk's block, §2.3).
+        max_attempts: sends tried before an envelope becomes a dead letter.
+        backoff: first retry delay, doubled per attempt up to ``backoff_cap``, jittered.
+        claim_limit: envelopes claimed at once for a merge.
+    """
+
+    lease: float = 120.0
+    merge_above: int = 20
+    pause: float = 600.0
+    max_attempts: int = 10
+    backoff: float = 2.0
+    backoff_cap: float = 300.0
+    claim_limit: int = 5_000
+
+    def retry_delay(self, attempts: int, rng: random.Random) -> float:
+        ceiling = min(self.backoff_cap, self.backoff * 2 ** max(attempts - 1, 0))
+        return float(ceiling / 2 + rng.random() * ceiling / 2)
+
+
+@dataclass
+class Counters:
+    """What delivery did, for ``/metrics`` (totals since start)."""
+
+    delivered: dict[str, int] = field(default_factory=dict)  # per robot, messages posted
+    merged: int = 0  # envelopes folded into digests
+    retried: int = 0
+    dead: int = 0
+    paused: int = 0
+    held: int = 0
+    moved: int = 0
+
+    def count(self, robot: str) -> None:
+        self.delivered[robot] = self.delivered.get(robot, 0) + 1
+
+
+class Courier:
+    """Delivers an outbox's envelopes to the robots of ``targets``.
+
+    Args:
+        outbox: where envelopes wait.
+        targets: the configured robots by name.
+        budget: where the robots' windows are counted (shared with every instance).
+        pools: each robot's pool siblings (who may take its queue while it is paused).
+        clock: epoch seconds; ``sleep`` waits (tests pass a fake pair).
+        http_client: the HTTP client the robots post with (default: one per robot).
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        targets: Mapping[str, RobotTarget],
+        *,
+        budget: RateLimitStore,
+        pools: Mapping[str, Sequence[str]] | None = None,
+        policy: Policy | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        environ: Mapping[str, str] | None = None,
+        rng: random.Random | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.targets = dict(targets)
+        self.budget = budget
+        self.pools = {name: list(siblings) for name, siblings in (pools or {}).items()}
+        self.policy = policy or Policy()
+        self.clock = clock
+        self._sleep = sleep
+        self._environ = environ
+        self._rng = rng or random.Random()
+        self._http = http_client
+        self.counters = Counters()
+        self._robots: dict[str, AsyncRobot] = {}
+        self._wake = asyncio.Event()
+        self._paused: set[str] = set()
+
+    # -- running -------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New envelopes are in: deliver now rather than at the next timer."""
+        self._wake.set()
+
+    async def run(self, *, idle: float = 1.0) -> None:
+        """Deliver until cancelled, sleeping between passes until woken, a slot frees or
+        ``idle`` seconds pass."""
+        while True:
+            wait = await self.deliver()
+            self._wake.clear()
+            timeout = min(idle, wait) if wait is not None else idle
+            waker = asyncio.ensure_future(self._wake.wait())
+            sleeper = asyncio.ensure_future(self._sleep(timeout))
+            try:
+                await asyncio.wait({waker, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waker.cancel()
+                sleeper.cancel()
+
+    async def reload(
+        self, targets: Mapping[str, RobotTarget], pools: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
+        """A new configuration: robots whose address or secret changed are posted to afresh,
+        and every robot held for its configuration is tried again (held again at once if
+        it is still wrong)."""
+        for name in [n for n in self._robots if self.targets.get(n) != targets.get(n)]:
+            await self._robots.pop(name).aclose()
+        self.targets = dict(targets)
+        self.pools = {name: list(siblings) for name, siblings in (pools or {}).items()}
+        holds = await asyncio.to_thread(self.outbox.holds, self.clock())
+        for robot, hold in holds.items():
+            if hold.until is None:
+                await asyncio.to_thread(self.outbox.unhold, robot)
+        self.wake()
+
+    async def aclose(self) -> None:
+        for robot in self._robots.values():
+            await robot.aclose()
+        self._robots.clear()
+
+    async def deliver(self) -> float | None:
+        """One pass over every robot with due envelopes; seconds until a budget slot frees
+        for a robot that still has work (``None``: no robot is waiting for a slot)."""
+        now = self.clock()
+        holds = await asyncio.to_thread(self.outbox.holds, now)
+        due = await asyncio.to_thread(self.outbox.due, now)
+        soonest: float | None = None
+        for robot in sorted(due):
+            if robot in holds:
+                continue
+            if robot not in self.targets:
+                # Its robot left the config: held, so that the operator sees it and nothing
+                # is dropped; putting it back in the config releases its queue.
+                await self._hold(robot, "the robot is no longer in the relay's config", None)
+                continue
+            wait = await self._deliver_robot(robot, due[robot])
+            if wait is not None:
+                soonest = wait if soonest is None else min(soonest, wait)
+        return soonest
+
+    # -- one robot -----------------------------------------------------------------------
+
+    async def _deliver_robot(self, robot: str, due: int) -> float | None:
+        policy, now = self.policy, self.clock()
+        merging = due > policy.merge_above
+        limit = policy.claim_limit if merging else min(due, policy.merge_above)
+        claimed = await asyncio.to_thread(
+            self.outbox.claim, robot, now=now, lease=policy.lease, limit=limit
+        )
+        if merging:
+            claimed = await self._merge(robot, claimed)
+        elif any(e.group.startswith(HELD) for e in claimed):
+            # What a silence held goes out as one digest when its window ends.
+            held = [e for e in claimed if e.group.startswith(HELD)]
+            free = [e for e in claimed if not e.group.startswith(HELD)]
+            claimed = free + await self._merge(robot, held)
+        for index, envelope in enumerate(claimed):
+            wait = await self._send(robot, envelope)
+            if wait is None:
+                continue
+            # No slot, or the robot was paused or held: the rest go back untouched.
+            unsent = [e.id for e in claimed[index + 1 :]]
+            if unsent:
+                await asyncio.to_thread(self.outbox.release, unsent)
+            if robot in self._paused:
+                self._paused.discard(robot)
+                await self._move_queue(robot, self.clock())
+            return wait if wait > 0 else None
+        return None
+
+    async def _merge(self, robot: str, claimed: list[Envelope]) -> list[Envelope]:
+        """Digests in place of ``claimed`` (digests made earlier go out as they are)."""
+        ready = [e for e in claimed if e.source == "digest"]
+        loose = [e for e in claimed if e.source != "digest"]
+        now = self.clock()
+        for digest in build_digests(loose):
+            envelope = Envelope(
+                id=new_envelope_id(now),
+                robot=robot,
+                route="",
+                source="digest",
+                severity=digest.severity,
+                group="",
+                message=to_payload(Markdown(title=digest.title, text=digest.text)),
+                created=now,
+            )
+            await asyncio.to_thread(
+                self.outbox.merge, digest.ids, envelope, now=now, lease=self.policy.lease
+            )
+            self.counters.merged += len(digest.ids)
+            ready.append(envelope)
+            logger.info("robot %s: %d messages merged into one digest", robot, len(digest.ids))
+        return ready
+
+    async def _send(self, robot: str, envelope: Envelope) -> float | None:
+        """Send one envelope and settle it. ``None`` when it was settled (the next may go);
+        seconds to wait when no slot was free (0: the robot stopped, for now)."""
+        target = self.targets[robot]
+        try:
+            message = message_from_payload(envelope.message)
+            parts = target.prepare(message, split=True, msg_uuid=envelope.id)
+        except MessageValidationError as error:
+            await self._dead(envelope, f"not a message DingTalk takes: {error}")
+            return None
+        answers: list[str] = []
+        try:
+            for part in parts:
+                wait = await self._take_slot(target)
+                if wait > 0:
+                    await asyncio.to_thread(self.outbox.release, [envelope.id])
+                    return wait
+                answer = await self._post(robot, part)
+                answers.append(f"errcode {answer.get('errcode', 0)}: {answer.get('errmsg', 'ok')}")
+        except PayloadTooLargeError as error:
+            return await self._send_smaller(robot, envelope, message, str(error))
+        except DingTalkError as error:
+            return await self._failed(robot, envelope, error)
+        now = self.clock()
+        await asyncio.to_thread(
+            self.outbox.delivered, [envelope.id], answer="; ".join(answers), now=now
+        )
+        self.counters.count(robot)
+        return None
+
+    async def _send_smaller(
+        self, robot: str, envelope: Envelope, message: object, reason: str
+    ) -> float | None:
+        """DingTalk found a part too long (it counts differently from §2.3 [I]): the same
+        message in parts half as large, under ids of their own."""
+        target = self.targets[robot]
+        if not isinstance(message, Markdown):
+            await self._dead(envelope, f"too long for DingTalk and cannot be split: {reason}")
+            return None
+        pieces = split_message(message, reserve_bytes=MAX_BODY_BYTES // 2)
+        if len(pieces) < 2:
+            await self._dead(envelope, f"too long for DingTalk and cannot be split: {reason}")
+            return None
+        try:
+            for index, piece in enumerate(pieces, 1):
+                for part in target.prepare(piece, msg_uuid=f"{envelope.id}-h{index}"):
+                    wait = await self._take_slot(target)
+                    if wait > 0:
+                        await asyncio.to_thread(self.outbox.release, [envelope.id])
+                        return wait
+                    await self._post(robot, part)
+        except DingTalkError as error:
+            return await self._failed(robot, envelope, error)
+        await asyncio.to_thread(
+            self.outbox.delivered, [envelope.id], answer="sent in smaller parts", now=self.clock()
+        )
+        self.counters.count(robot)
+        return None
+
+    async def _failed(self, robot: str, envelope: Envelope, error: DingTalkError) -> float | None:
+        now = self.clock()
+        if isinstance(error, RateLimitError):
+            await self._pause(robot, envelope, error)
+            return 0.0
+        if isinstance(error, _HELD):
+            await asyncio.to_thread(self.outbox.release, [envelope.id])
+            await self._hold(robot, f"{type(error).__name__}: {error}", None)
+            return 0.0
+        if isinstance(error, BadRequestError):
+            await self._dead(envelope, str(error))
+            return None
+        attempts = envelope.attempts + 1
+        if attempts >= self.policy.max_attempts:
+            await self._dead(envelope, f"{attempts} attempts; last: {error}")
+            return None
+        delay = self.policy.retry_delay(attempts, self._rng)
+        await asyncio.to_thread(
+            self.outbox.retry, envelope.id, not_before=now + delay, error=str(error), now=now
+        )
+        self.counters.retried += 1
+        logger.warning(
+            "robot %s: attempt %d failed (%s); again in %.0f s", robot, attempts, error, delay
+        )
+        return None
+
+    async def _pause(self, robot: str, envelope: Envelope, error: DingTalkError) -> None:
+        now = self.clock()
+        until = now + self.policy.pause
+        await asyncio.to_thread(self.outbox.release, [envelope.id])
+        await asyncio.to_thread(
+            self.outbox.hold, Hold(robot, f"rate limited by DingTalk: {error}", now, until)
+        )
+        self.counters.paused += 1
+        self._paused.add(robot)  # its queue moves once what this pass claimed is back
+        logger.warning("robot %s: rate limited by DingTalk; paused for %.0f s", robot, until - now)
+
+    async def _move_queue(self, robot: str, now: float) -> None:
+        """The paused robot's queue to its pool siblings that are not held, in turn."""
+        holds = await asyncio.to_thread(self.outbox.holds, now)
+        siblings = [s for s in self.pools.get(robot, ()) if s != robot and s not in holds]
+        if not siblings:
+            return
+        claimed = await asyncio.to_thread(
+            self.outbox.claim,
+            robot,
+            now=now,
+            lease=self.policy.lease,
+            limit=self.policy.claim_limit,
+        )
+        for index, sibling in enumerate(siblings):
+            share = [e.id for e in claimed[index :: len(siblings)]]
+            if share:
+                await asyncio.to_thread(self.outbox.reassign, share, sibling)
+        self.counters.moved += len(claimed)
+        if claimed:
+            logger.info("robot %s: %d queued messages moved to %s", robot, len(claimed), siblings)
+
+    async def _hold(self, robot: str, reason: str, until: float | None) -> None:
+        await asyncio.to_thread(self.outbox.hold, Hold(robot, reason, self.clock(), until))
+        self.counters.held += 1
+        logger.error(
+            "robot %s is held, its messages kept until its config is fixed and the relay "
+            "reloaded: %s",
+            robot,
+            reason,
+        )
+
+    async def _dead(self, envelope: Envelope, reason: str) -> None:
+        await asyncio.to_thread(self.outbox.dead, envelope.id, error=reason, now=self.clock())
+        self.counters.dead += 1
+        logger.error(
+            "message %s to robot %s is a dead letter: %s", envelope.id, envelope.robot, reason
+        )
+
+    # -- the wire ------------------------------------------------------------------------
+
+    async def _take_slot(self, target: RobotTarget) -> float:
+        window = client_window(target.send_url, self._environ)
+        return await asyncio.to_thread(
+            self.budget.try_acquire, window_key(target.token), window.limit, window.period
+        )
+
+    async def _post(self, robot: str, part: PreparedSend) -> dict[str, object]:
+        client = self._robots.get(robot)
+        if client is None:
+            from .._retry import NO_RETRY
+
+            client = self._robots[robot] = AsyncRobot(
+                target=self.targets[robot],
+                rate_limit=False,
+                retry=NO_RETRY,
+                http_client=self._http,
+                clock=self.clock,
+            )
+        return await client.send_prepared(part, wait=False)
+
+
+def new_envelope_id(now: float) -> str:
+    """Unique and sortable by time as text (milliseconds, then randomness): the outbox's
+    order and the ``msgUuid`` of the envelope's sends."""
+    return f"{int(now * 1000):013d}{uuid.uuid4().hex[:19]}"

@@ -1,0 +1,143 @@
+"""From a webhook to envelopes in the outbox: the relay's accepting side, without HTTP.
+
+:func:`accept` reads the body through the route's source, decides where it goes
+(:mod:`.routing`), renders it once (:mod:`.render`) and puts one envelope per robot in the
+outbox in one commit, deduplicated by what the sender says identifies the event (an
+Alertmanager group key with its status and fingerprints, a GitHub delivery id, a GitLab
+idempotency key): the server answers 2xx only once this returned.
+
+A notification a silence holds (:mod:`.silences`) is stored like any other, due when the
+silence's window ends and marked as held (``group`` starts with :data:`~.digest.HELD`), so that the
+delivery worker sends what a window held as one digest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..robot.messages import to_payload
+from .config import RelayConfig, RouteConfig
+from .delivery import new_envelope_id
+from .digest import HELD, summary
+from .notification import Notification
+from .outbox.base import Envelope, Outbox
+from .render import render
+from .routing import decide
+from .silences import silenced, window
+from .sources import parse
+
+__all__ = ["Accepted", "accept", "envelopes_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What became of one webhook."""
+
+    notification: Notification
+    robots: tuple[str, ...]  # where it goes ((): the route's rules left it out)
+    duplicate: bool = False  # the same event was accepted before: nothing stored
+    held_until: float | None = None  # a silence holds it until then
+    unresolved: tuple[str, ...] = ()  # owners no userId was found for
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "accepted": True,
+            "event": self.notification.event,
+            "robots": list(self.robots),
+            "duplicate": self.duplicate,
+            "held_until": self.held_until,
+        }
+
+
+def envelopes_for(
+    config: RelayConfig,
+    route: RouteConfig,
+    notification: Notification,
+    *,
+    now: float,
+    robots: Iterable[str],
+    mentions: Any,
+) -> list[Envelope]:
+    """One envelope per robot, the message rendered once."""
+    message = render(
+        notification,
+        template=route.compiled_template,
+        time_zone=config.time_zone(route),
+        mentions=mentions,
+    )
+    payload = to_payload(message)
+    about = notification.alerts[0].name if notification.alerts else notification.event
+    return [
+        Envelope(
+            id=new_envelope_id(now),
+            robot=robot,
+            route=route.name,
+            source=notification.source,
+            severity=notification.severity,
+            group=f"{route.name}/{about}",
+            message=payload,
+            notification=summary(notification),
+            created=now,
+        )
+        for robot in robots
+    ]
+
+
+def accept(
+    config: RelayConfig,
+    route: RouteConfig,
+    headers: Mapping[str, str],
+    body: Any,
+    outbox: Outbox,
+    *,
+    now: float,
+    lookup: Callable[[str], Iterable[str]] | None = None,
+) -> Accepted:
+    """Read, route, render and store one webhook (``body`` already parsed as JSON).
+
+    Raises:
+        SourceError: the body is not what the route's source sends (a 4xx).
+        OutboxUnavailable: it could not be stored (a 503: the sender retries).
+    """
+    notification = parse(route.source, headers, body)
+    decision = decide(config, route, notification, lookup=lookup)
+    if not decision.robots:
+        return Accepted(notification, (), unresolved=decision.unresolved)
+    envelopes = envelopes_for(
+        config, route, notification, now=now, robots=decision.robots, mentions=decision.at
+    )
+    held_until = _held_until(config, route, notification, now)
+    if held_until is not None:
+        envelopes = [_held(envelope, held_until) for envelope in envelopes]
+    key = (
+        f"{route.source}/{route.name}:{notification.dedup_key}" if notification.dedup_key else None
+    )
+    stored = outbox.put(envelopes, dedup_key=key)
+    return Accepted(
+        notification,
+        decision.robots,
+        duplicate=not stored,
+        held_until=held_until,
+        unresolved=decision.unresolved,
+    )
+
+
+def _held_until(
+    config: RelayConfig, route: RouteConfig, notification: Notification, now: float
+) -> float | None:
+    moment = datetime.fromtimestamp(now, UTC)
+    silence = silenced(config, notification, moment, route=route)
+    if silence is None:
+        return None
+    open_window = window(silence, moment, time_zone=config.time_zone(route))
+    if open_window is None:
+        return None
+    return open_window.end.timestamp()
+
+
+def _held(envelope: Envelope, until: float) -> Envelope:
+    return dataclasses.replace(envelope, group=HELD + envelope.group, not_before=until)
