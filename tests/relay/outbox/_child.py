@@ -4,12 +4,14 @@ Each mode prints a line once what it names has returned from the outbox (so comm
 
 - ``put FIRST``: puts envelopes ``FIRST``, ``FIRST + 1``, ... for ever, two robots per put
   (one commit), printing ``put <id>`` for both after each ``put`` returns.
-- ``claim ROBOT NOW GO``: waits for the file ``GO``, then claims ``ROBOT``'s envelopes (a
-  few at a time, a long lease) until none is left, printing ``claimed <id>`` for each.
+- ``claim ROBOT NOW GO``: prints ``ready``, waits for the file ``GO``, then claims
+  ``ROBOT``'s envelopes (a few at a time, a long lease) until none is left, printing
+  ``claimed <id>`` for each.
 - ``hold ROBOT NOW LEASE``: claims all of ``ROBOT``'s envelopes once, prints them, then
   ``holding``, and waits to be killed with its lease held.
 - ``merge FIRST``: for pair k = FIRST, FIRST + 1, ...: puts two envelopes for robot
-  ``m<k>``, claims them and merges them into the digest ``d<k>``, printing ``merged <k>``.
+  ``m<k>``, printing ``put <k>``, claims them and merges them into the digest ``d<k>``,
+  printing ``merged <k>``.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ def main(where: str, mode: str, *args: str) -> None:
             n += 2
     elif mode == "claim":
         robot, now, go = args[0], float(args[1]), Path(args[2])
+        print("ready", flush=True)
         while not go.exists():
-            time.sleep(0.005)
+            time.sleep(0.001)
         while claimed := outbox.claim(robot, now=now, lease=3600, limit=3):
             print("\n".join(f"claimed {e.id}" for e in claimed), flush=True)
     elif mode == "hold":
@@ -47,6 +50,7 @@ def main(where: str, mode: str, *args: str) -> None:
         while True:
             robot = f"m{k}"
             outbox.put([envelope(2 * k, robot=robot), envelope(2 * k + 1, robot=robot)])
+            print(f"put {k}", flush=True)
             now = T0 + k
             ids = [e.id for e in outbox.claim(robot, now=now, lease=60, limit=2)]
             digest = envelope(0, robot=robot, id=f"d{k:06d}", group="digest")
