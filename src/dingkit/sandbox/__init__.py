@@ -16,7 +16,6 @@ them the pieces every concept shares.
     server.py         SandboxServer (uvicorn in a thread) and the start-up banner
     config.py         the settings: TOML, flags, the demo
     store.py          one SQLite connection; each concept registers its own tables
-    admin_guard.py    the sandbox's own surface: foreign Host / Origin / non-JSON POST refused
     allowlists.py     IPv4 allow-lists (robots and apps)
     body_deadline.py  a body that does not arrive within body_timeout is answered 408
     path_ids.py       the {name:id} path parameter (at most 18 digits)

@@ -19,7 +19,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .admin_guard import AdminGuard
+from .._admin_guard import AdminGuard
 from .approval import routes as approval_routes
 from .approval import routes_old as approval_old_routes
 from .attendance import routes as attendance_routes
@@ -72,7 +72,7 @@ def create_app(
     """The ASGI app serving ``sandbox``; ``allowed_hosts`` are the names its own surface
     (``/_sandbox/*``, the page) answers under (``None``: any, for an app embedded in-process;
     :class:`~.server.SandboxServer` passes the loopback names); ``admin_token``, when given,
-    is required of every ``/_sandbox`` call (see :mod:`.admin_guard`)."""
+    is required of every ``/_sandbox`` call (see :mod:`dingkit._admin_guard`)."""
 
     async def chat_page(request: Request) -> Response:
         return FileResponse(_STATIC / "index.html", media_type="text/html; charset=utf-8")

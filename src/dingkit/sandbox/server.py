@@ -17,7 +17,7 @@ from types import TracebackType
 import uvicorn
 import uvicorn.logging
 
-from .admin_guard import ADMIN_TOKEN_HEADER, LOOPBACK_NAMES, is_loopback
+from .._admin_guard import ADMIN_TOKEN_HEADER, LOOPBACK_NAMES, is_loopback
 from .app import create_app
 from .config import AppConfig
 from .core import Sandbox
