@@ -10,8 +10,12 @@
     db-team = ["u-ann", "u-bob"]
 
     [[robot]]
+    name = "team"
+    webhook = "env:TEAM_WEBHOOK"        # the URL from the group's robot settings, or token = ...
+
+    [[robot]]
     name = "oncall"
-    webhook = "env:ONCALL_WEBHOOK"      # the URL from the group's robot settings, or token = ...
+    token = "env:ONCALL_TOKEN"          # the value after access_token= in the webhook
     secret = "env:ONCALL_SECRET"        # optional: the SEC... signing secret
     keyword = "告警"                     # optional: added to messages that lack it
     pool = "ops"                        # optional: robots of one group sharing the load
@@ -641,12 +645,31 @@ def _path(parts: list[str | int]) -> str:
     return text
 
 
+# pydantic's wording names Python types ("a valid tuple", "instance of RouteConfig").
+_PLAIN = {
+    "tuple_type": "expected a list",
+    "model_type": "expected a table",
+    "model_attributes_type": "expected a table",
+    "dict_type": "expected a table",
+    "string_type": "expected a string",
+    "bool_type": "expected true or false",
+    "int_type": "expected a whole number",
+}
+
+
 def _problem(raw: Mapping[str, Any], error: Any) -> str:
     loc = tuple(error["loc"])
     table, inner = _where(raw, loc)
     kind = error["type"]
     message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    if kind == "extra_forbidden":
+    if kind in _PLAIN:
+        message = _PLAIN[kind]
+    elif kind == "union_tag_not_found":
+        message = f"give kind: one of {', '.join(AUTH_KINDS)}"
+    elif kind == "union_tag_invalid":
+        tag = str((error.get("ctx") or {}).get("tag", ""))[:40]
+        message = f'unknown kind "{tag}" (known: {", ".join(AUTH_KINDS)})'
+    elif kind == "extra_forbidden":
         known = _known_keys(loc)
         message = "unknown key" + (f" (known: {known})" if known else "")
     elif kind == "missing" and loc in (("robot",), ("route",)):
