@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import copy
 import textwrap
+import tomllib
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dingkit import ConfigurationError
 from dingkit.relay.config import (
@@ -15,6 +21,7 @@ from dingkit.relay.config import (
     RelayConfig,
     load_config,
     parse_config,
+    validate_config,
 )
 
 ROBOT_TOKEN = "robot-secret-0001"
@@ -635,3 +642,117 @@ def test_unicode_in_names_is_refused_and_in_keywords_kept() -> None:
     assert "is not a name" in error(ROBOTS.replace('"ops"', '"运维"') + ROUTE)
     config = load(ROBOTS.replace('name = "ops"', 'name = "ops"\nkeyword = "告警"') + ROUTE)
     assert config.robot("ops").keyword == "告警"
+
+
+# What TOML can hold, nested: a fuzzer's config.
+toml_scalars = (
+    st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.sampled_from(
+        ["env:X", "env:", "~(", "!", "=", "ops", "dev", "critical", "23:00", "bearer"]
+    )
+    | st.datetimes(timezones=st.just(UTC))
+    | st.datetimes()
+    | st.dates()
+    | st.times()
+)
+toml_values = st.recursive(
+    toml_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+VALID: dict[str, Any] = tomllib.loads(
+    ROBOTS
+    + ROUTE
+    + 'auth = { kind = "grafana", secret = "x" }\n'
+    + '[[silence]]\nmatch = { a = "b" }\nfrom = "23:00"\nto = "01:00"\n'
+)
+PLACES = [
+    ("relay",),
+    ("owners",),
+    ("robot", 0),
+    ("route", 0),
+    ("route", 0, "auth"),
+    ("silence", 0),
+    ("route", 0, "match"),
+    (),
+]
+KEYS = [
+    "name",
+    "source",
+    "robots",
+    "rules",
+    "match",
+    "auth",
+    "kind",
+    "token",
+    "secret",
+    "webhook",
+    "pool",
+    "events",
+    "template",
+    "time_zone",
+    "at",
+    "at_all",
+    "from",
+    "to",
+    "days",
+    "start",
+    "end",
+    "header",
+    "max_age",
+    "robot",
+    "route",
+    "silence",
+    "relay",
+    "owners",
+    "x",
+]
+
+
+@settings(
+    derandomize=True,
+    deadline=None,
+    max_examples=400,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(place=st.sampled_from(PLACES), key=st.sampled_from(KEYS), value=toml_values)
+def test_any_value_anywhere_is_a_config_or_a_config_error(
+    place: tuple[str | int, ...], key: str, value: Any
+) -> None:
+    raw = copy.deepcopy(VALID)
+    table: Any = raw
+    for part in place:
+        table = table.setdefault(part, {}) if isinstance(part, str) else table[part]
+    table[key] = value
+    message = ""
+    try:
+        validate_config(raw, environ={})
+    except ConfigurationError as error:
+        message = str(error)
+    assert "validation error" not in message
+    assert "\n" not in message
+
+
+@settings(derandomize=True, deadline=None, max_examples=100, database=None)
+@given(value=toml_values)
+def test_any_document_is_a_config_or_a_config_error(value: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        validate_config(value if isinstance(value, dict) else {"x": value}, environ={})
+    with pytest.raises(ConfigurationError):
+        validate_config([value], environ={})  # type: ignore[arg-type]
+
+
+def test_toml_dates_and_times_of_the_wrong_kind_are_errors() -> None:
+    raw = copy.deepcopy(VALID)
+    raw["silence"][0] = {"match": {}, "end": date(2026, 1, 1)}
+    with pytest.raises(ConfigurationError, match="silence\\[0\\]: end: "):
+        validate_config(raw, environ={})
+    raw["silence"][0] = {"match": {}, "from": datetime(2026, 1, 1), "to": time(1)}
+    with pytest.raises(ConfigurationError, match="silence\\[0\\]: from: "):
+        validate_config(raw, environ={})

@@ -108,6 +108,7 @@ __all__ = [
     "SilenceConfig",
     "load_config",
     "parse_config",
+    "validate_config",
 ]
 
 #: A config file larger than this is refused before it is parsed.
@@ -615,7 +616,7 @@ def _known_keys(loc: tuple[str | int, ...]) -> str | None:
 def _where(raw: Mapping[str, Any], loc: tuple[str | int, ...]) -> tuple[str, list[str | int]]:
     """``route "prod"`` (or ``route[2]``) for the table, and the path inside it."""
     if len(loc) >= 2 and isinstance(loc[0], str) and isinstance(loc[1], int):
-        tables = raw.get(loc[0])
+        tables = raw.get(loc[0]) if isinstance(raw, Mapping) else None
         name = None
         if isinstance(tables, list) and loc[1] < len(tables) and isinstance(tables[loc[1]], dict):
             name = tables[loc[1]].get("name")
@@ -721,6 +722,19 @@ def parse_config(
         raise ConfigurationError(f"{where}not valid TOML ({error})") from None
     except (RecursionError, ValueError, MemoryError):
         raise ConfigurationError(f"{where}not valid TOML (nested too deeply or too big)") from None
+    return validate_config(raw, base_dir=base_dir, environ=environ, origin=origin)
+
+
+def validate_config(
+    raw: Mapping[str, Any],
+    *,
+    base_dir: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    origin: str = "",
+) -> RelayConfig:
+    """Check a config already parsed into plain data (TOML's types), as :func:`parse_config`
+    does after reading the TOML."""
+    where = f"{origin}: " if origin else ""
     context = {
         "environ": os.environ if environ is None else environ,
         "base_dir": Path(base_dir) if base_dir is not None else None,
