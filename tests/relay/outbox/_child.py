@@ -3,7 +3,9 @@
 Each mode prints a line once what it names has returned from the outbox (so committed):
 
 - ``put FIRST``: puts envelopes ``FIRST``, ``FIRST + 1``, ... for ever, two robots per put
-  (one commit), printing ``put <id>`` for both after each ``put`` returns.
+  (one commit), printing ``put <id>`` for both after each ``put`` returns, then idling up
+  to a millisecond or two (a relay between webhooks: a kill lands there as often as within
+  a put, where a put that returned before its commit was durable would be caught).
 - ``claim ROBOT NOW GO``: prints ``ready``, waits for the file ``GO``, then claims
   ``ROBOT``'s envelopes (a few at a time, a long lease) until none is left, printing
   ``claimed <id>`` for each.
@@ -16,6 +18,7 @@ Each mode prints a line once what it names has returned from the outbox (so comm
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from pathlib import Path
@@ -27,10 +30,12 @@ def main(where: str, mode: str, *args: str) -> None:
     outbox = open_store(where)
     if mode == "put":
         n = int(args[0])
+        idle = random.Random(n)
         while True:
             pair = [envelope(n, robot="ops"), envelope(n + 1, robot="dev")]
             outbox.put(pair)
             print(f"put {pair[0].id}\nput {pair[1].id}", flush=True)
+            time.sleep(idle.random() * 0.002)
             n += 2
     elif mode == "claim":
         robot, now, go = args[0], float(args[1]), Path(args[2])

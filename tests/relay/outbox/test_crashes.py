@@ -12,6 +12,9 @@ from ._helpers import T0, envelope, open_store
 from .conftest import child, wait_for
 
 ROUNDS = 3
+# More rounds for merges: the window a broken, two-commit merge leaves open is a small part
+# of each loop (put, claim, merge), so a few kills might all miss it.
+MERGE_ROUNDS = 8
 FAR = T0 + 10**7  # every lease and wait is over by then
 
 
@@ -60,7 +63,7 @@ def test_sigkill_while_putting_loses_nothing_put_returned_for(store: str) -> Non
     printed: list[str] = []
     for round_ in range(ROUNDS):
         putter = Killable(store, "put", str(round_ * 1_000_000))
-        putter.wait_for_lines(rng.randint(2, 400))
+        putter.wait_for_lines(rng.randint(2, 200))
         time.sleep(rng.random() * 0.005)  # somewhere within the next put, or between two
         printed += [line.split()[1] for line in putter.kill()]
     stored = everything(store, ["ops", "dev"])
@@ -97,9 +100,9 @@ def test_sigkill_while_merging_leaves_each_group_whole_or_merged(store: str) -> 
     rng = random.Random(20261207)
     put: set[int] = set()
     merged: set[int] = set()
-    for round_ in range(ROUNDS):
+    for round_ in range(MERGE_ROUNDS):
         merger = Killable(store, "merge", str(round_ * 100_000))
-        merger.wait_for_lines(rng.randint(2, 300))
+        merger.wait_for_lines(rng.randint(2, 100))
         time.sleep(rng.random() * 0.005)
         for line in merger.kill():
             what, k = line.split()
@@ -117,7 +120,7 @@ def test_sigkill_while_merging_leaves_each_group_whole_or_merged(store: str) -> 
                 assert found in (digest, originals), (k, found)
         # A put the kill interrupted, committed but not yet printed: whole (one per round).
         unprinted = set(outbox.backlog(FAR)) - set(robots)
-        assert len(unprinted) <= ROUNDS
+        assert len(unprinted) <= MERGE_ROUNDS
         for robot in unprinted:
             k = int(robot[1:])
             found = {e.id for e in outbox.claim(robot, now=FAR, lease=1, limit=10)}
