@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.datastructures import Headers
 
 from dingkit._inbound import Refused
@@ -424,3 +426,42 @@ def test_a_refusal_becomes_a_json_answer_without_the_secret() -> None:
     assert response.status_code == 403
     body = json.loads(bytes(response.body))
     assert body == {"error": "auth_mismatch", "message": "the bearer token is wrong"}
+
+
+header_values = st.text(max_size=80) | st.sampled_from(
+    [
+        "Bearer ",
+        "Basic ",
+        "sha256=",
+        "v1=",
+        "Bearer " + TOKEN,
+        "sha256=" + "0" * 64,
+        "0" * 64,
+        "٣" * 64,
+        GRAFANA_TS,
+    ]
+)
+
+
+@settings(derandomize=True, deadline=None, max_examples=300, database=None)
+@given(
+    name=st.sampled_from(list(GOOD)),
+    headers=st.dictionaries(
+        st.sampled_from([*CREDENTIAL.values(), "X-Grafana-Alerting-Timestamp", "X-Other"])
+        | st.text(min_size=1, max_size=10),
+        header_values,
+        max_size=4,
+    ),
+    body=st.binary(max_size=64),
+)
+def test_any_headers_are_accepted_or_refused_with_401_or_403(
+    name: str, headers: dict[str, str], body: bytes
+) -> None:
+    outcome: Refused | None = None
+    try:
+        check(route(name), headers, body, now=NOW)
+    except Refused as error:
+        outcome = error
+    if outcome is not None:
+        assert outcome.status in (401, 403)
+        assert all(secret not in outcome.message for secret in SECRETS)

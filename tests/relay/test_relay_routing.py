@@ -6,6 +6,8 @@ import textwrap
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dingkit.relay import parse
 from dingkit.relay.config import RelayConfig, RouteConfig, parse_config
@@ -395,3 +397,31 @@ def test_no_mentions_when_nothing_is_sent() -> None:
     )
     assert decide(relay, route, note(env="dev")) == Decision(robots=())
     assert decide(relay, route, note(env="prod")).at == At(is_at_all=True)
+
+
+match_values = st.recursive(
+    st.text(max_size=12)
+    | st.sampled_from(["~(", "~a|", "!~x", "=", "!", "~", "~.*", "!~.+", "~[", "~a{2,1}"])
+    | st.integers()
+    | st.booleans()
+    | st.none(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=8,
+)
+
+
+@settings(derandomize=True, deadline=None, max_examples=300, database=None)
+@given(
+    table=st.dictionaries(st.text(max_size=6), match_values, max_size=4) | match_values,
+    labels=st.dictionaries(st.text(max_size=6), st.text(max_size=12), max_size=4),
+)
+def test_any_match_table_is_matchers_or_a_value_error(table: Any, labels: dict[str, str]) -> None:
+    try:
+        matchers = parse_matchers(table)
+    except ValueError as error:
+        matchers = None
+        message = str(error)
+    if matchers is None:
+        assert message
+    else:
+        assert isinstance(matches(matchers, labels), bool)
