@@ -384,6 +384,21 @@ def test_at_most_fifty_people_are_mentioned() -> None:
     assert at.at_user_ids[:2] == ("lead", "u0")
 
 
+def test_a_sender_naming_many_owners_gets_at_most_fifty_lookups() -> None:
+    relay = config(OWNERS)
+    asked: list[str] = []
+
+    def lookup(name: str) -> list[str]:
+        asked.append(name)
+        return []
+
+    n = group(common=",".join(f"o{i}" for i in range(1000)))
+    at, unresolved = mentions_for(relay, relay.routes[0], n, lookup=lookup)
+    assert len(asked) == 50
+    assert len(unresolved) == 50
+    assert at.at_user_ids == ("lead",)
+
+
 def test_no_mentions_when_nothing_is_sent() -> None:
     relay, route = only(
         """

@@ -489,7 +489,20 @@ def _owners(value: Any) -> Any:
 
 
 class RelayConfig(_Strict):
-    """The whole relay config; build it with :func:`load_config` or :func:`parse_config`."""
+    """The whole relay config; build it with :func:`load_config` or :func:`parse_config`.
+
+        config = load_config("relay.toml")
+        route = config.route("prod", "alertmanager")     # POST /alertmanager/prod
+        target = config.robot("oncall").target()         # a RobotTarget to send with
+        zone = config.time_zone(route)                   # the route's, else the relay's
+
+    Args:
+        relay: the ``[relay]`` defaults.
+        owners: ``[owners]``: owner name (a label value) to DingTalk userIds.
+        robots: the ``[[robot]]`` tables, in file order (pools list siblings in this order).
+        routes: the ``[[route]]`` tables.
+        silences: the ``[[silence]]`` tables; the first that holds a notification wins.
+    """
 
     relay: RelaySettings = RelaySettings()
     owners: Annotated[

@@ -235,7 +235,8 @@ def _owner_names(notification: Notification, label: str) -> list[str]:
     names = []
     for value in values:
         names += [name for name in re.split(r"[,\s]+", value) if name]
-    return list(dict.fromkeys(names))
+    # The label comes from the sender: a lookup per name is bounded like the mentions.
+    return list(dict.fromkeys(names))[:MAX_MENTIONS]
 
 
 def mentions_for(

@@ -74,7 +74,9 @@ def window(silence: SilenceConfig, now: datetime, *, time_zone: str) -> Window |
     now = _aware(now, "now")
     if not silence.weekly:
         assert silence.end is not None
-        absolute = Window(silence.start and silence.start.astimezone(UTC), silence.end)
+        absolute = Window(
+            silence.start and silence.start.astimezone(UTC), silence.end.astimezone(UTC)
+        )
         return absolute if now in absolute else None
     zone = ZoneInfo(silence.time_zone or time_zone)
     local = now.astimezone(zone).date()
@@ -131,7 +133,8 @@ def windows_ending(
     if not silence.weekly:
         assert silence.end is not None
         start = silence.start and silence.start.astimezone(UTC)
-        return [Window(start, silence.end)] if after < silence.end <= until else []
+        end = silence.end.astimezone(UTC)
+        return [Window(start, end)] if after < end <= until else []
     after = max(after, until - _HORIZON)
     zone = ZoneInfo(silence.time_zone or time_zone)
     first = after.astimezone(zone).date() - timedelta(days=1)
