@@ -20,6 +20,7 @@ from . import (
     callback_cmd,
     contacts_cmd,
     notify_cmd,
+    relay_cmd,
     robot_cmd,
     send,
 )
@@ -55,6 +56,7 @@ app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(callback_cmd.app, name="callback")
 app.add_typer(robot_cmd.app, name="robot")
 app.add_typer(bot_cmd.app, name="bot")
+app.add_typer(relay_cmd.app, name="relay")
 
 
 def _version(value: bool) -> None:

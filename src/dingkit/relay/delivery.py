@@ -34,6 +34,7 @@ One :meth:`Courier.deliver` pass, per robot with due envelopes and not held:
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 import time
@@ -152,6 +153,7 @@ class Courier:
         self._robots: dict[str, AsyncRobot] = {}
         self._wake = asyncio.Event()
         self._paused: set[str] = set()
+        self._sent: dict[str, collections.deque[float]] = {}  # posts in the last minutes
 
     # -- running -------------------------------------------------------------------------
 
@@ -411,6 +413,15 @@ class Courier:
             self.budget.try_acquire, window_key(target.token), window.limit, window.period
         )
 
+    def sent_within(self, robot: str, seconds: float) -> int:
+        """Parts this instance posted for ``robot`` in the last ``seconds`` (the page's and
+        ``/metrics``' budget use; instances sharing a budget count their own)."""
+        sent = self._sent.get(robot)
+        if not sent:
+            return 0
+        since = self.clock() - seconds
+        return sum(1 for at in sent if at > since)
+
     async def _post(self, robot: str, part: PreparedSend) -> dict[str, object]:
         client = self._robots.get(robot)
         if client is None:
@@ -423,7 +434,10 @@ class Courier:
                 http_client=self._http,
                 clock=self.clock,
             )
-        return await client.send_prepared(part, wait=False)
+        answer = await client.send_prepared(part, wait=False)
+        sent = self._sent.setdefault(robot, collections.deque(maxlen=256))
+        sent.append(self.clock())
+        return answer
 
 
 def new_envelope_id(now: float) -> str:
