@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from _helpers import T0, envelope, open_store
+from _helpers import T0, envelope, open_store  # type: ignore[import-not-found]
 
 
 def main(where: str, mode: str, *args: str) -> None:

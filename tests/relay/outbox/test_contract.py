@@ -3,18 +3,20 @@ method, on a fake clock."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
-from dingkit.relay.outbox import DEDUP_WINDOW, KEPT, Hold, OutboxUnavailable, Reject
+from dingkit.relay.outbox import DEDUP_WINDOW, KEPT, Envelope, Hold, OutboxUnavailable, Reject
 
-from ._helpers import T0, envelope
+from ._helpers import T0, envelope, every_method
 from .conftest import Clock, OutboxFactory
 
 LEASE = 30.0
 
 
-def ids(envelopes: list[object]) -> list[str]:
-    return [e.id for e in envelopes]  # type: ignore[attr-defined]
+def ids(envelopes: Sequence[Envelope]) -> list[str]:
+    return [e.id for e in envelopes]
 
 
 def test_an_envelope_comes_back_from_a_claim_exactly_as_it_was_put(
@@ -299,27 +301,6 @@ def test_a_store_that_cannot_be_used_raises_outbox_unavailable_for_every_method(
 ) -> None:
     outbox = make_outbox()
     outbox.close()
-    calls = [
-        lambda: outbox.put([envelope(1)]),
-        lambda: outbox.put([envelope(1)], dedup_key="k"),
-        lambda: outbox.reject(Reject(T0, "github", "ci", "bad", "")),
-        lambda: outbox.rejects(),
-        lambda: outbox.backlog(T0),
-        lambda: outbox.due(T0),
-        lambda: outbox.claim("ops", now=T0, lease=LEASE, limit=1),
-        lambda: outbox.delivered(["e000001"], answer="ok", now=T0),
-        lambda: outbox.retry("e000001", not_before=T0, error="x", now=T0),
-        lambda: outbox.dead("e000001", error="x", now=T0),
-        lambda: outbox.release(["e000001"]),
-        lambda: outbox.reassign(["e000001"], "dev"),
-        lambda: outbox.merge(["e000001"], envelope(2), now=T0, lease=LEASE),
-        lambda: outbox.hold(Hold("ops", "x", T0, None)),
-        lambda: outbox.unhold("ops"),
-        lambda: outbox.holds(T0),
-        lambda: outbox.recent(),
-        lambda: outbox.dead_letters(),
-        lambda: outbox.replay("e000001", now=T0),
-    ]
-    for call in calls:
+    for call in every_method(outbox):
         with pytest.raises(OutboxUnavailable, match="closed"):
             call()

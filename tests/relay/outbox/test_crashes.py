@@ -105,8 +105,8 @@ def test_sigkill_while_merging_leaves_each_group_whole_or_merged(store: str) -> 
         merger.wait_for_lines(rng.randint(2, 100))
         time.sleep(rng.random() * 0.005)
         for line in merger.kill():
-            what, k = line.split()
-            (put if what == "put" else merged).add(int(k))
+            what, number = line.split()
+            (put if what == "put" else merged).add(int(number))
     assert merged
     robots = [f"m{k}" for k in sorted(put)]
     outbox = open_store(store)

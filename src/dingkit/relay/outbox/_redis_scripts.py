@@ -108,7 +108,7 @@ if redis.call('EXISTS', queue(robot)) == 0 then return {} end
 local taken = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', pending(robot), '-inf', now, 'LIMIT', 0, limit)) do
   local entry = redis.call('HGET', envelope(id), 'entry')
-  redis.call('XCLAIM', queue(robot), GROUP, consumer, 0, entry, 'JUSTID')
+  redis.call('XCLAIM', queue(robot), GROUP, consumer, 0, entry)  -- counts a delivery
   taken[#taken + 1] = id
 end
 while #taken < limit do
