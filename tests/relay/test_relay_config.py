@@ -445,9 +445,8 @@ def test_env_needs_a_variable_name() -> None:
             ROBOTS + ROUTE + "\n[other]\n",
             "other: unknown key (known: relay, owners, robot, route, silence)",
         ),
-        (ROBOTS, "no [[route]] table: declare at least one"),
         (ROUTE, "no [[robot]] table: declare at least one"),
-        ("", "no [[robot]] table: declare at least one; no [[route]] table: declare at least one"),
+        ("", "no [[robot]] table: declare at least one"),
     ],
 )
 def test_every_mistake_names_its_table_and_key(snippet: str, expected: str) -> None:
@@ -756,3 +755,7 @@ def test_toml_dates_and_times_of_the_wrong_kind_are_errors() -> None:
     raw["silence"][0] = {"match": {}, "from": datetime(2026, 1, 1), "to": time(1)}
     with pytest.raises(ConfigurationError, match="silence\\[0\\]: from: "):
         validate_config(raw, environ={})
+
+
+def test_a_relay_without_routes_is_one_that_only_dingkit_send_posts_to() -> None:
+    assert parse_config(ROBOTS, environ={}).routes == ()

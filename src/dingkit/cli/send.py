@@ -97,6 +97,16 @@ AtUserOpt = Annotated[
     list[str] | None, typer.Option("--at-user", help="Mention by userId (repeatable).")
 ]
 AtAllOpt = Annotated[bool, typer.Option("--at-all", help="Mention everyone.")]
+ViaRelayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--via-relay",
+        metavar="URL",
+        envvar="DINGKIT_RELAY_URL",
+        help="Queue the message at a running `dingkit relay` (URL/send/ROBOT, --robot naming a "
+        "robot of its config) instead of sending it: jobs share the relay's queue and budget.",
+    ),
+]
 SplitOpt = Annotated[
     bool, typer.Option("--split", help="Send an over-long message as several, cut at lines.")
 ]
@@ -129,9 +139,15 @@ def _deliver(
     split: bool = False,
     wait: bool = True,
     redis: str | None = None,
+    via_relay: str | None = None,
 ) -> None:
     from .profiles import resolve_robot
 
+    if via_relay:
+        from ._via_relay import send_via_relay
+
+        send_via_relay(message, relay=via_relay, robot=robot, dry_run=dry_run, as_json=as_json)
+        return
     try:
         target = resolve_robot(robot, config, keyword, webhook=webhook, secret=secret)
         prepared = target.prepare(message, split=split)
@@ -202,6 +218,7 @@ def send_text(
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
     redis: RedisOpt = None,
+    via_relay: ViaRelayOpt = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -222,6 +239,7 @@ def send_text(
         split=split,
         wait=not no_wait,
         redis=redis,
+        via_relay=via_relay,
     )
 
 
@@ -241,6 +259,7 @@ def send_markdown(
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
     redis: RedisOpt = None,
+    via_relay: ViaRelayOpt = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -261,6 +280,7 @@ def send_markdown(
         split=split,
         wait=not no_wait,
         redis=redis,
+        via_relay=via_relay,
     )
 
 
@@ -278,6 +298,7 @@ def send_link(
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
     redis: RedisOpt = None,
+    via_relay: ViaRelayOpt = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -297,6 +318,7 @@ def send_link(
         as_json=as_json,
         wait=not no_wait,
         redis=redis,
+        via_relay=via_relay,
     )
 
 
@@ -322,6 +344,7 @@ def send_action_card(
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
     redis: RedisOpt = None,
+    via_relay: ViaRelayOpt = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -357,6 +380,7 @@ def send_action_card(
         as_json=as_json,
         wait=not no_wait,
         redis=redis,
+        via_relay=via_relay,
     )
 
 
@@ -373,6 +397,7 @@ def send_feed_card(
     keyword: KeywordOpt = None,
     no_wait: NoWaitOpt = False,
     redis: RedisOpt = None,
+    via_relay: ViaRelayOpt = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -398,6 +423,7 @@ def send_feed_card(
         as_json=as_json,
         wait=not no_wait,
         redis=redis,
+        via_relay=via_relay,
     )
 
 

@@ -511,7 +511,8 @@ class RelayConfig(_Strict):
         Field(max_length=10_000),
     ] = {}
     robots: tuple[RobotConfig, ...] = Field(alias="robot", min_length=1, max_length=_MAX_TABLES)
-    routes: tuple[RouteConfig, ...] = Field(alias="route", min_length=1, max_length=_MAX_TABLES)
+    # No route is a relay only `dingkit send --via-relay` posts to.
+    routes: tuple[RouteConfig, ...] = Field(default=(), alias="route", max_length=_MAX_TABLES)
     silences: tuple[SilenceConfig, ...] = Field(default=(), alias="silence", max_length=_MAX_TABLES)
 
     def robot(self, name: str) -> RobotConfig:
