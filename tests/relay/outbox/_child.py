@@ -8,7 +8,7 @@ Each mode prints a line once what it names has returned from the outbox (so comm
   a put, where a put that returned before its commit was durable would be caught).
 - ``claim ROBOT NOW GO``: prints ``ready``, waits for the file ``GO``, then claims
   ``ROBOT``'s envelopes (a few at a time, a long lease) until none is left, printing
-  ``claimed <id>`` for each.
+  ``claimed <id>`` for each, pausing a moment between claims.
 - ``hold ROBOT NOW LEASE``: claims all of ``ROBOT``'s envelopes once, prints them, then
   ``holding``, and waits to be killed with its lease held.
 - ``merge FIRST``: for pair k = FIRST, FIRST + 1, ...: puts two envelopes for robot
@@ -42,8 +42,13 @@ def main(where: str, mode: str, *args: str) -> None:
         print("ready", flush=True)
         while not go.exists():
             time.sleep(0.001)
+        pause = random.Random()
         while claimed := outbox.claim(robot, now=now, lease=3600, limit=3):
             print("\n".join(f"claimed {e.id}" for e in claimed), flush=True)
+            # A worker sends what it claimed before claiming more; without this pause one
+            # process could take SQLite's lock again and again while the others' busy
+            # handlers sleep, and nothing would be contended.
+            time.sleep(pause.random() * 0.003)
     elif mode == "hold":
         robot, now, lease = args[0], float(args[1]), float(args[2])
         claimed = outbox.claim(robot, now=now, lease=lease, limit=10_000)

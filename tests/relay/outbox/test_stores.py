@@ -198,14 +198,18 @@ def test_redis_claims_live_in_the_consumer_group_and_are_taken_over_from_a_crash
         crashed.close()
 
 
-def test_redis_that_saves_nothing_is_warned_about(
+def test_redis_that_saves_nothing_or_evicts_is_warned_about(
     redis_outbox: RedisOutbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = {"appendonly": b"no", "save": b""}
+    settings = {"appendonly": b"no", "save": b"", "maxmemory-policy": b"noeviction"}
     monkeypatch.setattr(redis_outbox._redis, "config_get", lambda name: {name: settings[name]})
     assert "appendonly" in (redis_outbox.durability_warning() or "")
     settings["appendonly"] = b"yes"
     assert redis_outbox.durability_warning() is None
+    settings["maxmemory-policy"] = b"volatile-lru"  # our keys have no TTL: never evicted
+    assert redis_outbox.durability_warning() is None
+    settings["maxmemory-policy"] = b"allkeys-lru"
+    assert "noeviction" in (redis_outbox.durability_warning() or "")
 
 
 # -- open_outbox ----------------------------------------------------------------------------

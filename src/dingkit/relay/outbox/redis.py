@@ -73,6 +73,12 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _time(seconds: float) -> str:
+    """A time as the scripts take it: exact (``repr``), and a float even when given an int
+    (a record of it reads back as the float it is)."""
+    return repr(float(seconds))
+
+
 def _body(envelope: Envelope) -> str:
     fixed = {k: v for k, v in envelope.to_json().items() if k not in _FIXED_OUT}
     return json.dumps(fixed, ensure_ascii=False, separators=(",", ":"))
@@ -85,7 +91,7 @@ def _envelope_args(envelope: Envelope) -> list[Any]:
         envelope.route,
         _body(envelope),
         envelope.attempts,
-        repr(float(envelope.not_before)),
+        _time(envelope.not_before),
         json.dumps(envelope.last_error),
     ]
 
@@ -177,15 +183,25 @@ class RedisOutbox:
         return self._run(lambda: script(args=[self.prefix, *args]))
 
     def durability_warning(self) -> str | None:
-        """Why what the outbox holds would not survive a restart of Redis, or ``None``:
-        Redis saves nothing to disk (no AOF, no snapshots). ``None`` too when Redis will
-        not say (``CONFIG`` disabled, as on some managed services)."""
+        """Why what the outbox holds could be lost by Redis itself, or ``None``: it evicts
+        keys when full (an ``allkeys-*`` policy), or saves nothing to disk (no AOF, no
+        snapshots) so that a restart empties it. ``None`` too when Redis will not say
+        (``CONFIG`` disabled, as on some managed services)."""
         try:
-            appendonly = _text(self._redis.config_get("appendonly").get("appendonly", ""))
-            save = _text(self._redis.config_get("save").get("save", ""))
+            settings = {
+                name: _text(self._redis.config_get(name).get(name, ""))
+                for name in ("appendonly", "save", "maxmemory-policy")
+            }
         except redis.RedisError:  # a server that will not tell: nothing to warn about for sure
             return None
-        if appendonly == "yes" or save.strip():
+        # The outbox's keys have no TTL, so only an allkeys-* policy would evict them.
+        if settings["maxmemory-policy"].startswith("allkeys"):
+            return (
+                f"Redis evicts keys when full (maxmemory-policy {settings['maxmemory-policy']}):"
+                " queued messages could silently disappear; use noeviction (or a volatile-*"
+                " policy) for the relay's Redis"
+            )
+        if settings["appendonly"] == "yes" or settings["save"].strip():
             return None
         return (
             'Redis saves nothing to disk (appendonly no, save ""): the queued messages would '
@@ -196,7 +212,7 @@ class RedisOutbox:
 
     def put(self, envelopes: Sequence[Envelope], *, dedup_key: str | None = None) -> bool:
         now = self._clock()
-        args = [repr(now), dedup_key or "", repr(now - DEDUP_WINDOW), 1 if dedup_key else 0]
+        args = [_time(now), dedup_key or "", _time(now - DEDUP_WINDOW), 1 if dedup_key else 0]
         for envelope in envelopes:
             args.extend(_envelope_args(envelope))
         return int(self._script("put", *args)) == 1
@@ -230,7 +246,7 @@ class RedisOutbox:
         return {robot: due for robot, (_, due) in self._counts(now).items() if due}
 
     def _counts(self, now: float) -> dict[str, tuple[int, int]]:
-        flat = self._script("counts", repr(now))
+        flat = self._script("counts", _time(now))
         return {
             _text(flat[i]): (int(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)
         }
@@ -238,18 +254,18 @@ class RedisOutbox:
     def claim(self, robot: str, *, now: float, lease: float, limit: int) -> list[Envelope]:
         if limit <= 0:
             return []
-        rows = self._script("claim", robot, repr(now), repr(now + lease), limit, self._consumer)
+        rows = self._script("claim", robot, _time(now), _time(now + lease), limit, self._consumer)
         return sorted((_envelope(row) for row in rows), key=lambda envelope: envelope.id)
 
     def delivered(self, ids: Sequence[str], *, answer: str, now: float) -> None:
         if ids:
-            self._script("delivered", repr(now), json.dumps(answer), *ids)
+            self._script("delivered", _time(now), json.dumps(answer), *ids)
 
     def retry(self, envelope_id: str, *, not_before: float, error: str, now: float) -> None:
-        self._script("retry", repr(now), json.dumps(error), envelope_id, repr(not_before))
+        self._script("retry", _time(now), json.dumps(error), envelope_id, _time(not_before))
 
     def dead(self, envelope_id: str, *, error: str, now: float) -> None:
-        self._script("dead", repr(now), json.dumps(error), envelope_id)
+        self._script("dead", _time(now), json.dumps(error), envelope_id)
 
     def release(self, ids: Sequence[str]) -> None:
         if ids:
@@ -258,15 +274,15 @@ class RedisOutbox:
     def reassign(self, ids: Sequence[str], robot: str) -> None:
         if ids:
             answer = json.dumps(f"to {robot}")
-            self._script("reassign", repr(self._clock()), answer, robot, *ids)
+            self._script("reassign", _time(self._clock()), answer, robot, *ids)
 
     def merge(self, ids: Sequence[str], digest: Envelope, *, now: float, lease: float) -> None:
         answer = json.dumps(f"{len(dict.fromkeys(ids))} merged")
         self._script(
             "merge",
-            repr(now),
+            _time(now),
             answer,
-            repr(now + lease),
+            _time(now + lease),
             self._consumer,
             *_envelope_args(digest),
             *ids,

@@ -25,7 +25,6 @@ rather than misread.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import threading
@@ -35,72 +34,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .base import (
-    DEDUP_WINDOW,
-    KEPT,
-    Delivery,
-    Envelope,
-    Hold,
-    OutboxUnavailable,
-    Outcome,
-    Reject,
+from ._sqlite_rows import (
+    ENVELOPE_COLUMNS,
+    IN_OUTBOX,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Stored,
+    append,
+    envelope_of,
+    insert,
+    present,
+    record,
+    record_json,
 )
+from .base import DEDUP_WINDOW, Delivery, Envelope, Hold, OutboxUnavailable, Reject
 
 __all__ = ["SCHEMA_VERSION", "SQLiteOutbox"]
-
-SCHEMA_VERSION = 1
-
-# An envelope's fixed fields are one JSON ``body``; what changes while it waits has columns.
-# ``dead_at`` NULL: in the outbox; set: a dead letter. ``carries``: envelopes a digest
-# stands for (1 for an ordinary one), for the recorded delivery.
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS envelopes (
-    id TEXT PRIMARY KEY,
-    robot TEXT NOT NULL,
-    route TEXT NOT NULL,
-    body TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    not_before REAL NOT NULL,
-    last_error TEXT,
-    claimed_until REAL NOT NULL DEFAULT 0,
-    carries INTEGER NOT NULL DEFAULT 1,
-    dead_at REAL
-);
-CREATE INDEX IF NOT EXISTS envelopes_queue ON envelopes (robot, id) WHERE dead_at IS NULL;
-CREATE INDEX IF NOT EXISTS envelopes_dead ON envelopes (dead_at) WHERE dead_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS dedup_keys (key TEXT PRIMARY KEY, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS dedup_keys_at ON dedup_keys (at);
-CREATE TABLE IF NOT EXISTS deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS rejects (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS holds (robot TEXT PRIMARY KEY, body TEXT NOT NULL);
-PRAGMA user_version = {SCHEMA_VERSION};
-"""
-
-_MUTABLE = ("robot", "attempts", "not_before", "last_error")
-_ENVELOPE_COLUMNS = "body, robot, attempts, not_before, last_error"
-_IN_OUTBOX = "dead_at IS NULL"
-
-
-def _body(envelope: Envelope) -> str:
-    fixed = {k: v for k, v in envelope.to_json().items() if k not in _MUTABLE}
-    return json.dumps(fixed, ensure_ascii=False, separators=(",", ":"))
-
-
-def _envelope(row: Sequence[Any]) -> Envelope:
-    body, robot, attempts, not_before, last_error = row
-    return Envelope.from_json(
-        {
-            **json.loads(body),
-            "robot": robot,
-            "attempts": int(attempts),
-            "not_before": float(not_before),
-            "last_error": last_error,
-        }
-    )
-
-
-def _json(record: Delivery | Reject | Hold) -> str:
-    return json.dumps(dataclasses.asdict(record), ensure_ascii=False)
 
 
 def _unavailable(error: sqlite3.Error, path: str, busy_timeout: float) -> OutboxUnavailable:
@@ -189,7 +138,7 @@ class SQLiteOutbox:
                     "--data-dir"
                 )
             if version < SCHEMA_VERSION:
-                for statement in _SCHEMA.split(";"):
+                for statement in SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
 
@@ -230,27 +179,16 @@ class SQLiteOutbox:
                     return False
             # An id already stored is the same envelope put again (a caller retrying after
             # an error it could not read): kept once.
-            db.executemany(
-                "INSERT INTO envelopes (id, robot, route, body, attempts, not_before,"
-                " last_error) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                [
-                    (e.id, e.robot, e.route, _body(e), e.attempts, e.not_before, e.last_error)
-                    for e in envelopes
-                ],
-            )
+            for envelope in envelopes:
+                insert(db, envelope)
         return True
 
     def reject(self, reject: Reject) -> None:
         with self._transaction() as db:
-            self._append(db, "rejects", _json(reject))
+            append(db, "rejects", record_json(reject))
 
     def rejects(self, limit: int = 100) -> list[Reject]:
         return [Reject(**body) for body in self._newest("rejects", limit)]
-
-    @staticmethod
-    def _append(db: sqlite3.Connection, table: str, body: str) -> None:
-        seq = db.execute(f"INSERT INTO {table} (body) VALUES (?)", (body,)).lastrowid
-        db.execute(f"DELETE FROM {table} WHERE seq <= ?", (int(seq or 0) - KEPT,))
 
     def _newest(self, table: str, limit: int) -> list[dict[str, Any]]:
         with self._connection() as db:
@@ -262,11 +200,11 @@ class SQLiteOutbox:
     # -- delivering -------------------------------------------------------------------------
 
     def backlog(self, now: float) -> dict[str, int]:
-        return self._count_per_robot(_IN_OUTBOX, ())
+        return self._count_per_robot(IN_OUTBOX, ())
 
     def due(self, now: float) -> dict[str, int]:
         return self._count_per_robot(
-            f"{_IN_OUTBOX} AND claimed_until <= ? AND not_before <= ?", (now, now)
+            f"{IN_OUTBOX} AND claimed_until <= ? AND not_before <= ?", (now, now)
         )
 
     def _count_per_robot(self, where: str, args: tuple[float, ...]) -> dict[str, int]:
@@ -279,7 +217,7 @@ class SQLiteOutbox:
     def claim(self, robot: str, *, now: float, lease: float, limit: int) -> list[Envelope]:
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT id, {_ENVELOPE_COLUMNS} FROM envelopes WHERE robot = ? AND {_IN_OUTBOX}"
+                f"SELECT id, {ENVELOPE_COLUMNS} FROM envelopes WHERE robot = ? AND {IN_OUTBOX}"
                 " AND claimed_until <= ? AND not_before <= ? ORDER BY id LIMIT ?",
                 (robot, now, now, limit),
             ).fetchall()
@@ -287,109 +225,62 @@ class SQLiteOutbox:
                 "UPDATE envelopes SET claimed_until = ? WHERE id = ?",
                 [(now + lease, row[0]) for row in rows],
             )
-        return [_envelope(row[1:]) for row in rows]
+        return [envelope_of(row[1:]) for row in rows]
 
     def delivered(self, ids: Sequence[str], *, answer: str, now: float) -> None:
         with self._transaction() as db:
-            found = self._present(db, ids)
-            if not found:
-                return
-            db.executemany("DELETE FROM envelopes WHERE id = ?", [(row[0],) for row in found])
-            carried = sum(int(row[3]) for row in found)
-            self._record(db, found[0], "delivered", answer, now, carried)
+            found = present(db, ids)
+            db.executemany("DELETE FROM envelopes WHERE id = ?", [(s.id,) for s in found])
+            if found:
+                carried = sum(s.carries for s in found)
+                record(db, found[0], "delivered", answer, now, carried)
 
     def retry(self, envelope_id: str, *, not_before: float, error: str, now: float) -> None:
         with self._transaction() as db:
-            for row in self._present(db, [envelope_id]):
+            for stored in present(db, [envelope_id]):
                 db.execute(
                     "UPDATE envelopes SET attempts = attempts + 1, not_before = ?,"
                     " last_error = ?, claimed_until = 0 WHERE id = ?",
                     (not_before, error, envelope_id),
                 )
-                self._record(db, row, "retry", error, now, int(row[3]))
+                record(db, stored, "retry", error, now, stored.carries)
 
     def dead(self, envelope_id: str, *, error: str, now: float) -> None:
         with self._transaction() as db:
-            for row in self._present(db, [envelope_id]):
+            for stored in present(db, [envelope_id]):
                 db.execute(
                     "UPDATE envelopes SET attempts = attempts + 1, last_error = ?,"
                     " claimed_until = 0, dead_at = ? WHERE id = ?",
                     (error, now, envelope_id),
                 )
-                self._record(db, row, "dead", error, now, int(row[3]))
+                record(db, stored, "dead", error, now, stored.carries)
 
     def release(self, ids: Sequence[str]) -> None:
         with self._transaction() as db:
             db.executemany(
-                f"UPDATE envelopes SET claimed_until = 0 WHERE id = ? AND {_IN_OUTBOX}",
+                f"UPDATE envelopes SET claimed_until = 0 WHERE id = ? AND {IN_OUTBOX}",
                 [(envelope_id,) for envelope_id in ids],
             )
 
     def reassign(self, ids: Sequence[str], robot: str) -> None:
         now = self._clock()
         with self._transaction() as db:
-            found = self._present(db, ids)
-            if not found:
-                return
+            found = present(db, ids)
             db.executemany(
                 "UPDATE envelopes SET robot = ?, not_before = 0, claimed_until = 0 WHERE id = ?",
-                [(robot, row[0]) for row in found],
+                [(robot, s.id) for s in found],
             )
-            self._record(db, found[0], "reassigned", f"to {robot}", now, len(found))
+            if found:
+                record(db, found[0], "reassigned", f"to {robot}", now, len(found))
 
     def merge(self, ids: Sequence[str], digest: Envelope, *, now: float, lease: float) -> None:
         with self._transaction() as db:
-            found = self._present(db, ids)
-            db.executemany("DELETE FROM envelopes WHERE id = ?", [(row[0],) for row in found])
-            carried = sum(int(row[3]) for row in found) or 1
-            db.execute(
-                "INSERT INTO envelopes (id, robot, route, body, attempts, not_before,"
-                " last_error, claimed_until, carries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (id) DO NOTHING",
-                (
-                    digest.id,
-                    digest.robot,
-                    digest.route,
-                    _body(digest),
-                    digest.attempts,
-                    digest.not_before,
-                    digest.last_error,
-                    now + lease,
-                    carried,
-                ),
-            )
-            digest_row = (digest.id, digest.robot, digest.route, carried)
-            self._record(db, digest_row, "merged", f"{len(found)} merged", now, len(found))
-
-    @staticmethod
-    def _present(db: sqlite3.Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
-        """``(id, robot, route, carries)`` of those of ``ids`` still in the outbox, in the
-        order given (settling skips what is gone: see the contract)."""
-        rows = []
-        for envelope_id in dict.fromkeys(ids):
-            row = db.execute(
-                f"SELECT id, robot, route, carries FROM envelopes WHERE id = ? AND {_IN_OUTBOX}",
-                (envelope_id,),
-            ).fetchone()
-            if row is not None:
-                rows.append(tuple(row))
-        return rows
-
-    def _record(
-        self,
-        db: sqlite3.Connection,
-        row: Sequence[Any],
-        outcome: Outcome,
-        answer: str,
-        now: float,
-        merged: int,
-    ) -> None:
-        envelope_id, robot, route = row[0], row[1], row[2]
-        self._append(
-            db,
-            "deliveries",
-            _json(Delivery(envelope_id, robot, route, outcome, answer, now, merged)),
-        )
+            found = [s for s in present(db, ids) if s.id != digest.id]
+            db.executemany("DELETE FROM envelopes WHERE id = ?", [(s.id,) for s in found])
+            carried = sum(s.carries for s in found) or 1
+            insert(db, digest, claimed_until=now + lease, carries=carried)
+            stored = Stored(digest.id, digest.robot, digest.route, carried)
+            record(db, stored, "merged", f"{len(found)} merged", now, len(found))
 
     # -- robots held or paused --------------------------------------------------------------
 
@@ -398,7 +289,7 @@ class SQLiteOutbox:
             db.execute(
                 "INSERT INTO holds (robot, body) VALUES (?, ?)"
                 " ON CONFLICT (robot) DO UPDATE SET body = excluded.body",
-                (hold.robot, _json(hold)),
+                (hold.robot, record_json(hold)),
             )
 
     def unhold(self, robot: str) -> None:
@@ -419,11 +310,11 @@ class SQLiteOutbox:
     def dead_letters(self, limit: int = 100) -> list[Envelope]:
         with self._connection() as db:
             rows = db.execute(
-                f"SELECT {_ENVELOPE_COLUMNS} FROM envelopes WHERE dead_at IS NOT NULL"
+                f"SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE dead_at IS NOT NULL"
                 " ORDER BY dead_at DESC, id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [_envelope(row) for row in rows]
+        return [envelope_of(row) for row in rows]
 
     def replay(self, envelope_id: str, *, now: float) -> bool:
         with self._transaction() as db:
