@@ -198,6 +198,29 @@ def test_redis_claims_live_in_the_consumer_group_and_are_taken_over_from_a_crash
         crashed.close()
 
 
+def test_redis_forgets_consumers_of_instances_gone_for_good(
+    redis_outbox: RedisOutbox, redis_server: redis.Redis
+) -> None:
+    stream, group = f"{redis_outbox.prefix}q:ops", "relay"
+    gone = RedisOutbox(REDIS_URL, prefix=redis_outbox.prefix)
+    gone._consumer = "restarted-host:1"
+    try:
+        gone.put([envelope(1), envelope(2)])
+        gone.claim("ops", now=T0, lease=60, limit=1)
+        redis_outbox.forget_ms = 0
+        redis_outbox.claim("ops", now=T0, lease=60, limit=1)
+        assert redis_outbox.claim("ops", now=T0, lease=60, limit=1) == []
+        names = {c["name"] for c in redis_server.xinfo_consumers(stream, group)}
+        assert b"restarted-host:1" in names  # it still holds envelope 1: kept
+        redis_outbox.claim("ops", now=T0 + 60, lease=60, limit=10)  # both taken over
+        assert redis_outbox.claim("ops", now=T0 + 60, lease=60, limit=1) == []
+        names = {c["name"] for c in redis_server.xinfo_consumers(stream, group)}
+        assert b"restarted-host:1" not in names
+        assert redis_outbox.backlog(T0) == {"ops": 2}  # nothing lost with it
+    finally:
+        gone.close()
+
+
 def test_redis_that_saves_nothing_or_evicts_is_warned_about(
     redis_outbox: RedisOutbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

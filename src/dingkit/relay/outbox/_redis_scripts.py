@@ -98,12 +98,15 @@ end
 return 1
 """
 
-# ARGV: prefix, robot, now, lease end, limit, consumer. Returns the claimed envelopes'
-# fields. What a lease or a retry's wait has let go of comes first (it is in the PEL, so
-# older than anything unread), then new entries in the queue's order.
+# ARGV: prefix, robot, now, lease end, limit, consumer, idle ms. Returns the claimed
+# envelopes' fields. What a lease or a retry's wait has let go of comes first (it is in the
+# PEL, so older than anything unread), then new entries in the queue's order. A claim that
+# finds nothing also forgets consumers that hold nothing and have been idle for the given
+# milliseconds (instances gone for good: every restart is a new consumer); a live one
+# forgotten is made again by its next read.
 _CLAIM = """
 local robot, now, lease_end = ARGV[2], ARGV[3], ARGV[4]
-local limit, consumer = tonumber(ARGV[5]), ARGV[6]
+local limit, consumer, idle_ms = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 if redis.call('EXISTS', queue(robot)) == 0 then return {} end
 local taken = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', pending(robot), '-inf', now, 'LIMIT', 0, limit)) do
@@ -127,6 +130,15 @@ local out = {}
 for _, id in ipairs(taken) do
   redis.call('ZADD', pending(robot), lease_end, id)
   out[#out + 1] = fields(id)
+end
+if #taken == 0 then
+  for _, info in ipairs(redis.call('XINFO', 'CONSUMERS', queue(robot), GROUP)) do
+    local seen = {}
+    for i = 1, #info, 2 do seen[info[i]] = info[i + 1] end
+    if seen['pending'] == 0 and seen['idle'] >= idle_ms then
+      redis.call('XGROUP', 'DELCONSUMER', queue(robot), GROUP, seen['name'])
+    end
+  end
 end
 return out
 """

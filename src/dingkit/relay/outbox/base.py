@@ -152,7 +152,9 @@ class Outbox(Protocol):
     def put(self, envelopes: Sequence[Envelope], *, dedup_key: str | None = None) -> bool:
         """Store ``envelopes`` in one commit. With ``dedup_key`` (a GitHub delivery id, an
         Alertmanager group key + status + fingerprints), only if no earlier ``put`` had that
-        key in the last 24 hours: ``False`` then, and nothing is stored."""
+        key in the last 24 hours (:data:`DEDUP_WINDOW`, on the store's clock): ``False``
+        then, and nothing is stored. An envelope whose ``id`` is stored already is kept
+        once (a ``put`` retried after an answer that got lost)."""
         ...
 
     def reject(self, reject: Reject) -> None:
@@ -176,32 +178,41 @@ class Outbox(Protocol):
 
     def claim(self, robot: str, *, now: float, lease: float, limit: int) -> list[Envelope]:
         """Up to ``limit`` of ``robot``'s due envelopes, oldest first, leased to the caller
-        until ``now + lease`` (no one else gets them meanwhile)."""
+        until ``now + lease`` (no one else gets them meanwhile; at ``now + lease`` they are
+        due again). Claiming counts no attempt: :meth:`retry` and :meth:`dead` do."""
         ...
 
     def delivered(self, ids: Sequence[str], *, answer: str, now: float) -> None:
-        """DingTalk took them: gone from the outbox, one :class:`Delivery` recorded."""
+        """DingTalk took them: gone from the outbox, one :class:`Delivery` recorded (the
+        first id's; ``merged`` counts every envelope they carried, a digest's originals
+        included)."""
         ...
 
     def retry(self, envelope_id: str, *, not_before: float, error: str, now: float) -> None:
-        """A failed attempt: ``attempts`` + 1, due again at ``not_before``."""
+        """A failed attempt: ``attempts`` + 1, ``last_error`` set, due again at
+        ``not_before`` (its lease ends); recorded as a ``retry``."""
         ...
 
     def dead(self, envelope_id: str, *, error: str, now: float) -> None:
-        """Out of retries: moved to the dead letters (never sent again unless replayed)."""
+        """Out of retries (the last attempt counted): moved to the dead letters, never
+        sent again unless replayed; recorded as ``dead``."""
         ...
 
     def release(self, ids: Sequence[str]) -> None:
-        """Give back claimed envelopes untouched (no attempt counted): due again at once."""
+        """Give back claimed envelopes untouched (no attempt counted, nothing recorded):
+        due again at once."""
         ...
 
     def reassign(self, ids: Sequence[str], robot: str) -> None:
-        """Move claimed envelopes to another robot (a pool sibling), due at once there."""
+        """Move claimed envelopes to another robot (a pool sibling), due at once there
+        with their attempts kept; one ``reassigned`` record, timed by the store's clock."""
         ...
 
     def merge(self, ids: Sequence[str], digest: Envelope, *, now: float, lease: float) -> None:
         """Replace the claimed envelopes ``ids`` by ``digest`` in one commit; the digest is
-        stored claimed by the caller (leased until ``now + lease``)."""
+        stored claimed by the caller (leased until ``now + lease``). Ids no longer in the
+        outbox are skipped; the digest carries the rest (see :meth:`delivered`); one
+        ``merged`` record."""
         ...
 
     # -- robots held or paused ------------------------------------------------------------
@@ -227,8 +238,10 @@ class Outbox(Protocol):
         ...
 
     def replay(self, envelope_id: str, *, now: float) -> bool:
-        """A dead envelope back in the outbox, due at once with its attempts reset;
-        ``False`` when there is no such dead letter."""
+        """A dead envelope back in the outbox, due at once with its attempts reset (its
+        ``last_error`` kept); ``False`` when there is no such dead letter."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Let go of the store; every later call raises :class:`OutboxUnavailable`."""
+        ...

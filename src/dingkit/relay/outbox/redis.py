@@ -160,6 +160,9 @@ class RedisOutbox:
         self._consumer = f"{socket.gethostname()}:{os.getpid()}"
         self._scripts = {name: self._redis.register_script(s) for name, s in SCRIPTS.items()}
         self._closed = False
+        #: A consumer of the group that holds nothing and has been idle this long (Redis's
+        #: clock) is forgotten by the next claim that finds nothing.
+        self.forget_ms = 3_600_000
 
     def __repr__(self) -> str:
         return f"RedisOutbox({self.where!r}, prefix={self.prefix!r})"
@@ -254,7 +257,9 @@ class RedisOutbox:
     def claim(self, robot: str, *, now: float, lease: float, limit: int) -> list[Envelope]:
         if limit <= 0:
             return []
-        rows = self._script("claim", robot, _time(now), _time(now + lease), limit, self._consumer)
+        rows = self._script(
+            "claim", robot, _time(now), _time(now + lease), limit, self._consumer, self.forget_ms
+        )
         return sorted((_envelope(row) for row in rows), key=lambda envelope: envelope.id)
 
     def delivered(self, ids: Sequence[str], *, answer: str, now: float) -> None:
