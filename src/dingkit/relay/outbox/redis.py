@@ -22,9 +22,10 @@ Layout under ``prefix`` (one relay deployment per prefix; a single Redis, not a 
 
 - ``q:<robot>``: a stream per robot, entries ``id=<envelope id>``, with the consumer group
   ``relay``; each instance reads new entries with ``XREADGROUP`` as its own consumer
-  (``host:pid``). An entry stays in the group's pending list (PEL) while it is claimed or
-  waits for a retry, and is acknowledged and deleted (``XACK``, ``XDEL``) once settled, so
-  the stream's length is the robot's backlog.
+  (``host:pid``; one that holds nothing and has been idle for an hour is forgotten, so
+  restarts do not pile consumers up). An entry stays in the group's pending list (PEL)
+  while it is claimed or waits for a retry, and is acknowledged and deleted (``XACK``,
+  ``XDEL``) once settled, so the stream's length is the robot's backlog.
 - ``pending:<robot>``: a sorted set mirroring that PEL, scored by when each entry may be
   claimed again: its lease's end, a retry's ``not_before``, or 0 once released. A claim
   takes what is due there first (``XCLAIM``: an entry claimed by a crashed instance is
@@ -32,6 +33,9 @@ Layout under ``prefix`` (one relay deployment per prefix; a single Redis, not a 
   in ``XAUTOCLAIM``'s idle time because the contract's leases and ``not_before`` are on the
   *relay's* clock (``now + lease``; tests and the burst benchmark drive a fake one), while
   idle time is Redis's own clock: ``due(now)`` could not agree with ``claim(now=...)``.
+  So instances on several hosts need their clocks in step (NTP: a skew of a second
+  against leases of tens of seconds is harmless). ``XCLAIM`` still moves the entry to the
+  new claimer in the PEL, whose delivery count shows how often it was taken over.
   A retry stays in the PEL rather than being re-added, so it keeps its place in the queue.
 - ``e:<id>``: a hash per envelope. Its fixed fields are one JSON ``body``, written once by
   Python; what changes (``robot``, ``attempts``, ``not_before``, ``last_error``, the stream
