@@ -270,9 +270,9 @@ def _exports(stdout: str) -> dict[str, str]:
 
 def test_demo_sends_every_message_type(cli, tmp_path):
     data = tmp_path / "demo-data"
-    result = cli.run("demo", "--exit", "--port", "0", "--data-dir", str(data)).assert_ok(
-        prints_credentials=True
-    )
+    result = cli.run(
+        "demo", "--exit", "--port", "0", "--relay-port", "0", "--data-dir", str(data)
+    ).assert_ok(prints_credentials=True)
     match = re.search(
         r"See them in the chat page: (http://127\.0\.0\.1:\d+)/#group=demo", result.stdout
     )
@@ -303,6 +303,13 @@ def test_demo_sends_every_message_type(cli, tmp_path):
     assert {m.robot for m in messages} == {"alerts", "deploys"} == robots
     assert all(m.group == "demo" for m in messages)
     assert all(m.msg_uuid for m in messages)
+    # The alert that went through the relay started beside the sandbox (issue 13).
+    assert re.search(
+        r"An Alertmanager alert went through the relay at http://127\.0\.0\.1:\d+ ", result.stdout
+    )
+    [alert] = [m for m in messages if "HighLatency" in str(m.payload)]
+    assert alert.msgtype == "markdown"
+    assert "FIRING" in alert.payload["markdown"]["title"]
 
 
 def test_sandbox_beyond_loopback_warns_and_prints_its_admin_token(start_sandbox, tmp_path):
@@ -353,7 +360,9 @@ def test_the_demo_starts_clean_in_its_own_directory(cli):
     with it, what is there is kept."""
     counts = []
     for _ in range(2):
-        result = cli.run("demo", "--exit", "--port", "0").assert_ok(prints_credentials=True)
+        result = cli.run("demo", "--exit", "--port", "0", "--relay-port", "0").assert_ok(
+            prints_credentials=True
+        )
         kept = re.search(r"its history is kept in (.+)\.$", result.stdout, re.M)
         assert kept is not None, result.stdout
         reopened = Sandbox.from_settings(data_dir=kept[1])
@@ -361,7 +370,7 @@ def test_the_demo_starts_clean_in_its_own_directory(cli):
             counts.append(len(reopened.robot.messages()))
         finally:
             reopened.close()
-    assert counts[0] == counts[1] >= 7
+    assert counts[0] == counts[1] >= 8  # with the relay's alert
 
 
 def test_the_demo_reports_a_taken_port(cli):
@@ -370,7 +379,9 @@ def test_the_demo_reports_a_taken_port(cli):
         taken.listen()
         port = taken.getsockname()[1]
         result = cli.run("demo", "--exit", "--port", str(port))
+        relay = cli.run("demo", "--exit", "--port", "0", "--relay-port", str(port))
     result.assert_failure(2, f"cannot serve on 127.0.0.1:{port}", "--port 0")
+    relay.assert_failure(2, f"cannot serve the relay on 127.0.0.1:{port}", "--relay-port")
 
 
 def test_the_sandbox_logs_one_line_per_robot_message_and_rejection(start_sandbox, tmp_path):

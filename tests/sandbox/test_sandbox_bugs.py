@@ -28,7 +28,7 @@ def test_a_bug_is_answered_as_one_listed_and_the_connection_kept() -> None:
     sandbox = Sandbox.from_settings(config=SandboxConfig(apps=(APP,)))
     server = SandboxServer(sandbox)
     # Two endpoints whose rule has a bug, on the served app itself.
-    served = server._server.config.app  # the Starlette app SandboxServer made
+    served = server._background.server.config.app  # the Starlette app SandboxServer made
     served.router.routes[:0] = Gateway(sandbox).routes(
         [(Endpoint("POST", OLD, scope=None), _broken), (Endpoint("POST", NEW), _broken)]
     )

@@ -3,7 +3,10 @@ demo group through the real SDK over HTTP, and show where to look at them."""
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -51,6 +54,14 @@ def demo(
             "--serve/--exit", help="Keep the sandbox running after sending (Ctrl-C stops it)."
         ),
     ] = True,
+    relay_port: Annotated[
+        int,
+        typer.Option(
+            help="Port of the relay started beside the sandbox (0: any free port).",
+            min=0,
+            max=65535,
+        ),
+    ] = 8767,
 ) -> None:
     """Start the sandbox, send every message type to its demo group, print the chat URL and
     the settings that point your code and the CLI at it."""
@@ -82,7 +93,7 @@ def demo(
                 "or demo?); stop it, or pass --port N (--port 0: any free port)"
             )
         )
-    with server:
+    with server, contextlib.ExitStack() as stack:
         base = server.url
         signed, keyworded = robots["alerts"], robots["deploys"]
         mobile = "13800000000"
@@ -130,11 +141,18 @@ def demo(
                 token=keyworded.token, keyword="deploy", name="deploys", base_url=base
             ) as deploys:
                 deploys.send_text("Nightly build passed (this robot needs the keyword)")
+            relay_url = stack.enter_context(
+                _relay_beside(instance, base, signed, relay_port, directory)
+            )
         except DingTalkError as error:
             fail(error)
         typer.echo(
             "Sent a text, a markdown, a link, two action cards and a feed card to "
             "the demo group, and a text from a robot with a keyword."
+        )
+        typer.echo(
+            f"An Alertmanager alert went through the relay at {relay_url} to the same group "
+            f"(its page: {relay_url}/; POST webhooks to {relay_url}/alertmanager/demo)."
         )
         typer.echo(f"See them in the chat page: {base}/#group={signed.group}")
         typer.echo(f"JSON of what the sandbox received: {base}/_sandbox/messages")
@@ -152,6 +170,59 @@ def demo(
             again = f"dingkit sandbox --data-dir {shlex.quote(str(directory))} --port {server.port}"
             typer.echo(f"View it again (the lines above then work too): {again}")
     instance.close()
+
+
+@contextlib.contextmanager
+def _relay_beside(
+    instance: Sandbox, base: str, robot: StoredRobot, port: int, directory: Path
+) -> Iterator[str]:
+    """A relay delivering to ``robot`` of the sandbox at ``base``, with one route
+    (``/alertmanager/demo``), serving on ``port`` while the demo runs; one sample alert is
+    posted to it and delivered before this yields the relay's URL."""
+    import httpx
+
+    from ..relay.config import validate_config
+    from ..relay.outbox import SQLiteOutbox
+    from ..relay.samples import sample_body
+    from ..relay.server import RelayServer
+    from ..relay.service import Relay
+
+    robot_table = {"name": robot.name, "token": robot.token}
+    if robot.secret:
+        robot_table["secret"] = robot.secret
+    config = validate_config(
+        {
+            "robot": [robot_table],
+            "route": [{"name": "demo", "source": "alertmanager", "robots": [robot.name]}],
+        },
+        environ={},
+    )
+    for stale in directory.glob("relay-outbox.sqlite3*"):
+        stale.unlink()  # as the sandbox's history: each demo starts clean
+    outbox = SQLiteOutbox(directory / "relay-outbox.sqlite3")
+    relay = Relay(config, outbox, base_url=base)
+    try:
+        server = RelayServer(relay, port=port)
+    except OSError as error:
+        outbox.close()
+        raise ConfigurationError(
+            f"cannot serve the relay on 127.0.0.1:{port}: {error.strerror or error}; pass "
+            "--relay-port N (0: any free port)"
+        ) from None
+    try:
+        with server:
+            headers, body = sample_body("alertmanager", "alert")
+            answer = httpx.post(f"{server.url}/alertmanager/demo", json=body, headers=headers)
+            if answer.status_code != 200:
+                raise ConfigurationError(f"the relay refused the demo alert: {answer.text}")
+            deadline = time.monotonic() + 30
+            while outbox.backlog(time.time()):
+                if time.monotonic() > deadline:
+                    raise ConfigurationError("the relay did not deliver the demo alert in 30 s")
+                time.sleep(0.05)
+            yield server.url
+    finally:
+        outbox.close()
 
 
 def exports(instance: Sandbox, base: str, robot: StoredRobot) -> list[str]:

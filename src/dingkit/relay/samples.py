@@ -10,7 +10,7 @@ from typing import Any
 from .notification import Notification
 from .sources import parse
 
-__all__ = ["SAMPLES", "sample_notifications"]
+__all__ = ["SAMPLES", "sample_body", "sample_notifications"]
 
 _REPO = {"full_name": "octo-org/octo-repo", "html_url": "https://github.com/octo-org/octo-repo"}
 _SENDER = {"login": "octocat"}
@@ -228,6 +228,12 @@ SAMPLES: dict[str, dict[str, tuple[dict[str, str], dict[str, Any]]]] = {
         "message": ({}, {"title": "Backup finished", "text": "42 GB in 3 minutes", "status": "ok"})
     },
 }
+
+
+def sample_body(source: str, event: str) -> tuple[dict[str, str], Any]:
+    """The headers and body of one sample, as its sender would post them (``dingkit demo``
+    posts the Alertmanager one to the relay)."""
+    return SAMPLES[source][event]
 
 
 def sample_notifications(source: str, events: Iterable[str] | None = None) -> list[Notification]:

@@ -8,8 +8,6 @@ import logging
 import secrets
 import socket
 import sys
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +16,7 @@ import uvicorn
 import uvicorn.logging
 
 from .._admin_guard import ADMIN_TOKEN_HEADER, LOOPBACK_NAMES, is_loopback
+from .._background_server import BackgroundServer
 from .app import create_app
 from .config import AppConfig
 from .core import Sandbox
@@ -112,9 +111,8 @@ class SandboxServer:
             proxy_headers=forwarded_allow_ips is not None,
             forwarded_allow_ips=forwarded_allow_ips,
         )
-        self._server = uvicorn.Server(config)
+        self._background = BackgroundServer(config, self._socket, name="dingkit-sandbox")
         logging.getLogger("uvicorn.error").addFilter(_QUIET_BAD_UTF8)  # once: same object
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -135,36 +133,22 @@ class SandboxServer:
 
     def start(self, timeout: float = 10.0) -> SandboxServer:
         self.sandbox.callbacks.start()  # event pushes go out while the server runs
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
-            daemon=True,
-            name="dingkit-sandbox",
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the sandbox did not start on {self.url}")
-            time.sleep(0.01)
+        try:
+            self._background.start(timeout)
+        except RuntimeError:
+            raise RuntimeError(f"the sandbox did not start on {self.url}") from None
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._socket.close()
+        self._background.stop()
         self.sandbox.callbacks.stop()
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl-C stops it)."""
         try:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(timeout=0.5)
-        except KeyboardInterrupt:
-            pass
+            self._background.wait()
         finally:
-            self.stop()
+            self.sandbox.callbacks.stop()
 
     def __enter__(self) -> SandboxServer:
         return self.start()
