@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from dingkit.relay.outbox import (
+    DEDUP_WINDOW,
     OUTBOX_FILE,
     Hold,
     OutboxUnavailable,
@@ -25,7 +26,7 @@ from dingkit.relay.outbox import (
 from dingkit.relay.outbox.sqlite import _unavailable
 
 from ._helpers import REDIS_URL, T0, envelope, every_method
-from .conftest import dead_port
+from .conftest import Clock, dead_port
 
 # -- SQLite ---------------------------------------------------------------------------------
 
@@ -134,6 +135,20 @@ def test_sqlite_errors_are_told_with_what_to_do(message: str, advice: str) -> No
     assert "503" in str(error)
 
 
+def test_sqlite_deletes_lapsed_dedup_keys_rather_than_keeping_them(tmp_path: Path) -> None:
+    clock = Clock()
+    outbox = SQLiteOutbox(tmp_path / OUTBOX_FILE, clock=clock)
+    try:
+        for n in range(5):
+            outbox.put([envelope(n)], dedup_key=f"old-{n}")
+        clock.advance(DEDUP_WINDOW)
+        outbox.put([envelope(9)], dedup_key="new")
+        keys = outbox._db.execute("SELECT key FROM dedup_keys").fetchall()
+        assert keys == [("new",)]
+    finally:
+        outbox.close()
+
+
 # -- Redis ----------------------------------------------------------------------------------
 
 
@@ -196,6 +211,23 @@ def test_redis_claims_live_in_the_consumer_group_and_are_taken_over_from_a_crash
         assert not redis_server.exists(f"{redis_outbox.prefix}e:e000000")
     finally:
         crashed.close()
+
+
+def test_redis_deletes_lapsed_dedup_keys_rather_than_keeping_them(
+    redis_server: redis.Redis,
+) -> None:
+    clock = Clock()
+    prefix = f"dingkit-test:{uuid.uuid4().hex}:"
+    outbox = RedisOutbox(REDIS_URL, prefix=prefix, clock=clock)
+    try:
+        for n in range(5):
+            outbox.put([envelope(n)], dedup_key=f"old-{n}")
+        clock.advance(DEDUP_WINDOW)
+        outbox.put([envelope(9)], dedup_key="new")
+        assert redis_server.zrange(f"{prefix}dedup", 0, -1) == [b"new"]
+    finally:
+        outbox.clear()
+        outbox.close()
 
 
 def test_redis_forgets_consumers_of_instances_gone_for_good(
