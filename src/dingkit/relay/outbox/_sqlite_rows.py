@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from ._codec import fixed_body, stored_envelope
 from .base import KEPT, Delivery, Envelope, Hold, Outcome, Reject
 
 SCHEMA_VERSION = 1
@@ -39,27 +40,14 @@ CREATE TABLE IF NOT EXISTS holds (robot TEXT PRIMARY KEY, body TEXT NOT NULL);
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
-_MUTABLE = ("robot", "attempts", "not_before", "last_error")
 ENVELOPE_COLUMNS = "body, robot, attempts, not_before, last_error"
 IN_OUTBOX = "dead_at IS NULL"
 
 
-def _body(envelope: Envelope) -> str:
-    fixed = {k: v for k, v in envelope.to_json().items() if k not in _MUTABLE}
-    return json.dumps(fixed, ensure_ascii=False, separators=(",", ":"))
-
-
 def envelope_of(row: Sequence[Any]) -> Envelope:
+    """The envelope of a row of :data:`ENVELOPE_COLUMNS`."""
     body, robot, attempts, not_before, last_error = row
-    return Envelope.from_json(
-        {
-            **json.loads(body),
-            "robot": robot,
-            "attempts": int(attempts),
-            "not_before": float(not_before),
-            "last_error": last_error,
-        }
-    )
+    return stored_envelope(body, robot, attempts, not_before, last_error)
 
 
 def record_json(record: Delivery | Reject | Hold) -> str:
@@ -99,7 +87,7 @@ def insert(
             envelope.id,
             envelope.robot,
             envelope.route,
-            _body(envelope),
+            fixed_body(envelope),
             envelope.attempts,
             envelope.not_before,
             envelope.last_error,

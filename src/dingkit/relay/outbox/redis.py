@@ -64,13 +64,13 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from ._codec import fixed_body, stored_envelope
 from ._redis_scripts import SCRIPTS
 from .base import DEDUP_WINDOW, KEPT, Delivery, Envelope, Hold, OutboxUnavailable, Reject
 
 __all__ = ["RedisOutbox"]
 
 T = TypeVar("T")
-_FIXED_OUT = ("robot", "attempts", "not_before", "last_error")
 
 
 def _text(value: Any) -> str:
@@ -83,17 +83,12 @@ def _time(seconds: float) -> str:
     return repr(float(seconds))
 
 
-def _body(envelope: Envelope) -> str:
-    fixed = {k: v for k, v in envelope.to_json().items() if k not in _FIXED_OUT}
-    return json.dumps(fixed, ensure_ascii=False, separators=(",", ":"))
-
-
 def _envelope_args(envelope: Envelope) -> list[Any]:
     return [
         envelope.id,
         envelope.robot,
         envelope.route,
-        _body(envelope),
+        fixed_body(envelope),
         envelope.attempts,
         _time(envelope.not_before),
         json.dumps(envelope.last_error),
@@ -102,15 +97,7 @@ def _envelope_args(envelope: Envelope) -> list[Any]:
 
 def _envelope(fields: Sequence[Any]) -> Envelope:
     body, robot, attempts, not_before, last_error = (_text(value) for value in fields)
-    return Envelope.from_json(
-        {
-            **json.loads(body),
-            "robot": robot,
-            "attempts": int(attempts),
-            "not_before": float(not_before),
-            "last_error": json.loads(last_error),
-        }
-    )
+    return stored_envelope(body, robot, attempts, not_before, json.loads(last_error))
 
 
 def _advice(error: redis.RedisError) -> str:

@@ -1,0 +1,34 @@
+"""An envelope as both stores keep it: its fixed fields as one JSON text written once, and
+the fields that change while it waits (:data:`MUTABLE`) kept beside it, so that a retry or
+a reassignment updates a column or a hash field and never rewrites the JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .base import Envelope
+
+MUTABLE = ("robot", "attempts", "not_before", "last_error")
+
+
+def fixed_body(envelope: Envelope) -> str:
+    """The envelope's fields but :data:`MUTABLE`, as compact JSON (exact: Python's json
+    writes floats and big integers as they are)."""
+    fixed = {k: v for k, v in envelope.to_json().items() if k not in MUTABLE}
+    return json.dumps(fixed, ensure_ascii=False, separators=(",", ":"))
+
+
+def stored_envelope(
+    body: str, robot: str, attempts: Any, not_before: Any, last_error: str | None
+) -> Envelope:
+    """The envelope back from its fixed JSON and its current :data:`MUTABLE` fields."""
+    return Envelope.from_json(
+        {
+            **json.loads(body),
+            "robot": robot,
+            "attempts": int(attempts),
+            "not_before": float(not_before),
+            "last_error": last_error,
+        }
+    )
