@@ -9,7 +9,8 @@ prints already in the environment (README tells a new user to paste them):
   (``uvicorn app:app``);
 - ``sh`` blocks run with ``bash -euo pipefail``, background jobs stopped at the end;
 - ``toml`` blocks are read by the loader their first line names (``# config.toml``: a robot
-  profile file; ``# sandbox.toml``: a sandbox config) and checked;
+  profile file; ``# sandbox.toml``: a sandbox config; ``# relay.toml``: a relay config) and
+  checked;
 - ``text`` blocks are output or synopses, shown, not run.
 
 The opening block (the two commands: install and run the demo, install and run the suite)
@@ -154,11 +155,11 @@ def _run_python(block: Block, cwd: Path, env: dict[str, str]) -> None:
     assert done.returncode == 0, f"{block.id} failed:\n{done.stdout}\n{done.stderr}"
 
 
-def _check_toml(block: Block, cwd: Path) -> None:
+def _check_toml(block: Block, cwd: Path, env: dict[str, str]) -> None:
     named = re.match(r"# (\S+?\.toml)", block.text)
     tomllib.loads(block.text)  # valid TOML at least
     if named is None:
-        pytest.fail(f"{block.id}: name the file it is (# config.toml or # sandbox.toml)")
+        pytest.fail(f"{block.id}: name the file it is (config.toml, sandbox.toml, relay.toml)")
     path = cwd / named[1]
     path.write_text(block.text, encoding="utf-8")
     if named[1] == "sandbox.toml":
@@ -169,8 +170,12 @@ def _check_toml(block: Block, cwd: Path) -> None:
         settings = tomllib.loads(block.text)
         for name in settings.get("robots", {}):
             resolve_robot(name, str(path))
+    elif named[1] == "relay.toml":
+        from dingkit.relay.config import load_config as load_relay_config
+
+        load_relay_config(path, environ=env)  # its env: secrets are the demo's exports
     else:
-        pytest.fail(f"{block.id}: name the file it is (# config.toml or # sandbox.toml)")
+        pytest.fail(f"{block.id}: name the file it is (config.toml, sandbox.toml, relay.toml)")
 
 
 @pytest.mark.parametrize("doc", DOCS)
@@ -192,7 +197,7 @@ def test_every_example_runs_as_written(
         elif block.lang == "python":
             _run_python(block, work, env)
         elif block.lang == "toml":
-            _check_toml(block, work)
+            _check_toml(block, work, env)
         ran += block.lang in RUN
     assert ran >= 8, f"{doc}: only {ran} examples ran"
 
