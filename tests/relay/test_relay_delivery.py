@@ -331,3 +331,27 @@ async def test_the_budget_is_used_whole_but_never_exceeded_as_work_keeps_arrivin
     for first in sent_at:  # at most 20 in any minute ...
         assert sum(1 for t in sent_at if first <= t < first + 60) <= 20
     assert sent_at[19] - sent_at[0] < 15  # ... and the first 20 went at once
+
+
+async def test_an_envelope_whose_worker_died_is_sent_alone_never_merged(world: World) -> None:
+    # A worker claimed an envelope, posted it, and was killed before recording it.
+    world.post("prod", alert_group(1, alerts=1))
+    [claimed] = world.outbox.claim("ops", now=world.clock.now, lease=120, limit=10)
+    posted = await world.http.post(
+        "/robot/send",
+        params={"access_token": "opstoken0001"},
+        json={**claimed.message, "msgUuid": claimed.id},
+    )
+    assert posted.json()["errcode"] == 0
+    world.clock.now += 121  # its lease runs out; meanwhile a backlog builds up
+    for n in range(2, 40):
+        world.post("prod", alert_group(n, alerts=1))
+    await world.drain(within=600)
+    shown = [
+        m
+        for m in world.sandbox.robot.messages(robot="ops", limit=100)
+        if "fp00010" in str(m.payload)
+    ]
+    assert len(shown) == 1  # once: resent under its own msgUuid, not inside a digest
+    assert all(f"fp{n:04d}0" in world.recorded_text("ops") for n in range(2, 40))
+    assert world.courier.counters.merged == 38

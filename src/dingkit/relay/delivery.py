@@ -248,9 +248,12 @@ class Courier:
         return None
 
     async def _merge(self, robot: str, claimed: list[Envelope]) -> list[Envelope]:
-        """Digests in place of ``claimed`` (digests made earlier go out as they are)."""
-        ready = [e for e in claimed if e.source == "digest"]
-        loose = [e for e in claimed if e.source != "digest"]
+        """Digests in place of ``claimed``. Digests made earlier go out as they are, and so
+        does an envelope whose last claim ran out (``lapsed``): it may have been posted
+        before its worker died, and only its own ``msgUuid`` keeps DingTalk from showing it
+        twice; inside a digest it would show again."""
+        ready = [e for e in claimed if e.source == "digest" or e.lapsed]
+        loose = [e for e in claimed if e.source != "digest" and not e.lapsed]
         now = self.clock()
         for digest in build_digests(loose):
             envelope = Envelope(

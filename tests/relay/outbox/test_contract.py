@@ -3,6 +3,7 @@ method, on a fake clock."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import pytest
@@ -60,6 +61,25 @@ def test_a_lease_that_runs_out_lets_another_claimer_take_the_envelope(
     taken = other.claim("ops", now=T0 + LEASE, lease=LEASE, limit=10)
     assert ids(taken) == ["e000001", "e000002"]
     assert crashed.claim("ops", now=T0 + LEASE + 1, lease=LEASE, limit=10) == []  # leased anew
+
+
+def test_an_envelope_whose_claim_ran_out_comes_back_lapsed_and_only_then(
+    make_outbox: OutboxFactory,
+) -> None:
+    outbox = make_outbox()
+    outbox.put([envelope(n) for n in range(1, 6)])
+    first = outbox.claim("ops", now=T0, lease=LEASE, limit=10)
+    assert [e.lapsed for e in first] == [False] * 5  # never claimed before
+    outbox.release(["e000001"])
+    outbox.retry("e000002", not_before=T0 + 1, error="busy", now=T0)
+    outbox.reassign(["e000003"], "dev")
+    # e000004 and e000005: their worker died; the lease runs out.
+    later = {e.id: e.lapsed for e in outbox.claim("ops", now=T0 + LEASE, lease=LEASE, limit=10)}
+    assert later == {"e000001": False, "e000002": False, "e000004": True, "e000005": True}
+    assert [e.lapsed for e in outbox.claim("dev", now=T0 + LEASE, lease=LEASE, limit=10)] == [False]
+    outbox.release(["e000004"])  # released after its lapse: a fresh start
+    again = outbox.claim("ops", now=T0 + LEASE, lease=LEASE, limit=10)
+    assert [(e.id, e.lapsed) for e in again] == [("e000004", False)]
 
 
 def test_backlog_counts_everything_waiting_and_due_only_what_a_claim_would_get(
@@ -177,7 +197,9 @@ def test_reassigned_envelopes_are_due_at_once_for_the_other_robot(
         ("e000001", "ops-sibling", 0, 0.0),
         ("e000002", "ops-sibling", 1, 0.0),
     ]
-    assert outbox.claim("ops", now=T0 + LEASE, lease=LEASE, limit=10) == [envelope(3)]
+    # Envelope 3's claim ran out unsettled: it comes back lapsed.
+    lapsed = dataclasses.replace(envelope(3), lapsed=True)
+    assert outbox.claim("ops", now=T0 + LEASE, lease=LEASE, limit=10) == [lapsed]
     record = outbox.recent()[0]
     assert (record.outcome, record.robot, record.merged, record.at) == ("reassigned", "ops", 2, T0)
 
@@ -196,7 +218,9 @@ def test_a_merge_replaces_the_originals_by_a_digest_claimed_by_the_merger(
     assert other.due(T0 + 1) == {"ops": 1}
     assert other.claim("ops", now=T0 + 1, lease=100 * LEASE, limit=10) == [envelope(5)]
     assert other.claim("ops", now=T0 + LEASE, lease=LEASE, limit=10) == []  # digest leased
-    assert other.claim("ops", now=T0 + 1 + LEASE, lease=LEASE, limit=10) == [digest]
+    # The merger's lease on its digest ran out: lapsed (it may have been posted).
+    taken = other.claim("ops", now=T0 + 1 + LEASE, lease=LEASE, limit=10)
+    assert taken == [dataclasses.replace(digest, lapsed=True)]
     record = other.recent()[0]
     assert (record.id, record.outcome, record.merged) == ("e000100", "merged", 4)
     other.delivered([digest.id], answer="errcode 0", now=T0 + 2 + LEASE)

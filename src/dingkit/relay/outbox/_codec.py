@@ -15,14 +15,21 @@ MUTABLE = ("robot", "attempts", "not_before", "last_error")
 def fixed_body(envelope: Envelope) -> str:
     """The envelope's fields but :data:`MUTABLE`, as compact JSON (exact: Python's json
     writes floats and big integers as they are)."""
-    fixed = {k: v for k, v in envelope.to_json().items() if k not in MUTABLE}
+    fixed = {k: v for k, v in envelope.to_json().items() if k not in MUTABLE and k != "lapsed"}
     return json.dumps(fixed, ensure_ascii=False, separators=(",", ":"))
 
 
 def stored_envelope(
-    body: str, robot: str, attempts: Any, not_before: Any, last_error: str | None
+    body: str,
+    robot: str,
+    attempts: Any,
+    not_before: Any,
+    last_error: str | None,
+    *,
+    lapsed: bool = False,
 ) -> Envelope:
-    """The envelope back from its fixed JSON and its current :data:`MUTABLE` fields."""
+    """The envelope back from its fixed JSON and its current :data:`MUTABLE` fields
+    (``lapsed``: as the claim found it)."""
     return Envelope.from_json(
         {
             **json.loads(body),
@@ -30,5 +37,6 @@ def stored_envelope(
             "attempts": int(attempts),
             "not_before": float(not_before),
             "last_error": last_error,
+            "lapsed": lapsed,
         }
     )

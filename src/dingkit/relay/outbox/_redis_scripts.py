@@ -63,7 +63,7 @@ end
 
 local function fields(id)
   return redis.call('HMGET', envelope(id), 'body', 'robot', 'attempts', 'not_before',
-    'last_error')
+    'last_error', 'claimed')
 end
 
 -- A settled envelope for the page, newest first, the newest KEPT kept. answer arrives
@@ -129,7 +129,8 @@ end
 local out = {}
 for _, id in ipairs(taken) do
   redis.call('ZADD', pending(robot), lease_end, id)
-  out[#out + 1] = fields(id)
+  out[#out + 1] = fields(id)  -- its 'claimed' as it was: '1' when a claim ran out
+  redis.call('HSET', envelope(id), 'claimed', '1')
 end
 if #taken == 0 then
   for _, info in ipairs(redis.call('XINFO', 'CONSUMERS', queue(robot), GROUP)) do
@@ -169,7 +170,7 @@ if not present(id) then return 0 end
 local robot, route, carries = unpack(redis.call('HMGET', envelope(id), 'robot', 'route',
   'carries'))
 redis.call('HINCRBY', envelope(id), 'attempts', 1)
-redis.call('HSET', envelope(id), 'not_before', not_before, 'last_error', ARGV[3])
+redis.call('HSET', envelope(id), 'not_before', not_before, 'last_error', ARGV[3], 'claimed', '0')
 if redis.call('ZSCORE', pending(robot), id) then
   redis.call('ZADD', pending(robot), not_before, id)
 end
@@ -198,6 +199,7 @@ for i = 2, #ARGV do
   if present(id) then
     local robot = redis.call('HGET', envelope(id), 'robot')
     if redis.call('ZSCORE', pending(robot), id) then redis.call('ZADD', pending(robot), 0, id) end
+    redis.call('HSET', envelope(id), 'claimed', '0')
   end
 end
 return 1
@@ -213,7 +215,7 @@ for i = 5, #ARGV do
     first = first or {id, robot, route}
     moved = moved + 1
     unqueue(id)
-    redis.call('HSET', envelope(id), 'not_before', 0)
+    redis.call('HSET', envelope(id), 'not_before', 0, 'claimed', '0')
     enqueue(id, ARGV[4])
   end
 end
@@ -240,7 +242,8 @@ for i = 13, #ARGV do
 end
 if redis.call('EXISTS', envelope(id)) == 0 then
   redis.call('HSET', envelope(id), 'route', route, 'body', ARGV[9], 'attempts', ARGV[10],
-    'not_before', ARGV[11], 'last_error', ARGV[12], 'carries', math.max(carried, 1))
+    'not_before', ARGV[11], 'last_error', ARGV[12], 'carries', math.max(carried, 1),
+    'claimed', '1')
   enqueue(id, robot)
   local found = false
   while not found do
@@ -267,7 +270,7 @@ local id = ARGV[2]
 if not redis.call('ZSCORE', p .. 'dead', id) then return 0 end
 redis.call('ZREM', p .. 'dead', id)
 redis.call('HDEL', envelope(id), 'dead_at')
-redis.call('HSET', envelope(id), 'attempts', 0, 'not_before', 0)
+redis.call('HSET', envelope(id), 'attempts', 0, 'not_before', 0, 'claimed', '0')
 enqueue(id, redis.call('HGET', envelope(id), 'robot'))
 return 1
 """

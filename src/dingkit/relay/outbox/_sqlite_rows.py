@@ -44,10 +44,10 @@ ENVELOPE_COLUMNS = "body, robot, attempts, not_before, last_error"
 IN_OUTBOX = "dead_at IS NULL"
 
 
-def envelope_of(row: Sequence[Any]) -> Envelope:
+def envelope_of(row: Sequence[Any], *, lapsed: bool = False) -> Envelope:
     """The envelope of a row of :data:`ENVELOPE_COLUMNS`."""
     body, robot, attempts, not_before, last_error = row
-    return stored_envelope(body, robot, attempts, not_before, last_error)
+    return stored_envelope(body, robot, attempts, not_before, last_error, lapsed=lapsed)
 
 
 def record_json(record: Delivery | Reject | Hold) -> str:

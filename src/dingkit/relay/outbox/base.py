@@ -76,6 +76,10 @@ class Envelope:
         attempts: sends tried so far.
         not_before: not due before this time (a retry's backoff).
         last_error: what the last failed attempt got, for the page and the dead letters.
+        lapsed: set by :meth:`Outbox.claim` when the envelope was claimed before and that
+            claim ran out unsettled (its worker was killed, say): it may have been posted
+            already, so it is sent again on its own, under its own ``msgUuid`` (which
+            DingTalk posts once), and never merged into a digest. Not stored.
     """
 
     id: str
@@ -90,6 +94,7 @@ class Envelope:
     attempts: int = 0
     not_before: float = 0.0
     last_error: str | None = None
+    lapsed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {

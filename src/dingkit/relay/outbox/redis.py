@@ -96,8 +96,10 @@ def _envelope_args(envelope: Envelope) -> list[Any]:
 
 
 def _envelope(fields: Sequence[Any]) -> Envelope:
-    body, robot, attempts, not_before, last_error = (_text(value) for value in fields)
-    return stored_envelope(body, robot, attempts, not_before, json.loads(last_error))
+    *stored, claimed = fields  # 'claimed' is absent (None) until a first claim
+    body, robot, attempts, not_before, last_error = (_text(value) for value in stored)
+    lapsed = claimed is not None and _text(claimed) == "1"  # claimed, and that claim ran out
+    return stored_envelope(body, robot, attempts, not_before, json.loads(last_error), lapsed=lapsed)
 
 
 def _advice(error: redis.RedisError) -> str:

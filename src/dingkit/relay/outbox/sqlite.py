@@ -217,15 +217,17 @@ class SQLiteOutbox:
     def claim(self, robot: str, *, now: float, lease: float, limit: int) -> list[Envelope]:
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT id, {ENVELOPE_COLUMNS} FROM envelopes WHERE robot = ? AND {IN_OUTBOX}"
-                " AND claimed_until <= ? AND not_before <= ? ORDER BY id LIMIT ?",
+                f"SELECT id, {ENVELOPE_COLUMNS}, claimed_until FROM envelopes WHERE robot = ?"
+                f" AND {IN_OUTBOX} AND claimed_until <= ? AND not_before <= ? ORDER BY id"
+                " LIMIT ?",
                 (robot, now, now, limit),
             ).fetchall()
             db.executemany(
                 "UPDATE envelopes SET claimed_until = ? WHERE id = ?",
                 [(now + lease, row[0]) for row in rows],
             )
-        return [envelope_of(row[1:]) for row in rows]
+        # Settling and releasing set claimed_until back to 0: above 0, a claim ran out.
+        return [envelope_of(row[1:-1], lapsed=row[-1] > 0) for row in rows]
 
     def delivered(self, ids: Sequence[str], *, answer: str, now: float) -> None:
         with self._transaction() as db:
