@@ -55,6 +55,8 @@ logger = logging.getLogger("dingkit.relay")
 #: thousands of alerts is a few MB).
 MAX_BODY = 8 * 1024 * 1024
 _STATIC = Path(__file__).parent / "static"
+#: The source and route label of a webhook to a path no route has.
+_UNKNOWN = "(unknown)"
 
 
 def create_app(
@@ -75,6 +77,10 @@ def create_app(
             return await _webhook(relay, request, source, name)
         except Refused as refused:
             refusals.log(refused, request.client.host if request.client else "?")
+            if refused.reason in ("source", "route"):
+                # Counted under one series: a scanner's guesses must not grow /metrics.
+                source = source if refused.reason == "route" else _UNKNOWN
+                name = _UNKNOWN
             relay.refused[(source, name, refused.reason)] += 1
             if refused.status in (400, 413, 415, 422):
                 await _keep_reject(relay, source, name, refused.message, request)
