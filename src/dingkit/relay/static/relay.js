@@ -4,6 +4,7 @@
 
 const token = new URLSearchParams(location.hash.slice(1)).get("admin");
 const headers = token ? { "X-Dingkit-Admin-Token": token } : {};
+let shown = 0;  // when the state the tables show was read
 
 function when(seconds) {
   return seconds ? new Date(seconds * 1000).toLocaleString() : "";
@@ -39,15 +40,30 @@ function state(robot) {
 }
 
 async function replay(id) {
-  const answer = await fetch(`/api/dead/${encodeURIComponent(id)}/replay`, {
-    method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: "{}",
-  });
-  if (!answer.ok) alert(`not replayed: ${(await answer.json()).error}`);
+  try {
+    const answer = await fetch(`/api/dead/${encodeURIComponent(id)}/replay`, {
+      method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: "{}",
+    });
+    if (!answer.ok) {
+      const said = await answer.json().catch(() => ({ error: `HTTP ${answer.status}` }));
+      alert(`not replayed: ${said.error}`);
+    }
+  } catch (error) {
+    alert(`not replayed: cannot reach the relay (${error.message})`);
+  }
   await refresh();
 }
 
 async function refresh() {
-  const answer = await fetch("/api/state", { headers });
+  let answer;
+  try {
+    answer = await fetch("/api/state", { headers });
+  } catch (error) {
+    // Said rather than left to look current: the tables keep the last state the relay gave.
+    const since = shown ? `; the tables are from ${when(shown)}` : "";
+    document.getElementById("updated").textContent = `cannot reach the relay (${error.message})${since}`;
+    return;
+  }
   if (!answer.ok) {
     document.getElementById("updated").textContent = `cannot read the relay's state (HTTP ${answer.status})`;
     return;
@@ -66,7 +82,8 @@ async function refresh() {
     return row([[d.id, "id"], [d.robot], [d.route], [d.attempts, "num"], [d.error], [button]]);
   }), "no dead letters");
   fill("rejects", data.rejects.map((r) => row([[when(r.at)], [r.source], [r.route], [r.reason], [r.excerpt]])), "nothing refused");
-  document.getElementById("updated").textContent = `updated ${when(data.now)}`;
+  shown = data.now;
+  document.getElementById("updated").textContent = `updated ${when(shown)}`;
 }
 
 refresh();
