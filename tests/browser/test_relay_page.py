@@ -27,7 +27,7 @@ from dingkit.relay.app import create_app
 from dingkit.relay.config import parse_config
 from dingkit.relay.delivery import new_envelope_id
 from dingkit.relay.outbox import SQLiteOutbox
-from dingkit.relay.outbox.base import Envelope
+from dingkit.relay.outbox.base import Envelope, Hold
 from dingkit.relay.service import Relay
 from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import RobotConfig, SandboxConfig
@@ -223,6 +223,15 @@ def test_the_page_shows_queues_deliveries_holds_dead_letters_and_refusals(
         expect(cell(page, "pager", QUEUED)).to_have_text("2")
         assert watched.dialogs == []  # a failed replay alerts
         assert watched.errors == []
+
+        # Paused after a rate-limit code (as the courier pauses it): until when, and why.
+        now = time.time()
+        reason = "rate limited by DingTalk: errcode 130101: send too fast"
+        relay.relay.outbox.hold(Hold("ops", reason, now, now + 600))
+        paused = cell(page, "ops", STATE)
+        expect(paused).to_have_class("paused", timeout=WAIT_MS)
+        expect(paused).to_contain_text("paused until ")
+        expect(paused).to_contain_text(reason)
 
         # The relay gone, the page says so rather than showing its last state as current.
         relay.server.stop()
