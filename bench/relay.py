@@ -3,61 +3,70 @@ commit (SQLite and Redis outboxes), time to acknowledge, and the robot budget it
 backlogged, against a bare route on the same server.
 
     .venv/bin/python bench/relay.py [--posts N] [--concurrency C] [--rounds R]
-                                    [--period S] [--budget-seconds S] [--profile ROWS]
+                                    [--period S] [--budget-seconds S] [--relay-cpus N]
+                                    [--redis URL] [--profile ROWS] [--diagnose]
 
 Processes: a sandbox (limits on) and two relays, one per outbox, each in a child process of
-its own, each relay served as ``dingkit relay serve`` serves it (``bind``/``serve_forever``:
-uvicorn, h11, one event loop) from one config of three robots and two Alertmanager routes,
-delivering to the sandbox. The SQLite relay keeps its outbox and robot windows in files of a
-temporary folder; the Redis relay keeps both in the Redis at ``--redis`` under a key prefix of
-this run's own, deleted at the end. This process only drives, with a hand-written keep-alive
-HTTP/1.1 client (httpx would take a millisecond of CPU a request from the processes measured).
+its own, each relay built and served as ``dingkit relay serve`` does it (``Relay``,
+``create_app``, ``bind``/``serve_forever``: uvicorn, h11, one event loop) from one config of
+three robots and two Alertmanager routes, delivering to the sandbox. The SQLite relay keeps
+its outbox and robot windows in files of a temporary folder (WAL, ``synchronous=FULL``: an
+fsync per commit); the Redis relay keeps both in the Redis at ``--redis`` under a key prefix
+of this run's own, deleted at the end (what a commit there is worth depends on that Redis's
+``appendonly``/``appendfsync``, printed first). This process only drives, with a hand-written
+keep-alive HTTP/1.1 client (httpx would take a millisecond of CPU a request from the
+processes measured). With more CPUs than ``--relay-cpus`` (2), the relays are pinned to that
+many and the sandbox and the driver to the others; on a 2-CPU machine all share both.
 
 (a) Intake. C connections post real Alertmanager bodies (the fixtures of
     tests/relay/webhooks/alertmanager/ in turn, each post given a group key and fingerprints of
     its own, so nothing is deduplicated) to ``POST /alertmanager/storm``; each is answered 200
-    only after its envelope is committed. The floor is ``POST /floor`` added to the same
-    relay's routes (behind the same middleware): it reads the body and answers a fixed JSON,
-    so the ratio is what parsing, routing, rendering and the commit cost. After a warm-up,
-    floor and relay rounds alternate per server; medians of the rounds are reported: alerts
-    accepted per second (posts per second, and alerts, three or one to a post), p50/p99 time
-    from the request's first byte written to the 200 read, and the relay process's CPU per post.
-    The relay's courier runs meanwhile, as in production: the storm's robot is backlogged from
-    the first round on, so its backlog is merged into digests while the posts arrive.
+    only after its envelope is committed. The floor is ``POST /floor`` added in front of the
+    same relay's routes (behind the same middleware, on the same uvicorn): it reads the body
+    and answers a fixed JSON, so the ratio is what parsing, routing, rendering and the commit
+    cost. After a warm-up, floor and relay rounds alternate per server; medians of the rounds
+    are reported: posts (Alertmanager notifications) and alerts (2.5 to a post) accepted per
+    second, p50/p99 from the request's first byte written to the 200 read, and the CPU per post
+    of the relay process (from ``/proc``) and of the driver. The courier runs meanwhile, as in
+    production: the storm robot is backlogged from the first round on, and each accepted post
+    wakes a delivery pass. ``--diagnose`` adds a relay per store whose courier never starts,
+    to show what intake costs alone.
 
-(b) Budget while backlogged. A robot may send 20 messages in any minute; the relay's own
-    window is a little longer (``CLIENT_MARGIN``, 1 s), so a relay using its whole budget sends
-    20 per 61 s, 19.7 a minute. Watching that for several minutes would make the benchmark
-    slow, so the sandbox and both relays run with ``DINGKIT_TEST_ROBOT_PERIOD`` (``--period``,
-    6 s by default), which shortens the window on both sides at once: the sandbox then refuses
-    a 21st message in any 6 s, and a relay using its whole budget sends 20 per 7 s.
-    What has to be measured is what the relay sends when it has more to send than the budget
-    carries. A backlog is merged into digests of up to 19,000 bytes, so thousands of small
-    alerts make only a few messages; so each relay's ``budget`` route is given groups of 60
-    alerts (the fixture's alerts repeated, fingerprints of their own), each of which fills a
-    digest, enough of them for the window watched plus two. Then, for ``--budget-seconds``,
-    nothing else happens. The sandbox records each message it accepts with its arrival time
-    (``/_sandbox/messages?robot=``, milliseconds); from these:
+(b) Budget while backlogged. A robot may send 20 messages in any minute; the relay keeps a
+    window a little longer (``CLIENT_MARGIN``, 1 s), so a relay that uses its whole budget
+    sends 20 per 61 s, 19.7 a minute. Watching that for minutes would make the benchmark slow,
+    so the sandbox and the relays run with ``DINGKIT_TEST_ROBOT_PERIOD`` (``--period``, 6 s),
+    which shortens the window on both sides at once: the sandbox refuses a 21st message in
+    any 6 s, and a relay that uses its whole budget sends 20 per 7 s.
+
+    What has to be measured is what the relay sends while it has more to send than the budget
+    carries. The relay merges a backlog into digests of up to 19,000 bytes, so a storm of
+    small alerts becomes only a few messages, and its backlog would run dry within seconds.
+    So each relay's ``budget`` route (its own robot) is given Alertmanager groups of 110
+    alerts (the fixture's alerts repeated with fingerprints of their own): each fills a
+    digest of its own (about 17,000 bytes; two do not fit in one), so every group is exactly
+    one message, and there are enough of them (20 x (cycles watched + 2)) for the backlog to
+    outlast ``--budget-seconds`` (45 s, posting included; "still queued" is what is left).
+    The sandbox records each message it takes with its arrival time (``received_at``,
+    milliseconds; ``/_sandbox/messages?robot=``); from these:
 
     - *never more*: the most messages in any window of the period, over every sliding window
-      (one starting at each message) of every robot over the whole run, and the sends the
-      sandbox refused for rate: at most 20, and none;
-    - *budget use*: messages per window of the period, from the first of a burst to the first
-      of the last burst (the relay sends its 20 as one burst each time its window frees, so a
-      whole number of cycles is counted); divided by the 20 per ``period + 1`` s the relay
-      allows itself that is its use of its budget, and that use times 20 x 60/61 is what it
-      would send a minute with DingTalk's real window. Target: 20 +/- 1 a minute. The
-      projection is conservative: what the relay loses per cycle (the time to post a burst,
-      to wake after a slot frees) is time, not a share, and weighs ten times less in a
-      60 s window. ``--period 60 --budget-seconds 250`` measures the real minute directly.
+      (one starting at each message suffices) of every robot over the whole run (the storm
+      included), and the sends the sandbox refused for rate: at most 20, and none;
+    - *budget use*: the mean time from a message to the 20th after it. With a backlog, a
+      slot of the relay's window frees ``period + 1`` s after it was taken and is used again
+      at once, so this is that window plus what the relay loses per cycle (waking for the
+      slot, posting); it gives the messages per window of the period (ideal: 20 x 6/7 =
+      17.1) and, with DingTalk's real window, 20 x 60 / (61 + lost) a minute. Target
+      20 +/- 1 a minute. The time lost per cycle is time, not a share of the window, so it is
+      carried over as it is. ``--period 60 --budget-seconds 300`` watches the real minute.
 
-    The storm robot's messages during (a) are reported too, for information: that is the
-    budget used while the relay is also taking hundreds of posts a second.
-
-On a machine with 2 CPUs (as the issue asks) everything shares them: the sandbox, Redis and
-this driver take CPU from the relay, whose one event loop (plus ``to_thread`` workers for
-the stores) is the bottleneck. ``--profile ROWS`` cProfiles each relay's event loop and its
-worker threads during its intake rounds and prints the top functions by own time.
+On 2 CPUs the machine is shared: the sandbox, Redis and this driver take CPU from the relay,
+whose one event loop (with ``to_thread`` workers for the stores and rendering) is the
+bottleneck; rates move by a quarter between runs. Compare the ratios within a run.
+``--profile ROWS`` cProfiles each relay's event loop and its worker threads during its intake
+rounds (worker times include waiting for the GIL and the store's lock) and prints the top
+functions by own time.
 
 This is a measurement, not a test: it exits 0 whether or not the targets are met.
 """
@@ -93,7 +102,13 @@ from robot import mark, print_table  # bench/: the scripts share their table
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests/relay/webhooks/alertmanager"
 STORES = ("sqlite", "redis")
-LABELS = {"sqlite": "SQLite outbox", "redis": "Redis outbox"}
+IDLE = "-no-courier"  # --diagnose: a relay whose courier never starts
+LABELS = {
+    "sqlite": "SQLite outbox",
+    "redis": "Redis outbox",
+    f"sqlite{IDLE}": "SQLite outbox, no courier (diagnosis)",
+    f"redis{IDLE}": "Redis outbox, no courier (diagnosis)",
+}
 BUDGET_ALERTS = 110  # alerts per group posted to the budget route: a digest each (~17 KB)
 TOLERANCE = 1.0  # messages a minute either side of 20
 
@@ -102,7 +117,9 @@ TOLERANCE = 1.0  # messages a minute either side of 20
 # The sandbox (in memory, limits on: it refuses a 21st message in a window), with
 # SandboxServer; prints its URL, stops when stdin closes.
 _SANDBOX_SCRIPT = """
-import sys
+import os, sys
+if os.environ.get("BENCH_CPUS"):
+    os.sched_setaffinity(0, {int(cpu) for cpu in os.environ["BENCH_CPUS"].split(",")})
 from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import SandboxConfig
 
@@ -114,11 +131,14 @@ with SandboxServer(sandbox) as server:
 
 # One relay, built as `dingkit relay serve` builds it (cli/relay_cmd.py), with its outbox and
 # robot windows where the bench says, and a floor route added in front of its routes. argv:
-# config, sandbox URL, data dir, Redis URL ("" for SQLite), Redis key prefix, profile file.
-# Prints its URL, then serves until SIGTERM. SIGUSR1 starts profiling the event loop and the
-# worker threads (asyncio.to_thread, where the stores work), SIGUSR2 stops and writes them.
+# config, sandbox URL, data dir, Redis URL ("" for SQLite), Redis key prefix, profile file,
+# "0" to keep the courier from starting (--diagnose: intake alone). Prints its URL, then
+# serves until SIGTERM. SIGUSR1 starts profiling the event loop and the worker threads
+# (asyncio.to_thread, where the stores work), SIGUSR2 stops and writes them.
 _RELAY_SCRIPT = r"""
 import asyncio, cProfile, os, signal, sys, threading
+if os.environ.get("BENCH_CPUS"):  # before any thread starts: they inherit it
+    os.sched_setaffinity(0, {int(cpu) for cpu in os.environ["BENCH_CPUS"].split(",")})
 from pathlib import Path
 
 from starlette.requests import Request
@@ -133,7 +153,7 @@ from dingkit.relay.config import load_config
 from dingkit.relay.outbox import OUTBOX_FILE, RedisOutbox, SQLiteOutbox
 from dingkit.relay.service import Relay
 
-config_path, sandbox_url, data_dir, redis_url, prefix, profile_path = sys.argv[1:7]
+config_path, sandbox_url, data_dir, redis_url, prefix, profile_path, courier = sys.argv[1:8]
 if redis_url:
     from dingkit._redis_rate_store import RedisRateLimitStore
 
@@ -151,6 +171,10 @@ relay = Relay(
     config_path=Path(config_path),
     base_url=sandbox_url,
 )
+if courier == "0":
+    async def start():
+        pass
+    relay.start = start
 web = create_app(relay, allowed_hosts=set(LOOPBACK_NAMES), reload_on_sighup=True)
 
 async def floor(request: Request) -> JSONResponse:
@@ -244,10 +268,22 @@ def sandbox_config() -> SandboxConfig:
     return SandboxConfig(limits=True, groups=groups, robots=robots)
 
 
-def child_env(period: float) -> dict[str, str]:
+def child_env(period: float, cpus: list[int] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "DINGKIT_"))}
     env[TEST_PERIOD_ENV] = f"{period:g}"
+    env.pop("BENCH_CPUS", None)
+    if cpus:
+        env["BENCH_CPUS"] = ",".join(map(str, cpus))
     return env
+
+
+def split_cpus(relay_cpus: int) -> tuple[list[int], list[int]]:
+    """CPUs for the relays and for the rest, or two empty lists when there are too few to
+    split (all share all)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) <= relay_cpus:
+        return [], []
+    return cpus[:relay_cpus], cpus[relay_cpus:]
 
 
 @contextmanager
@@ -277,6 +313,7 @@ def sandbox_process(config: SandboxConfig, env: dict[str, str]) -> Iterator[str]
 
 @dataclass
 class Relay:
+    name: str
     store: str
     process: subprocess.Popen[str]
     url: str
@@ -286,9 +323,10 @@ class Relay:
 
 @contextmanager
 def relay_process(
-    store: str, folder: Path, sandbox_url: str, redis_url: str, prefix: str, env: dict[str, str]
+    name: str, folder: Path, sandbox_url: str, redis_url: str, prefix: str, env: dict[str, str]
 ) -> Iterator[Relay]:
-    data = folder / store
+    store, courier = name.removesuffix(IDLE), not name.endswith(IDLE)
+    data = folder / name
     data.mkdir()
     config = data / "relay.toml"
     config.write_text(relay_config(store))
@@ -299,8 +337,9 @@ def relay_process(
         sandbox_url,
         str(data),
         redis_url if store == "redis" else "",
-        prefix,
+        prefix if courier else f"{prefix}{name}:",
         str(profile),
+        "1" if courier else "0",
     ]
     child = subprocess.Popen(
         [sys.executable, "-c", _RELAY_SCRIPT, *argv],
@@ -314,8 +353,8 @@ def relay_process(
     try:
         url = child.stdout.readline().strip()
         if not url.startswith("http://"):
-            raise SystemExit(f"the {store} relay did not start:\n{log_path.read_text()[-3000:]}")
-        yield Relay(store, child, url, log_path, profile)
+            raise SystemExit(f"the {name} relay did not start:\n{log_path.read_text()[-3000:]}")
+        yield Relay(name, store, child, url, log_path, profile)
     finally:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
@@ -450,7 +489,7 @@ async def run_round(relay: Relay, path: str, bodies: list[bytes], concurrency: i
         elapsed, driver_cpu = time.perf_counter() - started, time.process_time() - driver_cpu
         server_cpu = cpu_seconds(relay.process.pid) - server_cpu
     if refusals:
-        print(f"  {relay.store} {path}: {len(refusals)} refused, e.g. {refusals[0]}")
+        print(f"  {relay.name} {path}: {len(refusals)} refused, e.g. {refusals[0]}")
     return Sample(
         len(latencies) / elapsed,
         latencies,
@@ -508,29 +547,29 @@ async def measure_intake(
     profile: bool,
 ) -> dict[str, Result]:
     results: dict[str, Result] = {}
-    for store in relays:
-        results[f"floor-{store}"] = Result(f"floor (bare route, {store} relay's server)")
-        results[store] = Result(LABELS[store])
+    for name in relays:
+        results[f"floor-{name}"] = Result(f"floor (bare route, {name} relay's server)")
+        results[name] = Result(LABELS[name])
     warm_up = max(concurrency * 10, min(posts, 300))
     for relay in relays.values():
         await run_round(relay, "/floor", bodies.batch(warm_up), concurrency)
         await run_round(relay, "/alertmanager/storm", bodies.batch(warm_up), concurrency)
     for round_ in range(rounds):
-        for store, relay in relays.items():
+        for name, relay in relays.items():
             # Alternate which goes first so that drift favours neither.
             order = ["floor", "relay"] if round_ % 2 == 0 else ["relay", "floor"]
             for which in order:
                 batch = bodies.batch(posts)  # built before the clock starts
                 if which == "floor":
                     sample = await run_round(relay, "/floor", batch, concurrency)
-                    results[f"floor-{store}"].samples.append(sample)
+                    results[f"floor-{name}"].samples.append(sample)
                     continue
                 if profile:
                     relay.process.send_signal(signal.SIGUSR1)
                 sample = await run_round(relay, "/alertmanager/storm", batch, concurrency)
                 if profile:
                     relay.process.send_signal(signal.SIGUSR2)
-                results[store].samples.append(sample)
+                results[name].samples.append(sample)
             await asyncio.sleep(0.3)  # the courier merges what just arrived
     return results
 
@@ -701,9 +740,9 @@ def print_profiles(relays: dict[str, Relay], limit: int) -> None:
         for suffix, what in ((".loop", "event loop"), (".workers", "to_thread workers")):
             path = Path(str(relay.profile) + suffix)
             if not path.exists():
-                print(f"\n(no profile of the {relay.store} relay's {what})")
+                print(f"\n(no profile of the {relay.name} relay's {what})")
                 continue
-            print(f"\nprofile, the {relay.store} relay's {what}, intake rounds (top {limit}):")
+            print(f"\nprofile, the {relay.name} relay's {what}, intake rounds (top {limit}):")
             stats = pstats.Stats(str(path), stream=sys.stdout)
             stats.strip_dirs().sort_stats("tottime").print_stats(limit)
 
@@ -741,13 +780,23 @@ def main() -> None:
     parser.add_argument(
         "--budget-seconds", type=float, default=45.0, help="how long the backlog is watched"
     )
+    parser.add_argument(
+        "--relay-cpus", type=int, default=2, help="CPUs the relays are pinned to, if more exist"
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis URL")
     parser.add_argument(
         "--profile", type=int, metavar="ROWS", default=0, help="cProfile the relays' intake"
     )
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="add a relay per store whose courier never starts: what intake costs alone",
+    )
     args = parser.parse_args()
-    if args.posts < 1 or args.concurrency < 1 or args.rounds < 1:
-        parser.error("--posts, --concurrency and --rounds must be at least 1")
+    if min(args.posts, args.concurrency, args.rounds, args.relay_cpus) < 1:
+        parser.error("--posts, --concurrency, --rounds and --relay-cpus must be at least 1")
+    if args.budget_seconds <= 0:
+        parser.error("--budget-seconds must be above 0")
     if not 0 < args.period <= ROBOT_PERIOD:
         parser.error(f"--period must be above 0 and at most {ROBOT_PERIOD:g}")
 
@@ -758,7 +807,13 @@ def main() -> None:
         f"robot window {args.period:g} s ({TEST_PERIOD_ENV}); the sandbox and each relay in a "
         f"process of its own; Redis keys under {prefix!r}"
     )
-    env = child_env(args.period)
+    relay_cpus, other_cpus = split_cpus(args.relay_cpus)
+    if relay_cpus:
+        os.sched_setaffinity(0, other_cpus)
+        print(f"relays on CPUs {relay_cpus}; the sandbox and this driver on {other_cpus}")
+    else:
+        print(f"{os.cpu_count()} CPUs, not more than --relay-cpus: all processes share them")
+    env, relay_env = child_env(args.period, other_cpus), child_env(args.period, relay_cpus)
     started = time.monotonic()
     try:
         with (
@@ -767,17 +822,18 @@ def main() -> None:
         ):
             folder = Path(tmp)
             sandbox_url = stack.enter_context(sandbox_process(sandbox_config(), env))
+            names = [*STORES, *(f"{store}{IDLE}" for store in STORES if args.diagnose)]
             relays = {
-                store: stack.enter_context(
-                    relay_process(store, folder, sandbox_url, args.redis, prefix, env)
+                name: stack.enter_context(
+                    relay_process(name, folder, sandbox_url, args.redis, prefix, relay_env)
                 )
-                for store in STORES
+                for name in names
             }
             try:
                 run(args, relays, sandbox_url)
             except BaseException:
                 for relay in relays.values():
-                    print(f"--- {relay.store} relay log\n{relay.log.read_text()[-3000:]}")
+                    print(f"--- {relay.name} relay log\n{relay.log.read_text()[-3000:]}")
                 raise
     finally:
         cleanup_redis(args.redis, prefix)
@@ -807,14 +863,15 @@ def run(args: argparse.Namespace, relays: dict[str, Relay], sandbox_url: str) ->
     cycles = math.ceil(args.budget_seconds / (args.period + CLIENT_MARGIN))
     groups = ROBOT_LIMIT * (cycles + 2)
     filling = time.monotonic()
-    asyncio.run(fill_backlog(relays, bodies, groups))
+    delivering = {name: relay for name, relay in relays.items() if name in STORES}
+    asyncio.run(fill_backlog(delivering, bodies, groups))
     filled = time.monotonic() - filling
     time.sleep(max(args.budget_seconds - filled, 0.0))
     watched = time.time()
     budgets = []
     with httpx.Client(timeout=60.0) as http:
         every: list[list[float]] = []
-        for store in relays:
+        for store in delivering:
             sends = {
                 robot: sandbox_sends(http, sandbox_url, f"{store}-{robot}")
                 for robot in ("storm", "budget", "oncall")
