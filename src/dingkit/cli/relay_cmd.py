@@ -73,12 +73,22 @@ def serve(
     ] = DEFAULT_PORT,
     data_dir: DataDir = None,
     redis: RedisURL = None,
+    lease: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a message being sent stays with this instance: after a crash, it is "
+            "sent again this long after (more than a send takes).",
+            min=0.5,
+            max=3600,
+        ),
+    ] = 30.0,
 ) -> None:
     """Take webhooks at http://HOST:PORT/SOURCE/ROUTE and deliver them to the robots."""
     from .._admin_guard import LOOPBACK_NAMES, is_loopback
     from .._config import oapi_base_url
     from ..relay.app import create_app
     from ..relay.config import load_config
+    from ..relay.delivery import Policy
     from ..relay.outbox import open_outbox
     from ..relay.service import Relay
 
@@ -100,6 +110,7 @@ def serve(
         config_path=config,
         send_token=send_token,
         base_url=None if base == "https://oapi.dingtalk.com" else base,
+        policy=Policy(lease=lease),
     )
     every = host in ("0.0.0.0", "::", "")
     allowed = None if every else {*LOOPBACK_NAMES, host}

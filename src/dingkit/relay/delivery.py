@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import random
 import time
@@ -76,7 +77,9 @@ class Policy:
     """How delivery paces, merges and retries.
 
     Attributes:
-        lease: seconds a claimed envelope stays with this worker before another may take it.
+        lease: seconds a claimed envelope stays with this worker before another may take it:
+            more than one send takes (the robot's timeout, 10 s), since envelopes are claimed
+            one at a time; after a crash, what the worker held waits this long.
         merge_above: a backlog larger than this is merged into digests (one window's worth).
         pause: seconds a robot rests after a rate-limit code (DingTalk's block, §2.3).
         max_attempts: sends tried before an envelope becomes a dead letter.
@@ -84,7 +87,7 @@ class Policy:
         claim_limit: envelopes claimed at once for a merge.
     """
 
-    lease: float = 120.0
+    lease: float = 30.0
     merge_above: int = 20
     pause: float = 600.0
     max_attempts: int = 10
@@ -220,32 +223,49 @@ class Courier:
     # -- one robot -----------------------------------------------------------------------
 
     async def _deliver_robot(self, robot: str, due: int) -> float | None:
-        policy, now = self.policy, self.clock()
-        merging = due > policy.merge_above
-        limit = policy.claim_limit if merging else min(due, policy.merge_above)
-        claimed = await asyncio.to_thread(
-            self.outbox.claim, robot, now=now, lease=policy.lease, limit=limit
-        )
-        if merging:
-            claimed = await self._merge(robot, claimed)
-        elif any(e.group.startswith(HELD) for e in claimed):
-            # What a silence held goes out as one digest when its window ends.
-            held = [e for e in claimed if e.group.startswith(HELD)]
-            free = [e for e in claimed if not e.group.startswith(HELD)]
-            claimed = free + await self._merge(robot, held)
-        for index, envelope in enumerate(claimed):
+        policy = self.policy
+        if due > policy.merge_above:
+            await self._regroup(robot, lambda envelope: True)
+        while True:
+            # One at a time: a claim need only outlast one send (Policy.lease).
+            claimed = await asyncio.to_thread(
+                self.outbox.claim, robot, now=self.clock(), lease=policy.lease, limit=1
+            )
+            if not claimed:
+                return None
+            envelope = claimed[0]
+            if envelope.group.startswith(HELD) and not envelope.lapsed:
+                # What a silence held goes out as one digest when its window ends.
+                await asyncio.to_thread(self.outbox.release, [envelope.id])
+                await self._regroup(robot, lambda e: e.group.startswith(HELD))
+                continue
             wait = await self._send(robot, envelope)
             if wait is None:
                 continue
-            # No slot, or the robot was paused or held: the rest go back untouched.
-            unsent = [e.id for e in claimed[index + 1 :]]
-            if unsent:
-                await asyncio.to_thread(self.outbox.release, unsent)
+            # No slot, or the robot was paused or held.
             if robot in self._paused:
                 self._paused.discard(robot)
                 await self._move_queue(robot, self.clock())
             return wait if wait > 0 else None
-        return None
+
+    async def _regroup(self, robot: str, mergeable: Callable[[Envelope], bool]) -> None:
+        """Claim ``robot``'s due envelopes, merge those ``mergeable`` into digests, and give
+        everything back, digests included, to be sent one at a time."""
+        claimed = await asyncio.to_thread(
+            self.outbox.claim,
+            robot,
+            now=self.clock(),
+            lease=self.policy.lease,
+            limit=self.policy.claim_limit,
+        )
+        chosen = [e for e in claimed if mergeable(e)]
+        merged = {e.id for e in chosen if e.source != "digest" and not e.lapsed}
+        digests = await self._merge(robot, chosen)
+        back = [e.id for e in claimed if e.id not in merged] + [
+            d.id for d in digests if d.id not in {e.id for e in claimed}
+        ]
+        if back:
+            await asyncio.to_thread(self.outbox.release, back)
 
     async def _merge(self, robot: str, claimed: list[Envelope]) -> list[Envelope]:
         """Digests in place of ``claimed``. Digests made earlier go out as they are, and so
@@ -444,6 +464,10 @@ class Courier:
 
 
 def new_envelope_id(now: float) -> str:
-    """Unique and sortable by time as text (milliseconds, then randomness): the outbox's
-    order and the ``msgUuid`` of the envelope's sends."""
-    return f"{int(now * 1000):013d}{uuid.uuid4().hex[:19]}"
+    """Unique and sortable by time as text: milliseconds, then a counter (the ids one process
+    makes in one millisecond keep their order: digests go out most severe first), then
+    randomness (processes apart). The outbox's order, and the ``msgUuid`` of its sends."""
+    return f"{int(now * 1000):013d}{next(_SEQUENCE) % 1_000_000:06d}{uuid.uuid4().hex[:13]}"
+
+
+_SEQUENCE = itertools.count()
