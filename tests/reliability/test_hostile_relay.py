@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import random
 import re
 import time
@@ -146,6 +147,35 @@ WEBHOOKS = [
 ]
 BY_PATH = {webhook.path: webhook for webhook in WEBHOOKS}
 
+#: Bodies every source must refuse with a 4xx, signed or not (hostile.py's ``bodies`` draws
+#: them too, among many others; here each reaches every route, past its auth).
+NASTY_BODIES = [
+    b"",
+    b" ",
+    b"{",
+    b"null",
+    b"true",
+    b"0",
+    b"-1e999",
+    b'"text"',
+    b"[]",
+    b"[{}]",
+    b"[1, 2]",
+    b"{}",
+    b'{"a": NaN}',
+    b'{"a": -Infinity}',
+    b"[" * 5000 + b"]" * 5000,
+    b'{"a":' * 3000 + b"1" + b"}" * 3000,
+    b'{"status": "\\ud800"}',
+    b'{"status": "\xed\xa0\x80"}',
+    b'{"n": ' + b"9" * 5000 + b"}",
+    b"\xff\xfe\x00garbage",
+    b'{"a": 1, "a": 2}',
+    b"payload=%7B%7D",
+    b"payload=" + b"%5B" * 3000,
+    b"a=1&" * 200,
+]
+
 
 class Unlimited:
     """A budget that always has a slot (the sandbox keeps no limits either): the courier
@@ -261,16 +291,18 @@ def _encoded(draw: st.DrawFn, body: Any) -> bytes:
 
 @st.composite
 def payloads(draw: st.DrawFn, webhook: Webhook) -> tuple[bytes, dict[str, str]]:
-    """A body the route's sender could have sent, hostile within, and the headers its
-    sender adds, signed correctly."""
+    """A body the route's sender could have sent, hostile within, or any hostile body at
+    all, with the headers its sender adds and signed correctly (so that it passes the
+    route's auth and reaches the source's parser)."""
     names = webhook.fixtures()
-    if names:
-        name = draw(st.sampled_from(names), label="fixture")
-        body = draw(mutated(load(name)), label="body")
-        sent = headers_for(name, load(name))
+    name = draw(st.sampled_from(names), label="fixture") if names else ""
+    sent = headers_for(name, load(name)) if name else {}
+    if draw(st.integers(0, 2), label="from the fixture") == 2:
+        encoded = draw(st.one_of(st.sampled_from(NASTY_BODIES), bodies), label="raw body")
+    elif name:
+        encoded = _encoded(draw, draw(mutated(load(name)), label="body"))
     else:  # generic: any object
-        body, sent = draw(objects, label="object"), {}
-    encoded = _encoded(draw, body)
+        encoded = _encoded(draw, draw(objects, label="object"))
     for key in list(sent):  # the event and delivery headers are the sender's too
         if draw(st.integers(0, 3), label=f"hostile {key}") == 0:
             sent[key] = draw(header_values, label=key)
@@ -345,6 +377,19 @@ def _dead_letter(relay: Relay) -> str:
     return envelope.id
 
 
+@contextmanager
+def every_traceback() -> Iterator[list[str]]:
+    """:func:`tracebacks`, uvicorn's own included: its "Exception in ASGI application" goes
+    to the ``uvicorn`` logger, which does not propagate to the root one."""
+    server = logging.getLogger("uvicorn")
+    propagated, server.propagate = server.propagate, True
+    try:
+        with tracebacks() as seen:
+            yield seen
+    finally:
+        server.propagate = propagated
+
+
 def _says_what_is_wrong(response: httpx.Response) -> str:
     """The reason a 4xx gives: a JSON ``message`` or ``error``, or Starlette's plain text
     ("Method Not Allowed"); empty when it gives none."""
@@ -385,7 +430,7 @@ def test_no_hostile_request_breaks_the_relay(route: RouteUnderTest, world: World
     def case(data: st.DataObject) -> None:
         answers.append(_one_case(data, route, webhook, world))
 
-    with tracebacks() as seen:
+    with every_traceback() as seen:
         case()
         _still_works(world.client)
     assert seen == [], seen[0]
@@ -423,6 +468,29 @@ def _one_case(
     if response.status_code >= 400:
         assert _says_what_is_wrong(response), said
     return response.status_code
+
+
+@pytest.mark.parametrize("path", [*BY_PATH, "/send/ops"])
+def test_every_nasty_body_signed_is_a_4xx_naming_what_is_wrong(path: str, world: World) -> None:
+    webhook = BY_PATH.get(path)
+    fixtures = webhook.fixtures() if webhook else []
+    sender = headers_for(fixtures[0], load(fixtures[0])) if fixtures else {}
+    answers: list[int] = []
+    with every_traceback() as seen:
+        for body in NASTY_BODIES:
+            signed = webhook.sign(body) if webhook else {"Authorization": f"Bearer {SEND_TOKEN}"}
+            for kind in ("application/json", "application/x-www-form-urlencoded", "text/plain"):
+                sent = {**sender, **signed, "content-type": kind}
+                response = world.client.post(path, content=body, headers=sent)
+                answers.append(response.status_code)
+                said = (kind, body[:40], response.text[:300])
+                assert response.status_code < 500, said
+                assert "Traceback" not in response.text, said
+                if response.status_code >= 400:
+                    assert _says_what_is_wrong(response), said
+        _still_works(world.client)
+    assert seen == [], seen[0]
+    figures.record("relay", f"nasty bodies to {path}", answers)
 
 
 def _still_works(client: httpx.Client) -> None:
