@@ -355,3 +355,39 @@ async def test_an_envelope_whose_worker_died_is_sent_alone_never_merged(world: W
     assert len(shown) == 1  # once: resent under its own msgUuid, not inside a digest
     assert all(f"fp{n:04d}0" in world.recorded_text("ops") for n in range(2, 40))
     assert world.courier.counters.merged == 38
+
+
+def resolved_group(n: int, alerts: int) -> dict[str, Any]:
+    body = alert_group(n, alerts=alerts)
+    body["status"] = "resolved"
+    for alert in body["alerts"]:
+        alert["status"] = "resolved"
+        alert["endsAt"] = "2018-08-03T09:59:26.739Z"
+    return body
+
+
+async def test_a_resolution_supersedes_the_queued_firing_state_of_its_group(world: World) -> None:
+    world.post("prod", alert_group(1, alerts=2))  # queued, not yet sent
+    world.post("prod", resolved_group(1, alerts=2))  # the group resolved meanwhile
+    world.post("prod", alert_group(2, alerts=2))
+    world.post("prod", resolved_group(2, alerts=1))  # carries only one of the two: no
+    assert world.outbox.backlog(world.clock.now) == {"ops": 3}
+    await world.drain(within=60)
+    texts = [str(m.payload) for m in world.sandbox.robot.messages(robot="ops", limit=100)]
+    group_1 = [t for t in texts if "fp00010" in t]
+    assert len(group_1) == 1  # one message, the resolution, not a stale firing one first
+    assert "RESOLVED" in group_1[0].upper()
+    assert sum("fp00020" in t for t in texts) == 2  # group 2: both kept
+    assert any(r.outcome == "superseded" for r in world.outbox.recent())
+
+
+async def test_with_repeat_every_state_is_sent(world: World) -> None:
+    repeat = relay_config(world.clock).model_copy(
+        update={"relay": world.config.relay.model_copy(update={"resolved": "repeat"})}
+    )
+    world.config = repeat
+    world.post("prod", alert_group(1, alerts=2))
+    world.post("prod", resolved_group(1, alerts=2))
+    await world.drain(within=60)
+    texts = [str(m.payload) for m in world.sandbox.robot.messages(robot="ops", limit=100)]
+    assert sum("fp00010" in t for t in texts) == 2

@@ -6,6 +6,13 @@ outbox in one commit, deduplicated by what the sender says identifies the event 
 Alertmanager group key with its status and fingerprints, a GitHub delivery id, a GitLab
 idempotency key): the server answers 2xx only once this returned.
 
+A later notification of the same thread (an Alertmanager or Grafana group key) supersedes the
+queued, not yet sent messages of that thread whose every alert it carries again, when the
+route's ``resolved`` setting is ``update`` (the default): a robot does not post a group's
+stale firing state just before its resolution, and a backlog shrinks to each group's latest
+state; with ``repeat`` every notification is sent. DingTalk cannot edit a robot's message,
+so a message already sent stays, and the later one follows it.
+
 A notification a silence holds (:mod:`.silences`) is stored like any other, due when the
 silence's window ends and marked as held (``group`` starts with :data:`~.digest.HELD`), so that the
 delivery worker sends what a window held as one digest.
@@ -71,6 +78,7 @@ def envelopes_for(
     )
     payload = to_payload(message)
     about = notification.alerts[0].name if notification.alerts else notification.event
+    thread = _thread(route, notification)
     return [
         Envelope(
             id=new_envelope_id(now),
@@ -82,9 +90,18 @@ def envelopes_for(
             message=payload,
             notification=summary(notification),
             created=now,
+            thread=thread,
         )
         for robot in robots
     ]
+
+
+def _thread(route: RouteConfig, notification: Notification) -> str:
+    """The sender's thread of updates: an alert group's key (Alertmanager, Grafana)."""
+    key = notification.raw.get("groupKey")
+    if notification.source in ("alertmanager", "grafana") and isinstance(key, str) and key:
+        return f"{route.name}:{key}"
+    return ""
 
 
 def accept(
@@ -117,6 +134,11 @@ def accept(
         f"{route.source}/{route.name}:{notification.dedup_key}" if notification.dedup_key else None
     )
     stored = outbox.put(envelopes, dedup_key=key)
+    if stored and envelopes[0].thread and config.resolved(route) == "update":
+        covered = {alert.fingerprint for alert in notification.alerts}
+        keep = {envelope.id for envelope in envelopes}
+        for envelope in envelopes:
+            outbox.supersede(envelope.robot, envelope.thread, covered=covered, keep=keep, now=now)
     return Accepted(
         notification,
         decision.robots,

@@ -53,6 +53,7 @@ def every_method(outbox: Outbox) -> list[Callable[[], object]]:
         lambda: outbox.release(["e000001"]),
         lambda: outbox.reassign(["e000001"], "dev"),
         lambda: outbox.merge(["e000001"], envelope(2), now=T0, lease=30),
+        lambda: outbox.supersede("ops", "g", covered={"a"}, keep=(), now=T0),
         lambda: outbox.hold(Hold("ops", "x", T0, None)),
         lambda: outbox.unhold("ops"),
         lambda: outbox.holds(T0),

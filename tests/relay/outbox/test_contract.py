@@ -245,6 +245,43 @@ def test_a_digest_of_digests_carries_every_original(make_outbox: OutboxFactory) 
     assert outbox.recent()[0].merged == 5
 
 
+def alerts(*fingerprints: str) -> dict[str, object]:
+    return {"alerts": [{"fingerprint": f, "name": "Disk"} for f in fingerprints]}
+
+
+def test_a_later_notification_supersedes_queued_ones_of_its_thread_it_carries_again(
+    make_outbox: OutboxFactory,
+) -> None:
+    outbox = make_outbox()
+    outbox.put(
+        [
+            envelope(1, thread="g1", notification=alerts("a", "b")),
+            envelope(2, thread="g1", notification=alerts("a")),
+            envelope(3, thread="g1", notification=alerts("a", "c")),  # c is not carried again
+            envelope(4, thread="g2", notification=alerts("a")),  # another thread
+            envelope(5, thread="g1"),  # no alerts: nothing proves it repeated
+            envelope(6, thread="g1", notification=alerts("b")),
+            envelope(7, thread="g1", notification=alerts("a", "b")),  # the newer one
+            envelope(8, robot="dev", thread="g1", notification=alerts("a")),  # another robot
+            envelope(9, thread="g1", notification=alerts("a")),  # newer than the kept one
+        ]
+    )
+    claimed = outbox.claim("ops", now=T0, lease=LEASE, limit=1)
+    assert ids(claimed) == ["e000001"]  # being sent: left alone
+    outbox.release(["e000001"])
+    outbox.claim("ops", now=T0, lease=LEASE, limit=1)  # e000001 again, leased
+    dropped = outbox.supersede("ops", "g1", covered={"a", "b"}, keep={"e000007"}, now=T0 + 1)
+    assert dropped == 2  # e000002 and e000006
+    left = outbox.claim("ops", now=T0 + LEASE, lease=LEASE, limit=10)
+    assert ids(left) == ["e000001", "e000003", "e000004", "e000005", "e000007", "e000009"]
+    assert outbox.backlog(T0 + LEASE) == {"ops": 6, "dev": 1}
+    assert [(r.id, r.outcome) for r in outbox.recent()[:2]] == [
+        ("e000006", "superseded"),
+        ("e000002", "superseded"),
+    ]
+    assert outbox.supersede("ops", "", covered={"a"}, keep=(), now=T0) == 0
+
+
 def test_holds_pause_until_a_time_or_hold_until_unheld_for_every_handle(
     make_outbox: OutboxFactory,
 ) -> None:

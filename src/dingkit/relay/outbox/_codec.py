@@ -40,3 +40,12 @@ def stored_envelope(
             "lapsed": lapsed,
         }
     )
+
+
+def carried_again(body: str, covered: set[str]) -> bool:
+    """Whether every alert of the envelope whose fixed JSON is ``body`` has its fingerprint
+    in ``covered`` (an envelope without alerts never is: nothing proves it repeated)."""
+    alerts = json.loads(body).get("notification", {}).get("alerts")
+    if not isinstance(alerts, list) or not alerts:
+        return False
+    return all(isinstance(a, dict) and a.get("fingerprint") in covered for a in alerts)

@@ -299,6 +299,46 @@ end
 return out
 """
 
+# ARGV: prefix, now, answer (JSON), robot, thread, number of keep ids, keep ids...,
+# covered fingerprints... Scans the robot's queue: an O(backlog) walk, run only when a
+# resolved notification may supersede older ones of its thread.
+_SUPERSEDE = """
+local now, answer, robot, thread = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local nkeep = tonumber(ARGV[6])
+local keep, covered, oldest_kept = {}, {}, nil
+for i = 7, 6 + nkeep do
+  keep[ARGV[i]] = true
+  if oldest_kept == nil or ARGV[i] < oldest_kept then oldest_kept = ARGV[i] end
+end
+for i = 7 + nkeep, #ARGV do covered[ARGV[i]] = true end
+local dropped = 0
+for _, item in ipairs(redis.call('XRANGE', queue(robot), '-', '+')) do
+  local id = item[2][2]
+  local claimed = redis.call('HGET', envelope(id), 'claimed')
+  local lease_until = redis.call('ZSCORE', pending(robot), id)
+  local busy = claimed == '1' and lease_until and tonumber(lease_until) > tonumber(now)
+  local newer = oldest_kept ~= nil and id >= oldest_kept
+  if not keep[id] and not newer and not busy and present(id) then
+    local body = cjson.decode(redis.call('HGET', envelope(id), 'body'))
+    local alerts = body['notification'] and body['notification']['alerts']
+    local again = body['thread'] == thread and type(alerts) == 'table' and #alerts > 0
+    if again then
+      for _, alert in ipairs(alerts) do
+        if type(alert) ~= 'table' or not covered[alert['fingerprint']] then again = false end
+      end
+    end
+    if again then
+      local route, carries = unpack(redis.call('HMGET', envelope(id), 'route', 'carries'))
+      unqueue(id)
+      redis.call('DEL', envelope(id))
+      record(id, robot, route, 'superseded', answer, now, carries)
+      dropped = dropped + 1
+    end
+  end
+end
+return dropped
+"""
+
 SCRIPTS = {
     name: _PRELUDE.replace("@KEPT@", str(KEPT)) + body
     for name, body in {
@@ -313,5 +353,6 @@ SCRIPTS = {
         "replay": _REPLAY,
         "counts": _COUNTS,
         "dead_letters": _DEAD_LETTERS,
+        "supersede": _SUPERSEDE,
     }.items()
 }

@@ -29,7 +29,7 @@ read the store's own clock, which its constructor takes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -76,6 +76,8 @@ class Envelope:
         attempts: sends tried so far.
         not_before: not due before this time (a retry's backoff).
         last_error: what the last failed attempt got, for the page and the dead letters.
+        thread: the sender's thread of updates it belongs to (an Alertmanager group key):
+            a later notification of the thread may supersede it (:meth:`Outbox.supersede`).
         lapsed: set by :meth:`Outbox.claim` when the envelope was claimed before and that
             claim ran out unsettled (its worker was killed, say): it may have been posted
             already, so it is sent again on its own, under its own ``msgUuid`` (which
@@ -94,6 +96,7 @@ class Envelope:
     attempts: int = 0
     not_before: float = 0.0
     last_error: str | None = None
+    thread: str = ""
     lapsed: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -108,7 +111,7 @@ class Envelope:
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
 
-Outcome = Literal["delivered", "retry", "dead", "merged", "reassigned"]
+Outcome = Literal["delivered", "retry", "dead", "merged", "reassigned", "superseded"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +221,23 @@ class Outbox(Protocol):
         stored claimed by the caller (leased until ``now + lease``). Ids no longer in the
         outbox are skipped; the digest carries the rest (see :meth:`delivered`); one
         ``merged`` record."""
+        ...
+
+    def supersede(
+        self,
+        robot: str,
+        thread: str,
+        *,
+        covered: Collection[str],
+        keep: Collection[str],
+        now: float,
+    ) -> int:
+        """Drop ``robot``'s envelopes of ``thread`` that no one is sending (not claimed under
+        a live lease) and whose alerts a later notification carries again: every fingerprint
+        of theirs is in ``covered`` (an envelope without alerts is never dropped). ``keep``:
+        the later notification's envelopes; only envelopes older than all of them (a smaller
+        id) are dropped. One ``superseded`` :class:`Delivery` per dropped envelope; how many
+        were dropped."""
         ...
 
     # -- robots held or paused ------------------------------------------------------------

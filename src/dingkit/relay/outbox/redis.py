@@ -56,7 +56,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict
 from typing import Any, TypeVar
 
@@ -287,6 +287,22 @@ class RedisOutbox:
         )
 
     # -- robots held or paused --------------------------------------------------------------
+
+    def supersede(
+        self,
+        robot: str,
+        thread: str,
+        *,
+        covered: Collection[str],
+        keep: Collection[str],
+        now: float,
+    ) -> int:
+        if not thread:
+            return 0
+        answer = json.dumps("superseded by a later notification of its thread")
+        kept = list(keep)
+        args = [_time(now), answer, robot, thread, len(kept), *kept, *covered]
+        return int(self._script("supersede", *args))
 
     def hold(self, hold: Hold) -> None:
         body = json.dumps(asdict(hold), ensure_ascii=False)

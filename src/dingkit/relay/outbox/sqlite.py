@@ -29,11 +29,12 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ._codec import carried_again
 from ._sqlite_rows import (
     ENVELOPE_COLUMNS,
     IN_OUTBOX,
@@ -285,6 +286,43 @@ class SQLiteOutbox:
             record(db, stored, "merged", f"{len(found)} merged", now, len(found))
 
     # -- robots held or paused --------------------------------------------------------------
+
+    def supersede(
+        self,
+        robot: str,
+        thread: str,
+        *,
+        covered: Collection[str],
+        keep: Collection[str],
+        now: float,
+    ) -> int:
+        if not thread:
+            return 0
+        covered, keep = set(covered), set(keep)
+        dropped = 0
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT id, route, body, carries FROM envelopes WHERE robot = ? AND {IN_OUTBOX}"
+                " AND claimed_until <= ? AND json_extract(body, '$.thread') = ?",
+                (robot, now, thread),
+            ).fetchall()
+            oldest_kept = min(keep, default=None)
+            for envelope_id, route, body, carries in rows:
+                newer = oldest_kept is not None and envelope_id >= oldest_kept
+                if envelope_id in keep or newer or not carried_again(body, covered):
+                    continue
+                db.execute("DELETE FROM envelopes WHERE id = ?", (envelope_id,))
+                answer = "superseded by a later notification of its thread"
+                record(
+                    db,
+                    Stored(envelope_id, robot, route, carries),
+                    "superseded",
+                    answer,
+                    now,
+                    carries,
+                )
+                dropped += 1
+        return dropped
 
     def hold(self, hold: Hold) -> None:
         with self._transaction() as db:
