@@ -25,12 +25,13 @@ many and the sandbox and the driver to the others; on a 2-CPU machine all share 
     same relay's routes (behind the same middleware, on the same uvicorn): it reads the body
     and answers a fixed JSON, so the ratio is what parsing, routing, rendering and the commit
     cost. After a warm-up, floor and relay rounds alternate per server; medians of the rounds
-    are reported: posts (Alertmanager notifications) and alerts (2.5 to a post) accepted per
-    second, p50/p99 from the request's first byte written to the 200 read, and the CPU per post
-    of the relay process (from ``/proc``) and of the driver. The courier runs meanwhile, as in
-    production: the storm robot is backlogged from the first round on, and each accepted post
-    wakes a delivery pass. ``--diagnose`` adds a relay per store whose courier never starts,
-    to show what intake costs alone.
+    are reported: posts (Alertmanager notifications) and alerts (the fixtures' mean number to
+    a post, printed) accepted per second, p50/p99 from the request's first byte written to the
+    200 read, and the CPU per post of the relay process (from ``/proc``) and of the driver.
+    The courier runs meanwhile, as in production: the storm robot is backlogged from the first
+    round on, and each accepted post wakes a delivery pass. ``--diagnose`` adds a relay per
+    store whose courier never starts, to show what intake costs alone (with ``--concurrency
+    1``, as Alertmanager sends a group at a time, that pass per post is about half the CPU).
 
 (b) Budget while backlogged. A robot may send 20 messages in any minute; the relay keeps a
     window a little longer (``CLIENT_MARGIN``, 1 s), so a relay that uses its whole budget
@@ -43,7 +44,8 @@ many and the sandbox and the driver to the others; on a 2-CPU machine all share 
     carries. The relay merges a backlog into digests of up to 19,000 bytes, so a storm of
     small alerts becomes only a few messages, and its backlog would run dry within seconds.
     So each relay's ``budget`` route (its own robot) is given Alertmanager groups of 110
-    alerts (the fixture's alerts repeated with fingerprints of their own): each fills a
+    alerts (the fixture's alerts repeated, each with a fingerprint and a ``replica`` label of
+    its own, as Alertmanager's alerts in one group differ by a label): each fills a
     digest of its own (about 17,000 bytes; two do not fit in one), so every group is exactly
     one message, and there are enough of them (20 x (cycles watched + 2)) for the backlog to
     outlast ``--budget-seconds`` (45 s, posting included; "still queued" is what is left).
@@ -384,7 +386,6 @@ class Bodies:
 
     def __init__(self, names: list[str]) -> None:
         self.fixtures = [json.loads((FIXTURES / name).read_text()) for name in names]
-        self.names = names
         self.run = uuid.uuid4().hex[:8]
         self.counter = itertools.count()
 
@@ -461,6 +462,8 @@ class Sample:
 
     def percentile(self, p: float) -> float:
         values = sorted(self.latencies)
+        if not values:
+            return float("nan")
         return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
