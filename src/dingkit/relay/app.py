@@ -206,7 +206,14 @@ async def _webhook(relay: Relay, request: Request, source: str, name: str) -> Re
     body = _parse_body(raw, request.headers.get("content-type", ""))
     try:
         accepted = await asyncio.to_thread(
-            accept, relay.config, route, request.headers, body, relay.outbox, now=relay.clock()
+            accept,
+            relay.config,
+            route,
+            request.headers,
+            body,
+            relay.outbox,
+            now=relay.clock(),
+            lookup=relay.lookup,
         )
     except SourceError as error:
         raise Refused(422, "payload", str(error)) from None

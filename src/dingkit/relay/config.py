@@ -473,6 +473,9 @@ class RelaySettings(_Strict):
     time_zone: TimeZone = DEFAULT_TIME_ZONE
     resolved: Resolved = "update"
     mention_label: str | None = Field(default=None, min_length=1, max_length=128)
+    #: Owners the [owners] map leaves out are looked up in the organisation's contacts, with
+    #: the app of DINGTALK_APP_KEY / DINGTALK_APP_SECRET (relay/owners.py).
+    contacts: StrictBool = False
 
 
 def _owners(value: Any) -> Any:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import httpx
@@ -79,6 +79,8 @@ class Relay:
             environ=environ,
             **({"sleep": sleep} if sleep is not None else {}),  # type: ignore[arg-type]
         )
+        #: Owners the [owners] map leaves out, looked up in the contacts ([relay] contacts).
+        self.lookup: Callable[[str], Iterable[str]] | None = self._lookup(config)
         #: Webhooks received and refused, by (source, route) and by (source, route, reason).
         self.received: Counter[tuple[str, str]] = Counter()
         self.refused: Counter[tuple[str, str, str]] = Counter()
@@ -87,6 +89,16 @@ class Relay:
 
     def _targets(self, config: RelayConfig) -> dict[str, RobotTarget]:
         return {robot.name: robot.target(base_url=self.base_url) for robot in config.robots}
+
+    def _lookup(self, config: RelayConfig) -> Callable[[str], Iterable[str]] | None:
+        if not config.relay.contacts:
+            return None
+        from .._client import DingTalk
+        from .owners import ContactsLookup
+
+        base = self.base_url
+        client = DingTalk(environ=self._environ, oapi_base=base, api_base=base)
+        return ContactsLookup(client)
 
     @staticmethod
     def _pools(config: RelayConfig) -> dict[str, list[str]]:
@@ -114,6 +126,12 @@ class Relay:
                 await self._task
             self._task = None
         await self.courier.aclose()
+        self._close_lookup()
+
+    def _close_lookup(self) -> None:
+        close = getattr(self.lookup, "close", None)
+        if close is not None:
+            close()
 
     async def reload(self, config: RelayConfig | None = None) -> RelayConfig:
         """A new configuration (default: the config file read again); robots held for their
@@ -128,6 +146,8 @@ class Relay:
             config = await asyncio.to_thread(load_config, self.config_path, environ=self._environ)
         await self.courier.reload(self._targets(config), self._pools(config))
         self.config = config
+        self._close_lookup()
+        self.lookup = self._lookup(config)
         logger.info(
             "configuration reloaded: %d robots, %d routes", len(config.robots), len(config.routes)
         )
