@@ -415,8 +415,8 @@ def test_env_needs_a_variable_name() -> None:
         (
             '[[robot]]\nname = "a"\ntoken = "t1t1t1t1"\nwebhook = "https://x/?access_token=y"\n'
             + ROUTE.replace('"ops"', '"a"'),
-            'robot "a": give webhook (the URL from the group\'s robot settings) or token (the '
-            "value after access_token=), exactly one of them",
+            'robot "a": give webhook (the URL from the group\'s robot settings) or token (what '
+            "follows access_token= in it), exactly one of them",
         ),
         (
             '[[robot]]\nname = "a"\ntoken = "t1t1t1t1"\npool = "p q"\n'
@@ -431,7 +431,7 @@ def test_env_needs_a_variable_name() -> None:
         (
             ROBOTS + ROUTE + "[relay]\nresolved = 1\nfoo = 2\n",
             "[relay]: resolved: Input should be 'update' or 'repeat'; [relay]: foo: unknown "
-            "key (known: time_zone, resolved, mention_label)",
+            "key (known: time_zone, resolved, mention_label, contacts)",
         ),
         (
             ROBOTS + ROUTE + "[owners]\nalice = 3\n",

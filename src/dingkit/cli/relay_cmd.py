@@ -162,10 +162,12 @@ def preview(
     from ..relay.config import load_config
     from ..relay.render import render
     from ..relay.routing import decide
-    from ..relay.sources import parse
+    from ..relay.sources import SOURCES, parse
     from ..robot.messages import to_payload
 
     try:
+        if source not in SOURCES:
+            raise ConfigurationError(f"no source {source!r}: one of {', '.join(SOURCES)}")
         headers = dict(_header(h) for h in header or ())
         try:
             body = parse_json_strict(payload.read_bytes())

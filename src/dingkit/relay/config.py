@@ -198,8 +198,8 @@ class RobotConfig(_Strict):
     def _one_address(self) -> RobotConfig:
         if (self.webhook is None) == (self.token is None):
             raise ValueError(
-                "give webhook (the URL from the group's robot settings) or token (the value "
-                "after access_token=), exactly one of them"
+                "give webhook (the URL from the group's robot settings) or token (what "
+                "follows access_token= in it), exactly one of them"
             )
         try:
             self.target()
