@@ -170,3 +170,53 @@ def test_sigkill_in_the_middle_of_a_burst_loses_nothing_and_sends_nothing_twice(
     twice = [w for w in wanted if sum(1 for text in texts if w in text) > 1]
     assert twice == []
     assert server.sandbox.robot.rejections(robot="ops") == []  # never over the budget
+
+
+def test_a_wrong_secret_holds_the_robot_until_the_config_is_fixed_and_reloaded_by_sighup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signed = RobotConfig(name="signed", token=secrets.token_hex(16), secret="SEC" + "1" * 40)
+    plain = RobotConfig(name="plain", token=secrets.token_hex(16))
+    config = SandboxConfig(robots=(signed, plain), limits=False)
+    with SandboxServer(Sandbox.from_settings(config=config)) as server:
+        relay_toml = tmp_path / "relay.toml"
+
+        def write(secret: str) -> None:
+            relay_toml.write_text(
+                f'[[robot]]\nname = "signed"\ntoken = "{signed.token}"\nsecret = "{secret}"\n\n'
+                f'[[robot]]\nname = "plain"\ntoken = "{plain.token}"\n\n'
+                '[[route]]\nname = "a"\nsource = "alertmanager"\nrobots = ["signed"]\n\n'
+                '[[route]]\nname = "b"\nsource = "alertmanager"\nrobots = ["plain"]\n',
+                encoding="utf-8",
+            )
+
+        write("SEC" + "2" * 40)  # the wrong one
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "DINGKIT_"))}
+        env |= {"DINGTALK_OAPI_BASE_URL": server.url, "HOME": str(tmp_path / "home")}
+        relay = RelayProcess(relay_toml, tmp_path / "data", free_port(), env).start()
+        try:
+            for route, n in (("a", 1), ("b", 2)):
+                answer = httpx.post(f"{relay.url}/alertmanager/{route}", json=body(n), timeout=10)
+                assert answer.status_code == 200
+
+            def metrics() -> str:
+                return httpx.get(f"{relay.url}/metrics", timeout=10).text
+
+            deadline = time.monotonic() + 60
+            while 'dingkit_relay_held{robot="signed",why="config"} 1' not in metrics():
+                assert time.monotonic() < deadline, metrics()
+                time.sleep(0.1)
+            assert 'dingkit_relay_queued{robot="signed"} 1' in metrics()  # kept, not dropped
+            while not server.sandbox.robot.messages(robot="plain"):  # the other is unaffected
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            assert "310000" in relay.log.read_text()  # the operator is told, in the log
+            write(signed.secret or "")
+            assert relay.process is not None
+            relay.process.send_signal(signal.SIGHUP)
+            while not server.sandbox.robot.messages(robot="signed"):
+                assert time.monotonic() < deadline, metrics()
+                time.sleep(0.1)
+            assert 'dingkit_relay_held{robot="signed"' not in metrics()
+        finally:
+            relay.stop()
