@@ -1,7 +1,8 @@
-"""SIGKILL of ``dingkit relay serve`` in the middle of a burst of 2,000 alerts, then a restart
-on the same data dir: every alert the relay acknowledged arrives, none twice, and the sandbox
-(enforcing DingTalk's limit) refuses none. Unacknowledged posts are sent again, as Alertmanager
-retries a failed notification."""
+"""``dingkit relay serve`` as a process. SIGKILL in the middle of a burst of 2,000 alerts, then
+a restart on the same data dir: every alert the relay acknowledged arrives, none twice, and the
+sandbox (enforcing DingTalk's limit) refuses none; unacknowledged posts are sent again, as
+Alertmanager retries a failed notification. A robot's wrong secret holds that robot until the
+config is fixed and ``kill -HUP`` reloads it."""
 
 from __future__ import annotations
 
