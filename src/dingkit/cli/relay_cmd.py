@@ -122,6 +122,9 @@ def serve(
         f"{'' if admin_token is None else '#admin=' + admin_token} (Ctrl-C stops it)",
         err=True,
     )
+    warning = getattr(outbox, "durability_warning", lambda: None)()
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
     if not loopback and send_token is None:
         typer.echo(
             "warning: listening beyond loopback without DINGKIT_RELAY_SEND_TOKEN: anyone who "
