@@ -768,7 +768,7 @@ def environment(redis_url: str) -> str:
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, uvicorn {uvicorn.__version__} "
         f"(h11 {h11.__version__}), starlette {starlette.__version__}, redis-py "
         f"{redis.__version__}, Redis {server['redis_version']} (appendonly {persistence}, "
-        f"appendfsync {fsync})"
+        f"appendfsync {fsync}); load average {os.getloadavg()[0]:.1f} at the start"
     )
 
 
