@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import random
 import re
 import time
@@ -377,19 +376,6 @@ def _dead_letter(relay: Relay) -> str:
     return envelope.id
 
 
-@contextmanager
-def every_traceback() -> Iterator[list[str]]:
-    """:func:`tracebacks`, uvicorn's own included: its "Exception in ASGI application" goes
-    to the ``uvicorn`` logger, which does not propagate to the root one."""
-    server = logging.getLogger("uvicorn")
-    propagated, server.propagate = server.propagate, True
-    try:
-        with tracebacks() as seen:
-            yield seen
-    finally:
-        server.propagate = propagated
-
-
 def _says_what_is_wrong(response: httpx.Response) -> str:
     """The reason a 4xx gives: a JSON ``message`` or ``error``, or Starlette's plain text
     ("Method Not Allowed"); empty when it gives none."""
@@ -430,7 +416,7 @@ def test_no_hostile_request_breaks_the_relay(route: RouteUnderTest, world: World
     def case(data: st.DataObject) -> None:
         answers.append(_one_case(data, route, webhook, world))
 
-    with every_traceback() as seen:
+    with tracebacks() as seen:
         case()
         _still_works(world.client)
     assert seen == [], seen[0]
@@ -476,7 +462,7 @@ def test_every_nasty_body_signed_is_a_4xx_naming_what_is_wrong(path: str, world:
     fixtures = webhook.fixtures() if webhook else []
     sender = headers_for(fixtures[0], load(fixtures[0])) if fixtures else {}
     answers: list[int] = []
-    with every_traceback() as seen:
+    with tracebacks() as seen:
         for body in NASTY_BODIES:
             signed = webhook.sign(body) if webhook else {"Authorization": f"Bearer {SEND_TOKEN}"}
             for kind in ("application/json", "application/x-www-form-urlencoded", "text/plain"):

@@ -63,7 +63,9 @@ _SETTINGS = settings(
 
 @contextmanager
 def tracebacks() -> Iterator[list[str]]:
-    """Log records (any logger, any level) that carry a traceback."""
+    """Log records (any logger, any level) that carry a traceback; uvicorn's own included (its
+    "Exception in ASGI application" goes to the ``uvicorn`` logger, which does not propagate
+    to the root one)."""
     seen: list[str] = []
 
     class Catch(logging.Handler):
@@ -74,11 +76,14 @@ def tracebacks() -> Iterator[list[str]]:
 
     handler = Catch(level=logging.DEBUG)
     root = logging.getLogger()
+    server = logging.getLogger("uvicorn")
+    propagated, server.propagate = server.propagate, True
     root.addHandler(handler)
     try:
         yield seen
     finally:
         root.removeHandler(handler)
+        server.propagate = propagated
 
 
 def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
