@@ -29,9 +29,12 @@ many and the sandbox and the driver to the others; on a 2-CPU machine all share 
     a post, printed) accepted per second, p50/p99 from the request's first byte written to the
     200 read, and the CPU per post of the relay process (from ``/proc``) and of the driver.
     The courier runs meanwhile, as in production: the storm robot is backlogged from the first
-    round on, and each accepted post wakes a delivery pass. ``--diagnose`` adds a relay per
-    store whose courier never starts, to show what intake costs alone (with ``--concurrency
-    1``, as Alertmanager sends a group at a time, that pass per post is about half the CPU).
+    round on, and each accepted post wakes a delivery pass. ``--diagnose`` adds two relays
+    per store, each taking one more thing away: ``resolved = "repeat"`` (the default,
+    ``"update"``, looks for queued messages of the same group to supersede after every post:
+    ``Outbox.supersede``, a walk over the robot's whole queue), and then the courier too (it
+    never starts), which leaves the intake alone. With ``--concurrency 1``, as Alertmanager
+    sends a group at a time, the courier's pass per post is about half the relay's CPU.
 
 (b) Budget while backlogged. A robot may send 20 messages in any minute; the relay keeps a
     window a little longer (``CLIENT_MARGIN``, 1 s), so a relay that uses its whole budget
@@ -104,12 +107,16 @@ from robot import mark, print_table  # bench/: the scripts share their table
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests/relay/webhooks/alertmanager"
 STORES = ("sqlite", "redis")
-IDLE = "-no-courier"  # --diagnose: a relay whose courier never starts
+# --diagnose, a ladder: resolved = "repeat" (no supersede walk), then no courier either
+REPEAT, IDLE = "-repeat", "-repeat-no-courier"
+DIAGNOSES = (REPEAT, IDLE)
 LABELS = {
     "sqlite": "SQLite outbox",
     "redis": "Redis outbox",
-    f"sqlite{IDLE}": "SQLite outbox, no courier (diagnosis)",
-    f"redis{IDLE}": "Redis outbox, no courier (diagnosis)",
+    f"sqlite{REPEAT}": 'SQLite, resolved = "repeat" (diagnosis)',
+    f"redis{REPEAT}": 'Redis, resolved = "repeat" (diagnosis)',
+    f"sqlite{IDLE}": 'SQLite, "repeat", no courier (diagnosis)',
+    f"redis{IDLE}": 'Redis, "repeat", no courier (diagnosis)',
 }
 BUDGET_ALERTS = 110  # alerts per group posted to the budget route: a digest each (~17 KB)
 TOLERANCE = 1.0  # messages a minute either side of 20
@@ -229,11 +236,13 @@ serve_forever(web, listener)
 """
 
 
-def relay_config(store: str) -> str:
-    """Three robots, two Alertmanager routes: ``storm`` (intake) and ``budget`` (a backlog)."""
+def relay_config(store: str, resolved: str = "update") -> str:
+    """Three robots, two Alertmanager routes: ``storm`` (intake) and ``budget`` (a backlog).
+    ``resolved = "update"`` is the default."""
     return f"""
 [relay]
 time_zone = "UTC"
+resolved = "{resolved}"
 
 [[robot]]
 name = "storm"
@@ -327,11 +336,12 @@ class Relay:
 def relay_process(
     name: str, folder: Path, sandbox_url: str, redis_url: str, prefix: str, env: dict[str, str]
 ) -> Iterator[Relay]:
-    store, courier = name.removesuffix(IDLE), not name.endswith(IDLE)
+    store, _, diagnosis = name.partition("-")
+    courier = not name.endswith(IDLE)
     data = folder / name
     data.mkdir()
     config = data / "relay.toml"
-    config.write_text(relay_config(store))
+    config.write_text(relay_config(store, "repeat" if diagnosis else "update"))
     log_path, profile = data / "relay.log", data / "profile"
     log = log_path.open("w")
     argv = [
@@ -339,7 +349,7 @@ def relay_process(
         sandbox_url,
         str(data),
         redis_url if store == "redis" else "",
-        prefix if courier else f"{prefix}{name}:",
+        f"{prefix}{name}:" if diagnosis else prefix,
         str(profile),
         "1" if courier else "0",
     ]
@@ -793,7 +803,7 @@ def main() -> None:
     parser.add_argument(
         "--diagnose",
         action="store_true",
-        help="add a relay per store whose courier never starts: what intake costs alone",
+        help='add relays per store: resolved = "repeat", and that without a courier',
     )
     args = parser.parse_args()
     if min(args.posts, args.concurrency, args.rounds, args.relay_cpus) < 1:
@@ -825,7 +835,8 @@ def main() -> None:
         ):
             folder = Path(tmp)
             sandbox_url = stack.enter_context(sandbox_process(sandbox_config(), env))
-            names = [*STORES, *(f"{store}{IDLE}" for store in STORES if args.diagnose)]
+            diagnoses = DIAGNOSES if args.diagnose else ()
+            names = [*STORES, *(f"{store}{d}" for d in diagnoses for store in STORES)]
             relays = {
                 name: stack.enter_context(
                     relay_process(name, folder, sandbox_url, args.redis, prefix, relay_env)
