@@ -391,3 +391,23 @@ async def test_with_repeat_every_state_is_sent(world: World) -> None:
     await world.drain(within=60)
     texts = [str(m.payload) for m in world.sandbox.robot.messages(robot="ops", limit=100)]
     assert sum("fp00010" in t for t in texts) == 2
+
+
+async def test_a_backlog_that_keeps_growing_is_packed_into_few_digests_when_a_slot_frees(
+    world: World,
+) -> None:
+    for n in range(20):  # the robot's minute used up
+        world.post("prod", alert_group(n, alerts=1))
+    await world.courier.deliver()
+    assert len(world.sandbox.robot.messages(robot="ops", limit=100)) == 20
+    for burst in range(30):  # 750 alerts trickle in while no slot is free
+        for n in range(25):
+            world.post("prod", alert_group(1000 + burst * 25 + n, alerts=1))
+        await world.courier.deliver()
+        world.clock.now += 1
+    await world.drain(within=600)
+    later = world.sandbox.robot.messages(robot="ops", limit=1000)[20:]
+    assert len(later) <= 8  # packed by size, not one digest per pass
+    text = "\n".join(str(m.payload) for m in later)
+    assert all(f"fp{n:04d}0" in text for n in range(1000, 1750))
+    assert world.sandbox.robot.rejections(robot="ops") == []

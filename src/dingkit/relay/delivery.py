@@ -224,9 +224,17 @@ class Courier:
 
     async def _deliver_robot(self, robot: str, due: int) -> float | None:
         policy = self.policy
-        if due > policy.merge_above:
-            await self._regroup(robot, lambda envelope: True)
+        target = self.targets[robot]
         while True:
+            slot = False
+            if due > policy.merge_above:
+                # Pack only when a message can go: everything that arrived meanwhile then
+                # goes in, and a robot without a slot costs nothing.
+                wait = await self._take_slot(target)
+                if wait > 0:
+                    return wait
+                await self._regroup(robot, lambda envelope: True)
+                slot, due = True, 0
             # One at a time: a claim need only outlast one send (Policy.lease).
             claimed = await asyncio.to_thread(
                 self.outbox.claim, robot, now=self.clock(), lease=policy.lease, limit=1
@@ -238,19 +246,25 @@ class Courier:
                 # What a silence held goes out as one digest when its window ends.
                 await asyncio.to_thread(self.outbox.release, [envelope.id])
                 await self._regroup(robot, lambda e: e.group.startswith(HELD))
+                claimed = await asyncio.to_thread(
+                    self.outbox.claim, robot, now=self.clock(), lease=policy.lease, limit=1
+                )
+                if not claimed:
+                    return None
+                envelope = claimed[0]
+            stopped = await self._send(robot, envelope, slot=slot)
+            if stopped is None:
                 continue
-            wait = await self._send(robot, envelope)
-            if wait is None:
-                continue
-            # No slot, or the robot was paused or held.
+            # No slot for a later part, or the robot was paused or held.
             if robot in self._paused:
                 self._paused.discard(robot)
                 await self._move_queue(robot, self.clock())
-            return wait if wait > 0 else None
+            return stopped if stopped > 0 else None
 
     async def _regroup(self, robot: str, mergeable: Callable[[Envelope], bool]) -> None:
-        """Claim ``robot``'s due envelopes, merge those ``mergeable`` into digests, and give
-        everything back, digests included, to be sent one at a time."""
+        """Claim ``robot``'s due envelopes, pack those ``mergeable`` into digests (earlier
+        digests included: packed again with what arrived since), and give everything back,
+        to be sent one at a time."""
         claimed = await asyncio.to_thread(
             self.outbox.claim,
             robot,
@@ -258,24 +272,14 @@ class Courier:
             lease=self.policy.lease,
             limit=self.policy.claim_limit,
         )
-        chosen = [e for e in claimed if mergeable(e)]
-        merged = {e.id for e in chosen if e.source != "digest" and not e.lapsed}
-        digests = await self._merge(robot, chosen)
-        back = [e.id for e in claimed if e.id not in merged] + [
-            d.id for d in digests if d.id not in {e.id for e in claimed}
-        ]
-        if back:
-            await asyncio.to_thread(self.outbox.release, back)
-
-    async def _merge(self, robot: str, claimed: list[Envelope]) -> list[Envelope]:
-        """Digests in place of ``claimed``. Digests made earlier go out as they are, and so
-        does an envelope whose last claim ran out (``lapsed``): it may have been posted
-        before its worker died, and only its own ``msgUuid`` keeps DingTalk from showing it
-        twice; inside a digest it would show again."""
-        ready = [e for e in claimed if e.source == "digest" or e.lapsed]
-        loose = [e for e in claimed if e.source != "digest" and not e.lapsed]
+        # Lapsed ones are not packed: an envelope whose worker died may have been posted,
+        # and only its own msgUuid keeps DingTalk from showing it twice.
+        chosen = [e for e in claimed if mergeable(e) and not e.lapsed]
+        replaced: set[str] = set()
         now = self.clock()
-        for digest in build_digests(loose):
+        for digest in build_digests(chosen):
+            if len(digest.ids) < 2:
+                continue  # alone in its bin: it goes as it is
             envelope = Envelope(
                 id=new_envelope_id(now),
                 robot=robot,
@@ -284,19 +288,24 @@ class Courier:
                 severity=digest.severity,
                 group="",
                 message=to_payload(Markdown(title=digest.title, text=digest.text)),
+                notification=digest.notification(),
                 created=now,
             )
             await asyncio.to_thread(
                 self.outbox.merge, digest.ids, envelope, now=now, lease=self.policy.lease
             )
-            self.counters.merged += len(digest.ids)
-            ready.append(envelope)
-            logger.info("robot %s: %d messages merged into one digest", robot, len(digest.ids))
-        return ready
+            replaced.update(digest.ids)
+            self.counters.merged += len(digest.items)
+            logger.info("robot %s: %d notifications packed in one digest", robot, len(digest.items))
+            await asyncio.to_thread(self.outbox.release, [envelope.id])
+        back = [e.id for e in claimed if e.id not in replaced]
+        if back:
+            await asyncio.to_thread(self.outbox.release, back)
 
-    async def _send(self, robot: str, envelope: Envelope) -> float | None:
-        """Send one envelope and settle it. ``None`` when it was settled (the next may go);
-        seconds to wait when no slot was free (0: the robot stopped, for now)."""
+    async def _send(self, robot: str, envelope: Envelope, *, slot: bool = False) -> float | None:
+        """Send one envelope and settle it (``slot``: one is taken already, for its first
+        part). ``None`` when it was settled (the next may go); seconds to wait when no slot
+        was free (0: the robot stopped, for now)."""
         target = self.targets[robot]
         try:
             message = message_from_payload(envelope.message)
@@ -306,8 +315,8 @@ class Courier:
             return None
         answers: list[str] = []
         try:
-            for part in parts:
-                wait = await self._take_slot(target)
+            for index, part in enumerate(parts):
+                wait = 0.0 if slot and index == 0 else await self._take_slot(target)
                 if wait > 0:
                     await asyncio.to_thread(self.outbox.release, [envelope.id])
                     return wait

@@ -66,78 +66,107 @@ def summary(notification: Notification) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """One merged message: the envelopes it replaces, and its markdown."""
+    """One merged message: the envelopes it replaces, its markdown, and its items (what each
+    merged notification was, kept in the digest's envelope so that a later merge can pack
+    it again with what arrived since)."""
 
     ids: tuple[str, ...]
     severity: str
     title: str
     text: str
+    items: tuple[dict[str, Any], ...] = ()
+
+    def notification(self) -> dict[str, Any]:
+        """What the digest's envelope keeps as its ``notification``."""
+        return {"items": list(self.items)}
+
+
+def items_of(envelope: Envelope) -> list[dict[str, Any]]:
+    """The notifications an envelope stands for: a digest's items, or itself."""
+    kept = envelope.notification.get("items") if envelope.source == "digest" else None
+    if isinstance(kept, list):
+        return [item for item in kept if isinstance(item, dict)]
+    return [
+        {
+            "route": envelope.route,
+            "group": envelope.group,
+            "severity": envelope.severity,
+            "source": envelope.source,
+            "created": envelope.created,
+            "notification": dict(envelope.notification),
+            "text": "" if envelope.notification else clip(_message_text(envelope.message), 300),
+        }
+    ]
 
 
 def build_digests(envelopes: Sequence[Envelope], *, max_bytes: int = DIGEST_BYTES) -> list[Digest]:
-    """``envelopes`` merged: most severe groups first; each digest within ``max_bytes``
-    (but one envelope alone may be larger: it is sent in parts)."""
-    groups: dict[str, list[Envelope]] = {}
-    for envelope in sorted(envelopes, key=lambda e: (e.created, e.id)):
-        groups.setdefault(envelope.group, []).append(envelope)
-    for members in groups.values():
-        members.sort(key=lambda e: (severity_rank(e.severity), e.created, e.id))
-    # Most severe group first (its first member is its most severe), then the oldest.
+    """``envelopes`` (digests among them) packed into digests of at most ``max_bytes``, the
+    most severe first; an envelope is never spread over two digests (one too large for a
+    digest is a digest of its own, sent in parts). Inside a digest, groups are ordered most
+    severe, then oldest, first, each alert on a line of its own."""
+    units = sorted(
+        ((envelope, items_of(envelope)) for envelope in envelopes),
+        key=lambda unit: (
+            min((severity_rank(i["severity"]) for i in unit[1]), default=2),
+            min((i["created"] for i in unit[1]), default=unit[0].created),
+            unit[0].id,
+        ),
+    )
+    bins: list[list[tuple[Envelope, list[dict[str, Any]]]]] = []
+    size = 0
+    for unit in units:
+        # An upper bound: a heading for each of its groups, shared or not.
+        cost = _bytes(line for item in unit[1] for line in _item_lines(item))
+        cost += 80 * len({item["group"] for item in unit[1]})
+        if bins and size + cost <= max_bytes:
+            bins[-1].append(unit)
+            size += cost
+        else:
+            bins.append([unit])
+            size = cost
+    return [_digest(bin_) for bin_ in bins]
+
+
+def _digest(units: Sequence[tuple[Envelope, list[dict[str, Any]]]]) -> Digest:
+    items = [item for _, unit_items in units for item in unit_items]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item in sorted(items, key=lambda i: (severity_rank(i["severity"]), i["created"])):
+        groups.setdefault(item["group"], []).append(item)
     ordered = sorted(
         groups.values(),
         key=lambda members: (
-            severity_rank(members[0].severity),
-            min(m.created for m in members),
+            severity_rank(members[0]["severity"]),
+            min(m["created"] for m in members),
         ),
     )
-    digests: list[Digest] = []
-    ids: list[str] = []
     lines: list[str] = []
-    size = 0
-    current_group: str | None = None
-    worst = "info"
-
-    def close() -> None:
-        nonlocal ids, lines, size, current_group, worst
-        if ids:
-            digests.append(_digest(tuple(ids), worst, lines))
-        ids, lines, size, current_group, worst = [], [], 0, None, "info"
-
     for members in ordered:
-        for envelope in members:
-            block = _lines(envelope)
-            heading = [] if envelope.group == current_group else [_heading(envelope, members)]
-            cost = _bytes(heading + block)
-            if ids and size + cost > max_bytes:
-                close()
-                heading = [_heading(envelope, members)]
-                cost = _bytes(heading + block)
-            lines += heading + block
-            size += cost
-            ids.append(envelope.id)
-            current_group = envelope.group
-            if severity_rank(envelope.severity) < severity_rank(worst):
-                worst = envelope.severity
-    close()
-    return digests
+        lines.append(_heading(members))
+        lines += [line for item in members for line in _item_lines(item)]
+    worst = ordered[0][0]["severity"] if ordered else "info"
+    title = f"{_ICONS.get(worst, '🟡')} {len(items)} notifications merged"
+    return Digest(
+        tuple(envelope.id for envelope, _ in units),
+        worst,
+        title,
+        "\n".join([f"### {title}", "", *lines]),
+        tuple(items),
+    )
 
 
-def _digest(ids: tuple[str, ...], worst: str, lines: Sequence[str]) -> Digest:
-    title = f"{_ICONS.get(worst, '🟡')} {len(ids)} notifications merged"
-    return Digest(ids, worst, title, "\n".join([f"### {title}", "", *lines]))
-
-
-def _heading(envelope: Envelope, members: Sequence[Envelope]) -> str:
-    route = f"{md(envelope.route)} · " if envelope.route else ""
-    name = envelope.group.rpartition("/")[2] or envelope.source
-    if envelope.group.startswith(HELD):
+def _heading(members: Sequence[dict[str, Any]]) -> str:
+    first = members[0]
+    route = f"{md(first['route'])} · " if first["route"] else ""
+    group = str(first["group"])
+    name = group.rpartition("/")[2] or str(first["source"])
+    if group.startswith(HELD):
         name += " (held by a silence)"
-    icon = _ICONS.get(members[0].severity, "🟡")  # the group's most severe
+    icon = _ICONS.get(str(first["severity"]), "🟡")  # the group's most severe
     return f"\n#### {icon} {route}{md(name)} ({len(members)})"
 
 
-def _lines(envelope: Envelope) -> list[str]:
-    note = envelope.notification
+def _item_lines(item: dict[str, Any]) -> list[str]:
+    note = item.get("notification")
     alerts = note.get("alerts") if isinstance(note, Mapping) else None
     if isinstance(alerts, list) and alerts:
         return [_alert_line(alert) for alert in alerts if isinstance(alert, Mapping)]
@@ -146,7 +175,7 @@ def _lines(envelope: Envelope) -> list[str]:
         text = md(clip(note["title"], 200))
         status = md(note.get("status", ""))
         return [f"- {f'[{text}]({link})' if link else text} · {status}"]
-    return [f"- {md(clip(_message_text(envelope.message), 300))}"]
+    return [f"- {md(item.get('text') or item.get('source') or 'message')}"]
 
 
 def _alert_line(alert: Mapping[str, Any]) -> str:
