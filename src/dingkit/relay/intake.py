@@ -6,8 +6,9 @@ outbox in one commit, deduplicated by what the sender says identifies the event 
 Alertmanager group key with its status and fingerprints, a GitHub delivery id, a GitLab
 idempotency key): the server answers 2xx only once this returned.
 
-A later notification of the same thread (an Alertmanager or Grafana group key) supersedes the
-queued, not yet sent messages of that thread whose every alert it carries again, when the
+A later notification of the same thread (an Alertmanager or Grafana group key) that resolves
+alerts supersedes the queued, not yet sent messages of that thread whose every alert it carries
+again, when the
 route's ``resolved`` setting is ``update`` (the default): a robot does not post a group's
 stale firing state just before its resolution, and a backlog shrinks to each group's latest
 state; with ``repeat`` every notification is sent. DingTalk cannot edit a robot's message,
@@ -134,7 +135,10 @@ def accept(
         f"{route.source}/{route.name}:{notification.dedup_key}" if notification.dedup_key else None
     )
     stored = outbox.put(envelopes, dedup_key=key)
-    if stored and envelopes[0].thread and config.resolved(route) == "update":
+    resolves = any(alert.status == "resolved" for alert in notification.alerts)
+    if stored and resolves and envelopes[0].thread and config.resolved(route) == "update":
+        # Only a notification that resolves something looks back (a walk over the robot's
+        # queue): a storm of firing ones costs nothing more.
         covered = {alert.fingerprint for alert in notification.alerts}
         keep = {envelope.id for envelope in envelopes}
         for envelope in envelopes:
