@@ -30,8 +30,11 @@ from .test_relay_delivery import alert_group
 pytestmark = pytest.mark.anyio
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-PERIOD = 4.0  # DingTalk's minute, shortened for the sandbox and both instances
-MESSAGES = 50
+# DingTalk's minute, shortened for the sandbox and both instances. Not shorter: the client's
+# window is one second longer than DingTalk's, against the jitter between taking a slot and
+# arriving, and a busy machine's jitter must stay under that.
+PERIOD = 8.0
+MESSAGES = 30
 
 
 @pytest.fixture
@@ -76,10 +79,8 @@ async def test_two_instances_share_the_work_and_never_exceed_the_budget(
         instances = []
         for _ in range(2):
             outbox = RedisOutbox(REDIS_URL, prefix=redis_prefix)
-            budget = RedisRateLimitStore(
-                REDIS_URL, prefix=redis_prefix + "budget" + str(len(instances))
-            )
-            # No merging: 50 messages one by one, so the budget is what paces them.
+            budget = RedisRateLimitStore(REDIS_URL, prefix=redis_prefix + "budget")
+            # No merging: 30 messages one by one, so the budget is what paces them.
             relay = Relay(
                 config,
                 outbox,
