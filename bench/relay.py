@@ -21,7 +21,7 @@ many and the sandbox and the driver to the others; on a 2-CPU machine all share 
 (a) Intake. C connections post real Alertmanager bodies (the fixtures of
     tests/relay/webhooks/alertmanager/ in turn, each post given a group key and fingerprints of
     its own, so nothing is deduplicated) to ``POST /alertmanager/storm``; each is answered 200
-    only after its envelope is committed. The floor is ``POST /floor`` added in front of the
+    only after its letter is committed. The floor is ``POST /floor`` added in front of the
     same relay's routes (behind the same middleware, on the same uvicorn): it reads the body
     and answers a fixed JSON, so the ratio is what parsing, routing, rendering and the commit
     cost. After a warm-up, floor and relay rounds alternate per server; medians of the rounds

@@ -25,9 +25,9 @@ from dingkit._admin_guard import ADMIN_TOKEN_HEADER, LOOPBACK_NAMES
 from dingkit._exceptions import ConfigurationError
 from dingkit.relay.app import create_app
 from dingkit.relay.config import parse_config
-from dingkit.relay.delivery import new_envelope_id
+from dingkit.relay.delivery import new_letter_id
 from dingkit.relay.outbox import SQLiteOutbox
-from dingkit.relay.outbox.base import Envelope, Hold
+from dingkit.relay.outbox.base import Hold, Letter
 from dingkit.relay.service import Relay
 from dingkit.sandbox import Sandbox, SandboxServer
 from dingkit.sandbox.config import RobotConfig, SandboxConfig
@@ -97,10 +97,10 @@ class RelayUnderTest:
             time.sleep(0.05)
 
     def put(self, robot: str, route: str, message: dict[str, Any]) -> str:
-        """An envelope straight into the outbox, as if a webhook had made it."""
+        """A letter straight into the outbox, as if a webhook had made it."""
         now = time.time()
-        envelope = Envelope(
-            id=new_envelope_id(now),
+        letter = Letter(
+            id=new_letter_id(now),
             robot=robot,
             route=route,
             source="alertmanager",
@@ -109,8 +109,8 @@ class RelayUnderTest:
             message=message,
             created=now,
         )
-        self.relay.outbox.put([envelope])
-        return envelope.id
+        self.relay.outbox.put([letter])
+        return letter.id
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cli.conftest import CLI
 from dingkit.relay.outbox import SQLiteOutbox
-from dingkit.relay.outbox.base import Envelope
+from dingkit.relay.outbox.base import Letter
 
 FIXTURES = Path(__file__).resolve().parents[1] / "relay" / "webhooks"
 CONFIG = """
@@ -72,7 +72,7 @@ def test_preview_says_what_is_wrong_in_one_line(home: Path) -> None:
 def test_dead_letters_are_listed_and_replayed(home: Path) -> None:
     data = home / "relay-data"
     outbox = SQLiteOutbox(data / "relay-outbox.sqlite3")
-    letter = Envelope(
+    letter = Letter(
         id="0000000000001000000deadbeef",
         robot="ops",
         route="prod",

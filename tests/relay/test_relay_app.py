@@ -21,7 +21,7 @@ from dingkit.relay.app import create_app
 from dingkit.relay.config import parse_config
 from dingkit.relay.delivery import Policy
 from dingkit.relay.outbox import SQLiteOutbox
-from dingkit.relay.outbox.base import Envelope
+from dingkit.relay.outbox.base import Letter
 from dingkit.relay.service import Relay
 from dingkit.sandbox import Sandbox
 from dingkit.sandbox.app import create_app as sandbox_app
@@ -209,7 +209,7 @@ async def test_metrics_count_what_came_and_went(served: Served) -> None:
 async def test_the_page_api_lists_robots_deliveries_and_dead_letters_which_can_be_replayed(
     served: Served,
 ) -> None:
-    bad = Envelope(
+    bad = Letter(
         id="0000000000001deadletter00",
         robot="ops",
         route="am",

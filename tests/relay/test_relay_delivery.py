@@ -22,7 +22,7 @@ from dingkit.relay.config import RelayConfig, parse_config
 from dingkit.relay.delivery import Courier, Policy
 from dingkit.relay.intake import accept
 from dingkit.relay.outbox import SQLiteOutbox
-from dingkit.relay.outbox.base import Envelope
+from dingkit.relay.outbox.base import Letter
 from dingkit.sandbox import Sandbox
 from dingkit.sandbox.app import create_app
 from dingkit.sandbox.config import RobotConfig, SandboxConfig
@@ -261,7 +261,7 @@ async def test_a_rate_limited_robot_rests_and_its_pool_sibling_takes_its_queue(
 async def test_a_message_dingtalk_will_never_take_is_a_dead_letter_and_can_be_replayed(
     world: World,
 ) -> None:
-    bad = Envelope(
+    bad = Letter(
         id="0000000000001badbadbadbad",
         robot="ops",
         route="prod",
@@ -333,8 +333,8 @@ async def test_the_budget_is_used_whole_but_never_exceeded_as_work_keeps_arrivin
     assert sent_at[19] - sent_at[0] < 15  # ... and the first 20 went at once
 
 
-async def test_an_envelope_whose_worker_died_is_sent_alone_never_merged(world: World) -> None:
-    # A worker claimed an envelope, posted it, and was killed before recording it.
+async def test_an_letter_whose_worker_died_is_sent_alone_never_merged(world: World) -> None:
+    # A worker claimed a letter, posted it, and was killed before recording it.
     world.post("prod", alert_group(1, alerts=1))
     [claimed] = world.outbox.claim("ops", now=world.clock.now, lease=120, limit=10)
     posted = await world.http.post(

@@ -95,8 +95,6 @@ GROUPS: dict[str, list[str]] = {
     "HighLatency": ["api-1", "api-2"],
 }
 SEVERITY = {"DiskFull": "critical", "HighLatency": "warning"}
-#: Each group is sent twice, firing then resolved.
-STATES = 2 * len(GROUPS)
 
 
 @pytest.fixture(scope="module")
@@ -223,8 +221,8 @@ def _peered(member: Alertmanager, count: int) -> bool:
 
 def alerts(status: str, started: datetime) -> list[dict[str, Any]]:
     """Every alert of :data:`GROUPS` as Prometheus posts it: its own startsAt, and an endsAt
-    ahead while firing, in the past once resolved."""
-    ends = started + (timedelta(hours=1) if status == "firing" else timedelta(seconds=1))
+    ahead while firing, now once resolved."""
+    ends = started + timedelta(hours=1) if status == "firing" else datetime.now(UTC)
     return [
         {
             "labels": {

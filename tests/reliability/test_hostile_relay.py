@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 from dingkit.relay.app import create_app
 from dingkit.relay.config import load_config
-from dingkit.relay.delivery import Policy, new_envelope_id
+from dingkit.relay.delivery import Policy, new_letter_id
 from dingkit.relay.outbox import SQLiteOutbox
-from dingkit.relay.outbox.base import Envelope
+from dingkit.relay.outbox.base import Letter
 from dingkit.relay.service import Relay
 from dingkit.relay.sources import SOURCES
 from dingkit.sandbox import Sandbox, SandboxServer
@@ -361,8 +361,8 @@ def relay_served(tmp_path: Path) -> Iterator[tuple[Relay, httpx.Client]]:
 def _dead_letter(relay: Relay) -> str:
     """A dead letter in the outbox, so that replaying a real id is among the cases."""
     now = relay.clock()
-    envelope = Envelope(
-        id=new_envelope_id(now),
+    letter = Letter(
+        id=new_letter_id(now),
         robot="ops",
         route="prod",
         source="alertmanager",
@@ -371,9 +371,9 @@ def _dead_letter(relay: Relay) -> str:
         message={"msgtype": "text", "text": {"content": "never sent"}},
         created=now,
     )
-    relay.outbox.put([envelope])
-    relay.outbox.dead(envelope.id, error="made dead by the test", now=now)
-    return envelope.id
+    relay.outbox.put([letter])
+    relay.outbox.dead(letter.id, error="made dead by the test", now=now)
+    return letter.id
 
 
 def _says_what_is_wrong(response: httpx.Response) -> str:

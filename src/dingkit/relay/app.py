@@ -10,7 +10,7 @@
     POST /api/dead/{id}/replay  a dead letter back in the outbox
     POST /api/reload            the config file read again
 
-Persist, then acknowledge: a webhook is answered 2xx only after its envelopes are committed,
+Persist, then acknowledge: a webhook is answered 2xx only after its letters are committed,
 and never 4xx because DingTalk is unhappy (delivery is the courier's business, later). The
 page and ``/api`` are guarded as the sandbox's own surface is (:mod:`dingkit._admin_guard`).
 """
@@ -39,11 +39,11 @@ from .._inbound import BODY_TIMEOUT, RefusalLog, Refused, read_body
 from .._wire import parse_json_strict
 from ..robot.messages import message_from_payload, to_payload
 from . import auth
-from .delivery import new_envelope_id
+from .delivery import new_letter_id
 from .errors import SourceError
 from .intake import accept
 from .metrics import render_metrics
-from .outbox.base import Envelope, OutboxUnavailable, Reject
+from .outbox.base import Letter, OutboxUnavailable, Reject
 from .service import Relay
 from .sources import SOURCES
 
@@ -127,12 +127,12 @@ def create_app(
         return JSONResponse(await asyncio.to_thread(_state, relay))
 
     async def replay(request: Request) -> Response:
-        envelope_id = request.path_params["id"]
-        found = await asyncio.to_thread(relay.outbox.replay, envelope_id, now=relay.clock())
+        letter_id = request.path_params["id"]
+        found = await asyncio.to_thread(relay.outbox.replay, letter_id, now=relay.clock())
         if not found:
-            return JSONResponse({"error": f"no dead letter {envelope_id!r}"}, status_code=404)
+            return JSONResponse({"error": f"no dead letter {letter_id!r}"}, status_code=404)
         relay.courier.wake()
-        return JSONResponse({"replayed": envelope_id})
+        return JSONResponse({"replayed": letter_id})
 
     async def reload(request: Request) -> Response:
         try:
@@ -264,8 +264,8 @@ async def _send(relay: Relay, request: Request, robot: str) -> Response:
     except ValueError as error:
         raise Refused(400, "message", f"not a robot message: {error}") from None
     now = relay.clock()
-    envelope = Envelope(
-        id=new_envelope_id(now),
+    letter = Letter(
+        id=new_letter_id(now),
         robot=robot,
         route="",
         source="send",
@@ -274,9 +274,9 @@ async def _send(relay: Relay, request: Request, robot: str) -> Response:
         message=to_payload(message),
         created=now,
     )
-    await asyncio.to_thread(relay.outbox.put, [envelope])
+    await asyncio.to_thread(relay.outbox.put, [letter])
     relay.courier.wake()
-    return JSONResponse({"accepted": True, "id": envelope.id, "robot": robot})
+    return JSONResponse({"accepted": True, "id": letter.id, "robot": robot})
 
 
 async def _keep_reject(

@@ -1,7 +1,7 @@
-"""The relay's delivery: envelopes out of the outbox, into DingTalk, each robot within its
+"""The relay's delivery: letters out of the outbox, into DingTalk, each robot within its
 budget, nothing lost and nothing sent twice.
 
-One :meth:`Courier.deliver` pass, per robot with due envelopes and not held:
+One :meth:`Courier.deliver` pass, per robot with due letters and not held:
 
 1. **Merge or not.** A backlog the budget carries within a minute (at most one window's
    worth, 20 messages, §2.3) goes out message by message. A larger one is merged into digests
@@ -11,9 +11,9 @@ One :meth:`Courier.deliver` pass, per robot with due envelopes and not held:
    window (:func:`dingkit.robot.limits.client_window`, keyed by the robot's token as
    :class:`~dingkit.robot.Robot` keys it) that ``dingkit send`` and the SDK use, in the store
    the relay is given (a file on one host, Redis across instances). Without a slot the
-   envelope is released untouched and the pass moves on; the worker sleeps until a slot
+   letter is released untouched and the pass moves on; the worker sleeps until a slot
    frees or new work arrives.
-3. **Send** with the envelope's id as ``msgUuid`` (§2.1: a resend is not doubled), a long
+3. **Send** with the letter's id as ``msgUuid`` (§2.1: a resend is not doubled), a long
    message in parts (``<id>-<n>``).
 4. **Settle by what DingTalk answered**, read through the error catalogue (the exception
    class it chose, :mod:`dingkit._errcodes`):
@@ -63,7 +63,7 @@ from ..robot.limits import client_window
 from ..robot.messages import Markdown, message_from_payload, to_payload
 from ..robot.target import PreparedSend, RobotTarget
 from .digest import HELD, build_digests
-from .outbox.base import Envelope, Hold, Outbox
+from .outbox.base import Hold, Letter, Outbox
 
 __all__ = ["Courier", "Policy"]
 
@@ -77,14 +77,14 @@ class Policy:
     """How delivery paces, merges and retries.
 
     Attributes:
-        lease: seconds a claimed envelope stays with this worker before another may take it:
-            more than one send takes (the robot's timeout, 10 s), since envelopes are claimed
+        lease: seconds a claimed letter stays with this worker before another may take it:
+            more than one send takes (the robot's timeout, 10 s), since letters are claimed
             one at a time; after a crash, what the worker held waits this long.
         merge_above: a backlog larger than this is merged into digests (one window's worth).
         pause: seconds a robot rests after a rate-limit code (DingTalk's block, §2.3).
-        max_attempts: sends tried before an envelope becomes a dead letter.
+        max_attempts: sends tried before a letter becomes a dead letter.
         backoff: first retry delay, doubled per attempt up to ``backoff_cap``, jittered.
-        claim_limit: envelopes claimed at once for a merge.
+        claim_limit: letters claimed at once for a merge.
     """
 
     lease: float = 30.0
@@ -105,7 +105,7 @@ class Counters:
     """What delivery did, for ``/metrics`` (totals since start)."""
 
     delivered: dict[str, int] = field(default_factory=dict)  # per robot, messages posted
-    merged: int = 0  # envelopes folded into digests
+    merged: int = 0  # letters folded into digests
     retried: int = 0
     dead: int = 0
     paused: int = 0
@@ -117,10 +117,10 @@ class Counters:
 
 
 class Courier:
-    """Delivers an outbox's envelopes to the robots of ``targets``.
+    """Delivers an outbox's letters to the robots of ``targets``.
 
     Args:
-        outbox: where envelopes wait.
+        outbox: where letters wait.
         targets: the configured robots by name.
         budget: where the robots' windows are counted (shared with every instance).
         pools: each robot's pool siblings (who may take its queue while it is paused).
@@ -161,7 +161,7 @@ class Courier:
     # -- running -------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """New envelopes are in: deliver now rather than at the next timer."""
+        """New letters are in: deliver now rather than at the next timer."""
         self._wake.set()
 
     async def run(self, *, idle: float = 1.0) -> None:
@@ -201,7 +201,7 @@ class Courier:
         self._robots.clear()
 
     async def deliver(self) -> float | None:
-        """One pass over every robot with due envelopes; seconds until a budget slot frees
+        """One pass over every robot with due letters; seconds until a budget slot frees
         for a robot that still has work (``None``: no robot is waiting for a slot)."""
         now = self.clock()
         holds = await asyncio.to_thread(self.outbox.holds, now)
@@ -233,7 +233,7 @@ class Courier:
                 wait = await self._take_slot(target)
                 if wait > 0:
                     return wait
-                await self._regroup(robot, lambda envelope: True)
+                await self._regroup(robot, lambda letter: True)
                 slot, due = True, 0
             # One at a time: a claim need only outlast one send (Policy.lease).
             claimed = await asyncio.to_thread(
@@ -241,18 +241,18 @@ class Courier:
             )
             if not claimed:
                 return None
-            envelope = claimed[0]
-            if envelope.group.startswith(HELD) and not envelope.lapsed:
+            letter = claimed[0]
+            if letter.group.startswith(HELD) and not letter.lapsed:
                 # What a silence held goes out as one digest when its window ends.
-                await asyncio.to_thread(self.outbox.release, [envelope.id])
+                await asyncio.to_thread(self.outbox.release, [letter.id])
                 await self._regroup(robot, lambda e: e.group.startswith(HELD))
                 claimed = await asyncio.to_thread(
                     self.outbox.claim, robot, now=self.clock(), lease=policy.lease, limit=1
                 )
                 if not claimed:
                     return None
-                envelope = claimed[0]
-            stopped = await self._send(robot, envelope, slot=slot)
+                letter = claimed[0]
+            stopped = await self._send(robot, letter, slot=slot)
             if stopped is None:
                 continue
             # No slot for a later part, or the robot was paused or held.
@@ -261,8 +261,8 @@ class Courier:
                 await self._move_queue(robot, self.clock())
             return stopped if stopped > 0 else None
 
-    async def _regroup(self, robot: str, mergeable: Callable[[Envelope], bool]) -> None:
-        """Claim ``robot``'s due envelopes, pack those ``mergeable`` into digests (earlier
+    async def _regroup(self, robot: str, mergeable: Callable[[Letter], bool]) -> None:
+        """Claim ``robot``'s due letters, pack those ``mergeable`` into digests (earlier
         digests included: packed again with what arrived since), and give everything back,
         to be sent one at a time."""
         claimed = await asyncio.to_thread(
@@ -272,7 +272,7 @@ class Courier:
             lease=self.policy.lease,
             limit=self.policy.claim_limit,
         )
-        # Lapsed ones are not packed: an envelope whose worker died may have been posted,
+        # Lapsed ones are not packed: a letter whose worker died may have been posted,
         # and only its own msgUuid keeps DingTalk from showing it twice.
         chosen = [e for e in claimed if mergeable(e) and not e.lapsed]
         replaced: set[str] = set()
@@ -280,8 +280,8 @@ class Courier:
         for digest in build_digests(chosen):
             if len(digest.ids) < 2:
                 continue  # alone in its bin: it goes as it is
-            envelope = Envelope(
-                id=new_envelope_id(now),
+            letter = Letter(
+                id=new_letter_id(now),
                 robot=robot,
                 route="",
                 source="digest",
@@ -292,95 +292,95 @@ class Courier:
                 created=now,
             )
             await asyncio.to_thread(
-                self.outbox.merge, digest.ids, envelope, now=now, lease=self.policy.lease
+                self.outbox.merge, digest.ids, letter, now=now, lease=self.policy.lease
             )
             replaced.update(digest.ids)
             self.counters.merged += len(digest.items)
             logger.info("robot %s: %d notifications packed in one digest", robot, len(digest.items))
-            await asyncio.to_thread(self.outbox.release, [envelope.id])
+            await asyncio.to_thread(self.outbox.release, [letter.id])
         back = [e.id for e in claimed if e.id not in replaced]
         if back:
             await asyncio.to_thread(self.outbox.release, back)
 
-    async def _send(self, robot: str, envelope: Envelope, *, slot: bool = False) -> float | None:
-        """Send one envelope and settle it (``slot``: one is taken already, for its first
+    async def _send(self, robot: str, letter: Letter, *, slot: bool = False) -> float | None:
+        """Send one letter and settle it (``slot``: one is taken already, for its first
         part). ``None`` when it was settled (the next may go); seconds to wait when no slot
         was free (0: the robot stopped, for now)."""
         target = self.targets[robot]
         try:
-            message = message_from_payload(envelope.message)
-            parts = target.prepare(message, split=True, msg_uuid=envelope.id)
+            message = message_from_payload(letter.message)
+            parts = target.prepare(message, split=True, msg_uuid=letter.id)
         except MessageValidationError as error:
-            await self._dead(envelope, f"not a message DingTalk takes: {error}")
+            await self._dead(letter, f"not a message DingTalk takes: {error}")
             return None
         answers: list[str] = []
         try:
             for index, part in enumerate(parts):
                 wait = 0.0 if slot and index == 0 else await self._take_slot(target)
                 if wait > 0:
-                    await asyncio.to_thread(self.outbox.release, [envelope.id])
+                    await asyncio.to_thread(self.outbox.release, [letter.id])
                     return wait
                 answer = await self._post(robot, part)
                 answers.append(f"errcode {answer.get('errcode', 0)}: {answer.get('errmsg', 'ok')}")
         except PayloadTooLargeError as error:
-            return await self._send_smaller(robot, envelope, message, str(error))
+            return await self._send_smaller(robot, letter, message, str(error))
         except DingTalkError as error:
-            return await self._failed(robot, envelope, error)
+            return await self._failed(robot, letter, error)
         now = self.clock()
         await asyncio.to_thread(
-            self.outbox.delivered, [envelope.id], answer="; ".join(answers), now=now
+            self.outbox.delivered, [letter.id], answer="; ".join(answers), now=now
         )
         self.counters.count(robot)
         return None
 
     async def _send_smaller(
-        self, robot: str, envelope: Envelope, message: object, reason: str
+        self, robot: str, letter: Letter, message: object, reason: str
     ) -> float | None:
         """DingTalk found a part too long (it counts differently from §2.3 [I]): the same
         message in parts half as large, under ids of their own."""
         target = self.targets[robot]
         if not isinstance(message, Markdown):
-            await self._dead(envelope, f"too long for DingTalk and cannot be split: {reason}")
+            await self._dead(letter, f"too long for DingTalk and cannot be split: {reason}")
             return None
         pieces = split_message(message, reserve_bytes=MAX_BODY_BYTES // 2)
         if len(pieces) < 2:
-            await self._dead(envelope, f"too long for DingTalk and cannot be split: {reason}")
+            await self._dead(letter, f"too long for DingTalk and cannot be split: {reason}")
             return None
         try:
             for index, piece in enumerate(pieces, 1):
-                for part in target.prepare(piece, msg_uuid=f"{envelope.id}-h{index}"):
+                for part in target.prepare(piece, msg_uuid=f"{letter.id}-h{index}"):
                     wait = await self._take_slot(target)
                     if wait > 0:
-                        await asyncio.to_thread(self.outbox.release, [envelope.id])
+                        await asyncio.to_thread(self.outbox.release, [letter.id])
                         return wait
                     await self._post(robot, part)
         except DingTalkError as error:
-            return await self._failed(robot, envelope, error)
+            return await self._failed(robot, letter, error)
         await asyncio.to_thread(
-            self.outbox.delivered, [envelope.id], answer="sent in smaller parts", now=self.clock()
+            self.outbox.delivered, [letter.id], answer="sent in smaller parts", now=self.clock()
         )
         self.counters.count(robot)
         return None
 
-    async def _failed(self, robot: str, envelope: Envelope, error: DingTalkError) -> float | None:
+    async def _failed(self, robot: str, letter: Letter, error: DingTalkError) -> float | None:
         now = self.clock()
         if isinstance(error, RateLimitError):
-            await self._pause(robot, envelope, error)
+            await self._pause(robot, letter, error)
             return 0.0
         if isinstance(error, _HELD):
-            await asyncio.to_thread(self.outbox.release, [envelope.id])
+            await asyncio.to_thread(self.outbox.release, [letter.id])
             await self._hold(robot, f"{type(error).__name__}: {error}", None)
             return 0.0
         if isinstance(error, BadRequestError):
-            await self._dead(envelope, str(error))
+            await self._dead(letter, str(error))
             return None
-        attempts = envelope.attempts + 1
+        attempts = letter.attempts + 1
         if attempts >= self.policy.max_attempts:
-            await self._dead(envelope, f"{attempts} attempts; last: {error}")
+            await self._dead(letter, f"{attempts} attempts; last: {error}")
             return None
         delay = self.policy.retry_delay(attempts, self._rng)
         await asyncio.to_thread(
-            self.outbox.retry, envelope.id, not_before=now + delay, error=str(error), now=now
+            self.outbox.retry, letter.id, not_before=now + delay, error=str(error), now=now
         )
         self.counters.retried += 1
         logger.warning(
@@ -388,10 +388,10 @@ class Courier:
         )
         return None
 
-    async def _pause(self, robot: str, envelope: Envelope, error: DingTalkError) -> None:
+    async def _pause(self, robot: str, letter: Letter, error: DingTalkError) -> None:
         now = self.clock()
         until = now + self.policy.pause
-        await asyncio.to_thread(self.outbox.release, [envelope.id])
+        await asyncio.to_thread(self.outbox.release, [letter.id])
         await asyncio.to_thread(
             self.outbox.hold, Hold(robot, f"rate limited by DingTalk: {error}", now, until)
         )
@@ -430,12 +430,10 @@ class Courier:
             reason,
         )
 
-    async def _dead(self, envelope: Envelope, reason: str) -> None:
-        await asyncio.to_thread(self.outbox.dead, envelope.id, error=reason, now=self.clock())
+    async def _dead(self, letter: Letter, reason: str) -> None:
+        await asyncio.to_thread(self.outbox.dead, letter.id, error=reason, now=self.clock())
         self.counters.dead += 1
-        logger.error(
-            "message %s to robot %s is a dead letter: %s", envelope.id, envelope.robot, reason
-        )
+        logger.error("message %s to robot %s is a dead letter: %s", letter.id, letter.robot, reason)
 
     # -- the wire ------------------------------------------------------------------------
 
@@ -472,7 +470,7 @@ class Courier:
         return answer
 
 
-def new_envelope_id(now: float) -> str:
+def new_letter_id(now: float) -> str:
     """Unique and sortable by time as text: milliseconds, then a counter (the ids one process
     makes in one millisecond keep their order: digests go out most severe first), then
     randomness (processes apart). The outbox's order, and the ``msgUuid`` of its sends."""

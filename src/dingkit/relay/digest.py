@@ -3,15 +3,15 @@ message at a time. No I/O.
 
 A robot takes 20 messages a minute (§2.3); a storm of 2,000 alerts sent one by one would take
 100 minutes and arrive long after anyone could act on it. So when a robot's backlog is larger
-than its budget carries promptly, the delivery worker merges it: envelopes are grouped by
+than its budget carries promptly, the delivery worker merges it: letters are grouped by
 their ``group`` (route and alert name), groups are ordered most severe first, then oldest
 first, and every alert keeps its own line (its fingerprint included, so that every alert can
 be found in what arrived); the lines are packed into markdown messages of at most
-:data:`DIGEST_BYTES` each. An envelope is never spread over two digests: one too large for
+:data:`DIGEST_BYTES` each. A letter is never spread over two digests: one too large for
 one digest is a digest of its own, sent in parts (``split``), as any long message is.
 
-Each envelope carries :func:`summary` of its notification (set when it was accepted); an
-envelope without one (a message sent through ``dingkit send --via-relay``) is shown by its
+Each letter carries :func:`summary` of its notification (set when it was accepted); an
+letter without one (a message sent through ``dingkit send --via-relay``) is shown by its
 own message text.
 """
 
@@ -25,11 +25,11 @@ from typing import Any
 from ..robot.compose import MAX_BODY_BYTES
 from .markdown import clip, md, safe_url
 from .notification import Notification, severity_rank
-from .outbox.base import Envelope
+from .outbox.base import Letter
 
 __all__ = ["DIGEST_BYTES", "HELD", "Digest", "build_digests", "summary"]
 
-#: The ``group`` prefix of envelopes a silence held: what a window held goes out as one
+#: The ``group`` prefix of letters a silence held: what a window held goes out as one
 #: digest when it ends, however small.
 HELD = "held:"
 
@@ -42,7 +42,7 @@ _ICONS = {"critical": "🔴", "error": "🟠", "warning": "🟡", "info": "🔵"
 
 
 def summary(notification: Notification) -> dict[str, Any]:
-    """What a digest needs of ``notification``, as JSON (kept in its envelopes)."""
+    """What a digest needs of ``notification``, as JSON (kept in its letters)."""
     return {
         "title": notification.title,
         "severity": notification.severity,
@@ -66,8 +66,8 @@ def summary(notification: Notification) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """One merged message: the envelopes it replaces, its markdown, and its items (what each
-    merged notification was, kept in the digest's envelope so that a later merge can pack
+    """One merged message: the letters it replaces, its markdown, and its items (what each
+    merged notification was, kept in the digest's letter so that a later merge can pack
     it again with what arrived since)."""
 
     ids: tuple[str, ...]
@@ -77,42 +77,42 @@ class Digest:
     items: tuple[dict[str, Any], ...] = ()
 
     def notification(self) -> dict[str, Any]:
-        """What the digest's envelope keeps as its ``notification``."""
+        """What the digest's letter keeps as its ``notification``."""
         return {"items": list(self.items)}
 
 
-def items_of(envelope: Envelope) -> list[dict[str, Any]]:
-    """The notifications an envelope stands for: a digest's items, or itself."""
-    kept = envelope.notification.get("items") if envelope.source == "digest" else None
+def items_of(letter: Letter) -> list[dict[str, Any]]:
+    """The notifications a letter stands for: a digest's items, or itself."""
+    kept = letter.notification.get("items") if letter.source == "digest" else None
     if isinstance(kept, list):
         return [item for item in kept if isinstance(item, dict)]
     return [
         {
-            "route": envelope.route,
-            "group": envelope.group,
-            "severity": envelope.severity,
-            "source": envelope.source,
-            "created": envelope.created,
-            "notification": dict(envelope.notification),
-            "text": "" if envelope.notification else clip(_message_text(envelope.message), 300),
+            "route": letter.route,
+            "group": letter.group,
+            "severity": letter.severity,
+            "source": letter.source,
+            "created": letter.created,
+            "notification": dict(letter.notification),
+            "text": "" if letter.notification else clip(_message_text(letter.message), 300),
         }
     ]
 
 
-def build_digests(envelopes: Sequence[Envelope], *, max_bytes: int = DIGEST_BYTES) -> list[Digest]:
-    """``envelopes`` (digests among them) packed into digests of at most ``max_bytes``, the
-    most severe first; an envelope is never spread over two digests (one too large for a
+def build_digests(letters: Sequence[Letter], *, max_bytes: int = DIGEST_BYTES) -> list[Digest]:
+    """``letters`` (digests among them) packed into digests of at most ``max_bytes``, the
+    most severe first; a letter is never spread over two digests (one too large for a
     digest is a digest of its own, sent in parts). Inside a digest, groups are ordered most
     severe, then oldest, first, each alert on a line of its own."""
     units = sorted(
-        ((envelope, items_of(envelope)) for envelope in envelopes),
+        ((letter, items_of(letter)) for letter in letters),
         key=lambda unit: (
             min((severity_rank(i["severity"]) for i in unit[1]), default=2),
             min((i["created"] for i in unit[1]), default=unit[0].created),
             unit[0].id,
         ),
     )
-    bins: list[list[tuple[Envelope, list[dict[str, Any]]]]] = []
+    bins: list[list[tuple[Letter, list[dict[str, Any]]]]] = []
     size = 0
     for unit in units:
         # An upper bound: a heading for each of its groups, shared or not.
@@ -127,7 +127,7 @@ def build_digests(envelopes: Sequence[Envelope], *, max_bytes: int = DIGEST_BYTE
     return [_digest(bin_) for bin_ in bins]
 
 
-def _digest(units: Sequence[tuple[Envelope, list[dict[str, Any]]]]) -> Digest:
+def _digest(units: Sequence[tuple[Letter, list[dict[str, Any]]]]) -> Digest:
     items = [item for _, unit_items in units for item in unit_items]
     groups: dict[str, list[dict[str, Any]]] = {}
     for item in sorted(items, key=lambda i: (severity_rank(i["severity"]), i["created"])):
@@ -146,7 +146,7 @@ def _digest(units: Sequence[tuple[Envelope, list[dict[str, Any]]]]) -> Digest:
     worst = ordered[0][0]["severity"] if ordered else "info"
     title = f"{_ICONS.get(worst, '🟡')} {len(items)} notifications merged"
     return Digest(
-        tuple(envelope.id for envelope, _ in units),
+        tuple(letter.id for letter, _ in units),
         worst,
         title,
         "\n".join([f"### {title}", "", *lines]),

@@ -1,7 +1,7 @@
-"""From a webhook to envelopes in the outbox: the relay's accepting side, without HTTP.
+"""From a webhook to letters in the outbox: the relay's accepting side, without HTTP.
 
 :func:`accept` reads the body through the route's source, decides where it goes
-(:mod:`.routing`), renders it once (:mod:`.render`) and puts one envelope per robot in the
+(:mod:`.routing`), renders it once (:mod:`.render`) and puts one letter per robot in the
 outbox in one commit, deduplicated by what the sender says identifies the event (an
 Alertmanager group key with its status and fingerprints, a GitHub delivery id, a GitLab
 idempotency key): the server answers 2xx only once this returned.
@@ -29,16 +29,16 @@ from typing import Any
 
 from ..robot.messages import to_payload
 from .config import RelayConfig, RouteConfig
-from .delivery import new_envelope_id
+from .delivery import new_letter_id
 from .digest import HELD, summary
 from .notification import Notification
-from .outbox.base import Envelope, Outbox
+from .outbox.base import Letter, Outbox
 from .render import render
 from .routing import decide
 from .silences import silenced, window
 from .sources import parse
 
-__all__ = ["Accepted", "accept", "envelopes_for"]
+__all__ = ["Accepted", "accept", "letters_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class Accepted:
         }
 
 
-def envelopes_for(
+def letters_for(
     config: RelayConfig,
     route: RouteConfig,
     notification: Notification,
@@ -69,8 +69,8 @@ def envelopes_for(
     now: float,
     robots: Iterable[str],
     mentions: Any,
-) -> list[Envelope]:
-    """One envelope per robot, the message rendered once."""
+) -> list[Letter]:
+    """One letter per robot, the message rendered once."""
     message = render(
         notification,
         template=route.compiled_template,
@@ -81,8 +81,8 @@ def envelopes_for(
     about = notification.alerts[0].name if notification.alerts else notification.event
     thread = _thread(route, notification)
     return [
-        Envelope(
-            id=new_envelope_id(now),
+        Letter(
+            id=new_letter_id(now),
             robot=robot,
             route=route.name,
             source=notification.source,
@@ -125,24 +125,24 @@ def accept(
     decision = decide(config, route, notification, lookup=lookup)
     if not decision.robots:
         return Accepted(notification, (), unresolved=decision.unresolved)
-    envelopes = envelopes_for(
+    letters = letters_for(
         config, route, notification, now=now, robots=decision.robots, mentions=decision.at
     )
     held_until = _held_until(config, route, notification, now)
     if held_until is not None:
-        envelopes = [_held(envelope, held_until) for envelope in envelopes]
+        letters = [_held(letter, held_until) for letter in letters]
     key = (
         f"{route.source}/{route.name}:{notification.dedup_key}" if notification.dedup_key else None
     )
-    stored = outbox.put(envelopes, dedup_key=key)
+    stored = outbox.put(letters, dedup_key=key)
     resolves = any(alert.status == "resolved" for alert in notification.alerts)
-    if stored and resolves and envelopes[0].thread and config.resolved(route) == "update":
+    if stored and resolves and letters[0].thread and config.resolved(route) == "update":
         # Only a notification that resolves something looks back (a walk over the robot's
         # queue): a storm of firing ones costs nothing more.
         covered = {alert.fingerprint for alert in notification.alerts}
-        keep = {envelope.id for envelope in envelopes}
-        for envelope in envelopes:
-            outbox.supersede(envelope.robot, envelope.thread, covered=covered, keep=keep, now=now)
+        keep = {letter.id for letter in letters}
+        for letter in letters:
+            outbox.supersede(letter.robot, letter.thread, covered=covered, keep=keep, now=now)
     return Accepted(
         notification,
         decision.robots,
@@ -165,5 +165,5 @@ def _held_until(
     return open_window.end.timestamp()
 
 
-def _held(envelope: Envelope, until: float) -> Envelope:
-    return dataclasses.replace(envelope, group=HELD + envelope.group, not_before=until)
+def _held(letter: Letter, until: float) -> Letter:
+    return dataclasses.replace(letter, group=HELD + letter.group, not_before=until)

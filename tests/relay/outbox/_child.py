@@ -2,16 +2,16 @@
 
 Each mode prints a line once what it names has returned from the outbox (so committed):
 
-- ``put FIRST``: puts envelopes ``FIRST``, ``FIRST + 1``, ... for ever, two robots per put
+- ``put FIRST``: puts letters ``FIRST``, ``FIRST + 1``, ... for ever, two robots per put
   (one commit), printing ``put <id>`` for both after each ``put`` returns, then idling up
   to a millisecond or two (a relay between webhooks: a kill lands there as often as within
   a put, where a put that returned before its commit was durable would be caught).
 - ``claim ROBOT NOW GO``: prints ``ready``, waits for the file ``GO``, then claims
-  ``ROBOT``'s envelopes (a few at a time, a long lease) until none is left, printing
+  ``ROBOT``'s letters (a few at a time, a long lease) until none is left, printing
   ``claimed <id>`` for each, pausing a moment between claims.
-- ``hold ROBOT NOW LEASE``: claims all of ``ROBOT``'s envelopes once, prints them, then
+- ``hold ROBOT NOW LEASE``: claims all of ``ROBOT``'s letters once, prints them, then
   ``holding``, and waits to be killed with its lease held.
-- ``merge FIRST``: for pair k = FIRST, FIRST + 1, ...: puts two envelopes for robot
+- ``merge FIRST``: for pair k = FIRST, FIRST + 1, ...: puts two letters for robot
   ``m<k>``, printing ``put <k>``, claims them and merges them into the digest ``d<k>``,
   printing ``merged <k>``.
 """
@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from _helpers import T0, envelope, open_store  # type: ignore[import-not-found]
+from _helpers import T0, letter, open_store  # type: ignore[import-not-found]
 
 
 def main(where: str, mode: str, *args: str) -> None:
@@ -32,7 +32,7 @@ def main(where: str, mode: str, *args: str) -> None:
         n = int(args[0])
         idle = random.Random(n)
         while True:
-            pair = [envelope(n, robot="ops"), envelope(n + 1, robot="dev")]
+            pair = [letter(n, robot="ops"), letter(n + 1, robot="dev")]
             outbox.put(pair)
             print(f"put {pair[0].id}\nput {pair[1].id}", flush=True)
             time.sleep(idle.random() * 0.002)
@@ -59,11 +59,11 @@ def main(where: str, mode: str, *args: str) -> None:
         k = int(args[0])
         while True:
             robot = f"m{k}"
-            outbox.put([envelope(2 * k, robot=robot), envelope(2 * k + 1, robot=robot)])
+            outbox.put([letter(2 * k, robot=robot), letter(2 * k + 1, robot=robot)])
             print(f"put {k}", flush=True)
             now = T0 + k
             ids = [e.id for e in outbox.claim(robot, now=now, lease=60, limit=2)]
-            digest = envelope(0, robot=robot, id=f"d{k:06d}", group="digest")
+            digest = letter(0, robot=robot, id=f"d{k:06d}", group="digest")
             outbox.merge(ids, digest, now=now, lease=60)
             print(f"merged {k}", flush=True)
             k += 1

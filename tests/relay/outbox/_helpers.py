@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dingkit.relay.outbox import Envelope, Hold, RedisOutbox, Reject, SQLiteOutbox
+from dingkit.relay.outbox import Hold, Letter, RedisOutbox, Reject, SQLiteOutbox
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 #: The relay clock's start in these tests: 2023-11-14 22:13:20 UTC.
@@ -14,8 +14,8 @@ T0 = 1_700_000_000.0
 Outbox = SQLiteOutbox | RedisOutbox
 
 
-def envelope(n: int, robot: str = "ops", **fields: Any) -> Envelope:
-    """Envelope number ``n``: ids sort as numbers do (``e000007`` before ``e000010``)."""
+def letter(n: int, robot: str = "ops", **fields: Any) -> Letter:
+    """Letter number ``n``: ids sort as numbers do (``e000007`` before ``e000010``)."""
     values: dict[str, Any] = {
         "id": f"e{n:06d}",
         "robot": robot,
@@ -26,7 +26,7 @@ def envelope(n: int, robot: str = "ops", **fields: Any) -> Envelope:
         "message": {"msgtype": "markdown", "markdown": {"title": "告警", "text": f"#{n}"}},
         "created": T0 + n,
     }
-    return Envelope(**{**values, **fields})
+    return Letter(**{**values, **fields})
 
 
 def open_store(where: str, **options: Any) -> Outbox:
@@ -40,8 +40,8 @@ def open_store(where: str, **options: Any) -> Outbox:
 def every_method(outbox: Outbox) -> list[Callable[[], object]]:
     """A call of each of the outbox's methods (for what happens when the store is down)."""
     return [
-        lambda: outbox.put([envelope(1)]),
-        lambda: outbox.put([envelope(1)], dedup_key="k"),
+        lambda: outbox.put([letter(1)]),
+        lambda: outbox.put([letter(1)], dedup_key="k"),
         lambda: outbox.reject(Reject(T0, "github", "ci", "bad", "")),
         lambda: outbox.rejects(),
         lambda: outbox.backlog(T0),
@@ -52,7 +52,7 @@ def every_method(outbox: Outbox) -> list[Callable[[], object]]:
         lambda: outbox.dead("e000001", error="x", now=T0),
         lambda: outbox.release(["e000001"]),
         lambda: outbox.reassign(["e000001"], "dev"),
-        lambda: outbox.merge(["e000001"], envelope(2), now=T0, lease=30),
+        lambda: outbox.merge(["e000001"], letter(2), now=T0, lease=30),
         lambda: outbox.supersede("ops", "g", covered={"a"}, keep=(), now=T0),
         lambda: outbox.hold(Hold("ops", "x", T0, None)),
         lambda: outbox.unhold("ops"),

@@ -1,5 +1,5 @@
 """Claimers side by side: threads on the handles of one process, and whole processes. No
-two ever get one envelope, and together they get every one."""
+two ever get one letter, and together they get every one."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from ._helpers import T0, envelope, open_store
+from ._helpers import T0, letter, open_store
 from .conftest import OutboxFactory, child
 
 ENVELOPES = 300
 PROCESS_ENVELOPES = 1500
 
 
-def test_threads_claiming_one_robot_never_get_an_envelope_twice(
+def test_threads_claiming_one_robot_never_get_an_letter_twice(
     make_outbox: OutboxFactory,
 ) -> None:
     handles = [make_outbox(), make_outbox()]
-    handles[0].put([envelope(n) for n in range(ENVELOPES)])
+    handles[0].put([letter(n) for n in range(ENVELOPES)])
     taken: list[str] = []
     lock = threading.Lock()
     start = threading.Barrier(8)
@@ -39,16 +39,16 @@ def test_threads_claiming_one_robot_never_get_an_envelope_twice(
         thread.join(timeout=60)
     twice = [i for i, n in Counter(taken).items() if n > 1]
     assert twice == []
-    assert sorted(taken) == [envelope(n).id for n in range(ENVELOPES)]
+    assert sorted(taken) == [letter(n).id for n in range(ENVELOPES)]
 
 
 @pytest.mark.parametrize("lapsed", [False, True], ids=["new", "lapsed"])
-def test_processes_claiming_one_robot_never_get_an_envelope_twice(
+def test_processes_claiming_one_robot_never_get_an_letter_twice(
     store: str, tmp_path: Path, lapsed: bool
 ) -> None:
     processes = 4
     outbox = open_store(store)
-    outbox.put([envelope(n) for n in range(PROCESS_ENVELOPES)])
+    outbox.put([letter(n) for n in range(PROCESS_ENVELOPES)])
     if lapsed:  # taken over from a claimer whose lease is over, not read anew
         outbox.claim("ops", now=T0 - 10, lease=10, limit=PROCESS_ENVELOPES)
         assert outbox.due(T0) == {"ops": PROCESS_ENVELOPES}
@@ -67,5 +67,5 @@ def test_processes_claiming_one_robot_never_get_an_envelope_twice(
     every = [i for claimed in taken.values() for i in claimed]
     twice = [i for i, n in Counter(every).items() if n > 1]
     assert twice == []
-    assert sorted(every) == [envelope(n).id for n in range(PROCESS_ENVELOPES)]
+    assert sorted(every) == [letter(n).id for n in range(PROCESS_ENVELOPES)]
     assert sum(1 for claimed in taken.values() if claimed) >= 2  # they did compete

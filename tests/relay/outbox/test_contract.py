@@ -8,23 +8,23 @@ from collections.abc import Sequence
 
 import pytest
 
-from dingkit.relay.outbox import DEDUP_WINDOW, KEPT, Envelope, Hold, OutboxUnavailable, Reject
+from dingkit.relay.outbox import DEDUP_WINDOW, KEPT, Hold, Letter, OutboxUnavailable, Reject
 
-from ._helpers import T0, envelope, every_method
+from ._helpers import T0, every_method, letter
 from .conftest import Clock, OutboxFactory
 
 LEASE = 30.0
 
 
-def ids(envelopes: Sequence[Envelope]) -> list[str]:
-    return [e.id for e in envelopes]
+def ids(letters: Sequence[Letter]) -> list[str]:
+    return [e.id for e in letters]
 
 
-def test_an_envelope_comes_back_from_a_claim_exactly_as_it_was_put(
+def test_an_letter_comes_back_from_a_claim_exactly_as_it_was_put(
     make_outbox: OutboxFactory,
 ) -> None:
     outbox = make_outbox()
-    original = envelope(
+    original = letter(
         1,
         message={"msgtype": "markdown", "markdown": {"title": "磁盘", "text": "## 🔥 ok"}},
         notification={"alerts": [{"fingerprint": "abc", "value": 12345678901234567890}]},
@@ -36,12 +36,12 @@ def test_an_envelope_comes_back_from_a_claim_exactly_as_it_was_put(
     assert outbox.claim("ops", now=T0, lease=LEASE, limit=10) == [original]
 
 
-def test_a_claim_takes_one_robots_due_envelopes_oldest_first_up_to_the_limit(
+def test_a_claim_takes_one_robots_due_letters_oldest_first_up_to_the_limit(
     make_outbox: OutboxFactory,
 ) -> None:
     outbox = make_outbox()
-    outbox.put([envelope(3), envelope(1, robot="dev"), envelope(2)])
-    outbox.put([envelope(4)])
+    outbox.put([letter(3), letter(1, robot="dev"), letter(2)])
+    outbox.put([letter(4)])
     assert ids(outbox.claim("ops", now=T0, lease=LEASE, limit=2)) == ["e000002", "e000003"]
     assert ids(outbox.claim("ops", now=T0, lease=LEASE, limit=2)) == ["e000004"]
     assert outbox.claim("ops", now=T0, lease=LEASE, limit=2) == []
@@ -49,11 +49,11 @@ def test_a_claim_takes_one_robots_due_envelopes_oldest_first_up_to_the_limit(
     assert ids(outbox.claim("dev", now=T0, lease=LEASE, limit=5)) == ["e000001"]
 
 
-def test_a_lease_that_runs_out_lets_another_claimer_take_the_envelope(
+def test_a_lease_that_runs_out_lets_another_claimer_take_the_letter(
     make_outbox: OutboxFactory,
 ) -> None:
     crashed, other = make_outbox(), make_outbox()
-    crashed.put([envelope(1), envelope(2)])
+    crashed.put([letter(1), letter(2)])
     assert len(crashed.claim("ops", now=T0, lease=LEASE, limit=10)) == 2
     assert other.claim("ops", now=T0 + LEASE - 0.001, lease=LEASE, limit=10) == []
     assert other.due(T0 + LEASE - 0.001) == {}
@@ -63,11 +63,11 @@ def test_a_lease_that_runs_out_lets_another_claimer_take_the_envelope(
     assert crashed.claim("ops", now=T0 + LEASE + 1, lease=LEASE, limit=10) == []  # leased anew
 
 
-def test_an_envelope_whose_claim_ran_out_comes_back_lapsed_and_only_then(
+def test_an_letter_whose_claim_ran_out_comes_back_lapsed_and_only_then(
     make_outbox: OutboxFactory,
 ) -> None:
     outbox = make_outbox()
-    outbox.put([envelope(n) for n in range(1, 6)])
+    outbox.put([letter(n) for n in range(1, 6)])
     first = outbox.claim("ops", now=T0, lease=LEASE, limit=10)
     assert [e.lapsed for e in first] == [False] * 5  # never claimed before
     outbox.release(["e000001"])
@@ -87,7 +87,7 @@ def test_backlog_counts_everything_waiting_and_due_only_what_a_claim_would_get(
 ) -> None:
     outbox = make_outbox()
     assert (outbox.backlog(T0), outbox.due(T0)) == ({}, {})
-    outbox.put([envelope(n) for n in range(1, 6)] + [envelope(9, robot="dev")])
+    outbox.put([letter(n) for n in range(1, 6)] + [letter(9, robot="dev")])
     outbox.claim("ops", now=T0, lease=LEASE, limit=2)  # claimed: backlog, not due
     outbox.retry("e000001", not_before=T0 + 60, error="busy", now=T0)  # waiting: the same
     assert outbox.backlog(T0) == {"ops": 5, "dev": 1}
@@ -99,11 +99,11 @@ def test_backlog_counts_everything_waiting_and_due_only_what_a_claim_would_get(
     assert outbox.backlog(T0) == {"ops": 5}
 
 
-def test_delivered_removes_envelopes_and_records_one_delivery(
+def test_delivered_removes_letters_and_records_one_delivery(
     make_outbox: OutboxFactory,
 ) -> None:
     outbox = make_outbox()
-    outbox.put([envelope(1), envelope(2), envelope(3)])
+    outbox.put([letter(1), letter(2), letter(3)])
     outbox.claim("ops", now=T0, lease=LEASE, limit=10)
     outbox.delivered(["e000001", "e000002"], answer="errcode 0: ok", now=T0 + 1)
     assert outbox.backlog(T0 + 1) == {"ops": 1}
@@ -119,7 +119,7 @@ def test_a_retry_counts_the_attempt_and_waits_for_not_before(
     make_outbox: OutboxFactory,
 ) -> None:
     outbox = make_outbox()
-    outbox.put([envelope(1)])
+    outbox.put([letter(1)])
     outbox.claim("ops", now=T0, lease=LEASE, limit=1)
     outbox.retry("e000001", not_before=T0 + 10, error="errcode -1: system busy", now=T0)
     assert outbox.claim("ops", now=T0 + 9.999, lease=LEASE, limit=1) == []
@@ -133,20 +133,20 @@ def test_a_retry_counts_the_attempt_and_waits_for_not_before(
     assert (record.outcome, record.answer, record.at) == ("retry", "errcode -1: system busy", T0)
 
 
-def test_a_retried_envelope_keeps_its_place_ahead_of_newer_ones(
+def test_a_retried_letter_keeps_its_place_ahead_of_newer_ones(
     make_outbox: OutboxFactory,
 ) -> None:
     outbox = make_outbox()
-    outbox.put([envelope(1)])
+    outbox.put([letter(1)])
     outbox.claim("ops", now=T0, lease=LEASE, limit=1)
     outbox.retry("e000001", not_before=T0 + 5, error="busy", now=T0)
-    outbox.put([envelope(2), envelope(3)])
+    outbox.put([letter(2), letter(3)])
     assert ids(outbox.claim("ops", now=T0 + 5, lease=LEASE, limit=2)) == ["e000001", "e000002"]
 
 
 def test_dead_letters_wait_for_a_replay_with_attempts_reset(make_outbox: OutboxFactory) -> None:
     outbox = make_outbox()
-    outbox.put([envelope(1), envelope(2), envelope(3)])
+    outbox.put([letter(1), letter(2), letter(3)])
     outbox.claim("ops", now=T0, lease=LEASE, limit=10)
     outbox.dead("e000002", error="errcode 300001: token is not exist", now=T0 + 1)
     outbox.dead("e000001", error="errcode 300005: token is not exist", now=T0 + 2)
@@ -171,22 +171,22 @@ def test_dead_letters_wait_for_a_replay_with_attempts_reset(make_outbox: OutboxF
     assert (replayed.id, replayed.attempts, replayed.not_before) == ("e000001", 0, 0.0)
 
 
-def test_released_envelopes_are_due_at_once_and_untouched(make_outbox: OutboxFactory) -> None:
+def test_released_letters_are_due_at_once_and_untouched(make_outbox: OutboxFactory) -> None:
     outbox = make_outbox()
-    outbox.put([envelope(1), envelope(2), envelope(3)])
+    outbox.put([letter(1), letter(2), letter(3)])
     claimed = outbox.claim("ops", now=T0, lease=LEASE, limit=2)
     outbox.release(["e000001", "e000002", "e000003", "no-such-id"])
     assert outbox.due(T0) == {"ops": 3}
-    assert outbox.claim("ops", now=T0, lease=LEASE, limit=10) == [*claimed, envelope(3)]
+    assert outbox.claim("ops", now=T0, lease=LEASE, limit=10) == [*claimed, letter(3)]
     assert outbox.recent() == []  # nothing was settled
 
 
-def test_reassigned_envelopes_are_due_at_once_for_the_other_robot(
+def test_reassigned_letters_are_due_at_once_for_the_other_robot(
     make_outbox: OutboxFactory,
 ) -> None:
     clock = Clock()
     outbox = make_outbox(clock=clock)
-    outbox.put([envelope(1), envelope(2), envelope(3)])
+    outbox.put([letter(1), letter(2), letter(3)])
     outbox.claim("ops", now=T0, lease=LEASE, limit=10)
     outbox.retry("e000002", not_before=T0 + 600, error="busy", now=T0)
     outbox.reassign(["e000001", "e000002"], "ops-sibling")
@@ -197,8 +197,8 @@ def test_reassigned_envelopes_are_due_at_once_for_the_other_robot(
         ("e000001", "ops-sibling", 0, 0.0),
         ("e000002", "ops-sibling", 1, 0.0),
     ]
-    # Envelope 3's claim ran out unsettled: it comes back lapsed.
-    lapsed = dataclasses.replace(envelope(3), lapsed=True)
+    # Letter 3's claim ran out unsettled: it comes back lapsed.
+    lapsed = dataclasses.replace(letter(3), lapsed=True)
     assert outbox.claim("ops", now=T0 + LEASE, lease=LEASE, limit=10) == [lapsed]
     record = outbox.recent()[0]
     assert (record.outcome, record.robot, record.merged, record.at) == ("reassigned", "ops", 2, T0)
@@ -208,15 +208,15 @@ def test_a_merge_replaces_the_originals_by_a_digest_claimed_by_the_merger(
     make_outbox: OutboxFactory,
 ) -> None:
     merger, other = make_outbox(), make_outbox()
-    merger.put([envelope(n) for n in range(1, 5)])
-    merger.put([envelope(5)])  # arrives after the claim: not merged, still queued
+    merger.put([letter(n) for n in range(1, 5)])
+    merger.put([letter(5)])  # arrives after the claim: not merged, still queued
     originals = merger.claim("ops", now=T0, lease=LEASE, limit=4)
-    digest = envelope(100, group="digest", message={"msgtype": "markdown", "n": 4})
+    digest = letter(100, group="digest", message={"msgtype": "markdown", "n": 4})
     merger.merge(ids(originals), digest, now=T0 + 1, lease=LEASE)
 
     assert merger.backlog(T0 + 1) == {"ops": 2}
     assert other.due(T0 + 1) == {"ops": 1}
-    assert other.claim("ops", now=T0 + 1, lease=100 * LEASE, limit=10) == [envelope(5)]
+    assert other.claim("ops", now=T0 + 1, lease=100 * LEASE, limit=10) == [letter(5)]
     assert other.claim("ops", now=T0 + LEASE, lease=LEASE, limit=10) == []  # digest leased
     # The merger's lease on its digest ran out: lapsed (it may have been posted).
     taken = other.claim("ops", now=T0 + 1 + LEASE, lease=LEASE, limit=10)
@@ -225,7 +225,7 @@ def test_a_merge_replaces_the_originals_by_a_digest_claimed_by_the_merger(
     assert (record.id, record.outcome, record.merged) == ("e000100", "merged", 4)
     other.delivered([digest.id], answer="errcode 0", now=T0 + 2 + LEASE)
     assert other.recent()[0].merged == 4  # the send carried all four
-    assert other.backlog(T0 + 2 + LEASE) == {"ops": 1}  # envelope 5, claimed
+    assert other.backlog(T0 + 2 + LEASE) == {"ops": 1}  # letter 5, claimed
     for original in originals:  # gone for good: settling them again does nothing
         other.release([original.id])
         assert not other.replay(original.id, now=T0)
@@ -234,11 +234,11 @@ def test_a_merge_replaces_the_originals_by_a_digest_claimed_by_the_merger(
 
 def test_a_digest_of_digests_carries_every_original(make_outbox: OutboxFactory) -> None:
     outbox = make_outbox()
-    outbox.put([envelope(n) for n in range(1, 6)])
+    outbox.put([letter(n) for n in range(1, 6)])
     first = outbox.claim("ops", now=T0, lease=LEASE, limit=3)
-    outbox.merge(ids(first), envelope(100), now=T0, lease=LEASE)
+    outbox.merge(ids(first), letter(100), now=T0, lease=LEASE)
     rest = outbox.claim("ops", now=T0, lease=LEASE, limit=10)
-    outbox.merge(["e000100", *ids(rest)], envelope(101), now=T0, lease=LEASE)
+    outbox.merge(["e000100", *ids(rest)], letter(101), now=T0, lease=LEASE)
     outbox.release(["e000101"])
     [digest] = outbox.claim("ops", now=T0, lease=LEASE, limit=10)
     outbox.delivered([digest.id], answer="errcode 0", now=T0)
@@ -255,15 +255,15 @@ def test_a_later_notification_supersedes_queued_ones_of_its_thread_it_carries_ag
     outbox = make_outbox()
     outbox.put(
         [
-            envelope(1, thread="g1", notification=alerts("a", "b")),
-            envelope(2, thread="g1", notification=alerts("a")),
-            envelope(3, thread="g1", notification=alerts("a", "c")),  # c is not carried again
-            envelope(4, thread="g2", notification=alerts("a")),  # another thread
-            envelope(5, thread="g1"),  # no alerts: nothing proves it repeated
-            envelope(6, thread="g1", notification=alerts("b")),
-            envelope(7, thread="g1", notification=alerts("a", "b")),  # the newer one
-            envelope(8, robot="dev", thread="g1", notification=alerts("a")),  # another robot
-            envelope(9, thread="g1", notification=alerts("a")),  # newer than the kept one
+            letter(1, thread="g1", notification=alerts("a", "b")),
+            letter(2, thread="g1", notification=alerts("a")),
+            letter(3, thread="g1", notification=alerts("a", "c")),  # c is not carried again
+            letter(4, thread="g2", notification=alerts("a")),  # another thread
+            letter(5, thread="g1"),  # no alerts: nothing proves it repeated
+            letter(6, thread="g1", notification=alerts("b")),
+            letter(7, thread="g1", notification=alerts("a", "b")),  # the newer one
+            letter(8, robot="dev", thread="g1", notification=alerts("a")),  # another robot
+            letter(9, thread="g1", notification=alerts("a")),  # newer than the kept one
         ]
     )
     claimed = outbox.claim("ops", now=T0, lease=LEASE, limit=1)
@@ -305,24 +305,24 @@ def test_a_dedup_key_refuses_a_second_put_for_24_hours(make_outbox: OutboxFactor
     clock = Clock()
     outbox = make_outbox(clock=clock)
     key = "alertmanager:{}:{alertname=HighLatency}:firing:3f2a"
-    assert outbox.put([envelope(1), envelope(2, robot="dev")], dedup_key=key)
+    assert outbox.put([letter(1), letter(2, robot="dev")], dedup_key=key)
     clock.advance(DEDUP_WINDOW - 1)
-    assert not outbox.put([envelope(3), envelope(4, robot="dev")], dedup_key=key)
+    assert not outbox.put([letter(3), letter(4, robot="dev")], dedup_key=key)
     assert outbox.backlog(clock()) == {"ops": 1, "dev": 1}  # nothing of the duplicate
-    assert outbox.put([envelope(5)], dedup_key="another key")
-    assert outbox.put([envelope(6)])  # no key: never a duplicate
+    assert outbox.put([letter(5)], dedup_key="another key")
+    assert outbox.put([letter(6)])  # no key: never a duplicate
     clock.advance(1)
-    assert outbox.put([envelope(7)], dedup_key=key)  # 24 hours on: a new notification
-    assert not outbox.put([envelope(8)], dedup_key=key)
+    assert outbox.put([letter(7)], dedup_key=key)  # 24 hours on: a new notification
+    assert not outbox.put([letter(8)], dedup_key=key)
     every = outbox.claim("ops", now=clock(), lease=LEASE, limit=10)
     assert ids(every) == ["e000001", "e000005", "e000006", "e000007"]
 
 
-def test_an_envelope_put_twice_is_kept_once(make_outbox: OutboxFactory) -> None:
+def test_an_letter_put_twice_is_kept_once(make_outbox: OutboxFactory) -> None:
     # A caller retrying a put whose answer it lost (a timeout) must not double a message.
     outbox = make_outbox()
-    outbox.put([envelope(1)])
-    outbox.put([envelope(1), envelope(2)])
+    outbox.put([letter(1)])
+    outbox.put([letter(1), letter(2)])
     assert outbox.backlog(T0) == {"ops": 2}
 
 
@@ -334,8 +334,8 @@ def test_recent_deliveries_and_rejects_are_newest_first_and_capped(
     for n in range(KEPT + extra):
         outbox.reject(Reject(T0 + n, "github", "ci", f"bad signature {n}", '{"zen":'))
     for n in range(KEPT + extra):
-        outbox.put([envelope(n)])
-        outbox.delivered([envelope(n).id], answer="errcode 0", now=T0 + n)
+        outbox.put([letter(n)])
+        outbox.delivered([letter(n).id], answer="errcode 0", now=T0 + n)
     newest = KEPT + extra - 1
     rejects = outbox.rejects(limit=2 * KEPT)
     assert len(rejects) == KEPT  # more were asked for: the older ones are gone
@@ -347,8 +347,8 @@ def test_recent_deliveries_and_rejects_are_newest_first_and_capped(
     ]
     recent = outbox.recent(limit=2 * KEPT)
     assert len(recent) == KEPT
-    assert [d.id for d in recent[:2]] == [envelope(newest).id, envelope(newest - 1).id]
-    assert recent[-1].id == envelope(extra).id
+    assert [d.id for d in recent[:2]] == [letter(newest).id, letter(newest - 1).id]
+    assert recent[-1].id == letter(extra).id
     assert len(outbox.recent()) == 50
     assert outbox.rejects(limit=0) == []
 

@@ -1,5 +1,5 @@
 """SIGKILL of a process using the outbox, at seeded random points: what a ``put`` returned
-for is there after reopening, a killed claimer's envelopes come back when its lease ends,
+for is there after reopening, a killed claimer's letters come back when its lease ends,
 and a merge is whole or not at all."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import random
 import threading
 import time
 
-from ._helpers import T0, envelope, open_store
+from ._helpers import T0, letter, open_store
 from .conftest import child, wait_for
 
 ROUNDS = 3
@@ -50,7 +50,7 @@ class Killable:
 
 
 def everything(where: str, robots: list[str]) -> list[str]:
-    """Every envelope id in the outbox at ``where``, reopened, for ``robots``."""
+    """Every letter id in the outbox at ``where``, reopened, for ``robots``."""
     outbox = open_store(where)
     try:
         return [e.id for r in robots for e in outbox.claim(r, now=FAR, lease=1, limit=10**6)]
@@ -78,17 +78,17 @@ def test_a_claimer_killed_holding_its_lease_loses_nothing(store: str) -> None:
     lease = 60.0
     outbox = open_store(store)
     try:
-        outbox.put([envelope(n) for n in range(20)])
+        outbox.put([letter(n) for n in range(20)])
         claimer = Killable(store, "hold", "ops", repr(T0), repr(lease))
         claimer.wait_for_lines(21)
         held = [line.split()[1] for line in claimer.kill() if line.startswith("claimed ")]
-        assert sorted(held) == [envelope(n).id for n in range(20)]
+        assert sorted(held) == [letter(n).id for n in range(20)]
 
-        outbox.put([envelope(n) for n in range(20, 25)])
+        outbox.put([letter(n) for n in range(20, 25)])
         assert outbox.backlog(T0 + 1) == {"ops": 25}
         assert outbox.due(T0 + 1) == {"ops": 5}  # the killed claimer's lease still holds
         fresh = outbox.claim("ops", now=T0 + lease - 1, lease=lease, limit=100)
-        assert [e.id for e in fresh] == [envelope(n).id for n in range(20, 25)]
+        assert [e.id for e in fresh] == [letter(n).id for n in range(20, 25)]
         assert outbox.due(T0 + lease) == {"ops": 20}  # its lease is over: all back
         taken_over = outbox.claim("ops", now=T0 + lease, lease=lease, limit=100)
         assert sorted(e.id for e in taken_over) == sorted(held)
@@ -113,7 +113,7 @@ def test_sigkill_while_merging_leaves_each_group_whole_or_merged(store: str) -> 
     try:
         for k in sorted(put):
             found = {e.id for e in outbox.claim(f"m{k}", now=FAR, lease=1, limit=10)}
-            digest, originals = {f"d{k:06d}"}, {envelope(2 * k).id, envelope(2 * k + 1).id}
+            digest, originals = {f"d{k:06d}"}, {letter(2 * k).id, letter(2 * k + 1).id}
             if k in merged:
                 assert found == digest, k
             else:  # killed around its merge: one or the other, never a part
@@ -124,6 +124,6 @@ def test_sigkill_while_merging_leaves_each_group_whole_or_merged(store: str) -> 
         for robot in unprinted:
             k = int(robot[1:])
             found = {e.id for e in outbox.claim(robot, now=FAR, lease=1, limit=10)}
-            assert found == {envelope(2 * k).id, envelope(2 * k + 1).id}, (k, found)
+            assert found == {letter(2 * k).id, letter(2 * k + 1).id}, (k, found)
     finally:
         outbox.close()

@@ -25,7 +25,7 @@ from dingkit.relay.outbox import (
 )
 from dingkit.relay.outbox.sqlite import _unavailable
 
-from ._helpers import REDIS_URL, T0, envelope, every_method
+from ._helpers import REDIS_URL, T0, every_method, letter
 from .conftest import Clock, dead_port
 
 # -- SQLite ---------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ def test_sqlite_commits_through_a_write_ahead_log_fsynced_on_every_commit(
 def test_sqlite_reopened_has_everything_it_had(tmp_path: Path) -> None:
     path = tmp_path / "data" / OUTBOX_FILE  # the directory is made
     outbox = SQLiteOutbox(path)
-    outbox.put([envelope(n) for n in range(4)], dedup_key="k")
+    outbox.put([letter(n) for n in range(4)], dedup_key="k")
     outbox.claim("ops", now=T0, lease=60, limit=1)
     outbox.dead("e000003", error="boom", now=T0)
     outbox.hold(Hold("ops", "errcode 310000", T0, None))
@@ -57,7 +57,7 @@ def test_sqlite_reopened_has_everything_it_had(tmp_path: Path) -> None:
     try:
         assert reopened.backlog(T0) == {"ops": 3}
         assert reopened.due(T0) == {"ops": 2}  # the lease survived too
-        assert not reopened.put([envelope(9)], dedup_key="k")
+        assert not reopened.put([letter(9)], dedup_key="k")
         assert [e.id for e in reopened.dead_letters()] == ["e000003"]
         assert list(reopened.holds(T0)) == ["ops"]
         assert len(reopened.rejects()) == 1
@@ -75,10 +75,10 @@ def test_sqlite_locked_past_its_busy_timeout_is_unavailable_then_recovers(
     try:
         other.execute("BEGIN EXCLUSIVE")  # another process, holding the write lock
         with pytest.raises(OutboxUnavailable, match="locked by another process") as raised:
-            outbox.put([envelope(1)])
+            outbox.put([letter(1)])
         assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
         other.execute("ROLLBACK")
-        assert outbox.put([envelope(1)])
+        assert outbox.put([letter(1)])
         assert outbox.backlog(T0) == {"ops": 1}
     finally:
         other.close()
@@ -88,11 +88,11 @@ def test_sqlite_locked_past_its_busy_timeout_is_unavailable_then_recovers(
 def test_sqlite_full_is_unavailable_and_stores_nothing(tmp_path: Path) -> None:
     outbox = SQLiteOutbox(tmp_path / OUTBOX_FILE)
     try:
-        outbox.put([envelope(1)])
+        outbox.put([letter(1)])
         # A full disk, as SQLite sees one: no page may be added to the file.
         (pages,) = outbox._db.execute("PRAGMA page_count").fetchone()
         outbox._db.execute(f"PRAGMA max_page_count = {pages}")
-        huge = [envelope(n, message={"text": "x" * 100_000}) for n in range(2, 5)]
+        huge = [letter(n, message={"text": "x" * 100_000}) for n in range(2, 5)]
         with pytest.raises(OutboxUnavailable, match=r"full.*free some space"):
             outbox.put(huge)
         assert outbox.backlog(T0) == {"ops": 1}  # the failed put left nothing behind
@@ -140,9 +140,9 @@ def test_sqlite_deletes_lapsed_dedup_keys_rather_than_keeping_them(tmp_path: Pat
     outbox = SQLiteOutbox(tmp_path / OUTBOX_FILE, clock=clock)
     try:
         for n in range(5):
-            outbox.put([envelope(n)], dedup_key=f"old-{n}")
+            outbox.put([letter(n)], dedup_key=f"old-{n}")
         clock.advance(DEDUP_WINDOW)
-        outbox.put([envelope(9)], dedup_key="new")
+        outbox.put([letter(9)], dedup_key="new")
         keys = outbox._db.execute("SELECT key FROM dedup_keys").fetchall()
         assert keys == [("new",)]
     finally:
@@ -184,7 +184,7 @@ def test_redis_errors_in_a_script_are_unavailable_not_raw(
 ) -> None:
     redis_server.set(f"{redis_outbox.prefix}q:ops", "not a stream")  # someone else's key
     with pytest.raises(OutboxUnavailable, match="WRONGTYPE"):
-        redis_outbox.put([envelope(1)])
+        redis_outbox.put([letter(1)])
     assert redis_outbox.backlog(T0) == {}  # the script stopped before storing anything
 
 
@@ -195,7 +195,7 @@ def test_redis_claims_live_in_the_consumer_group_and_are_taken_over_from_a_crash
     crashed = RedisOutbox(REDIS_URL, prefix=redis_outbox.prefix)
     crashed._consumer = "crashed-host:4242"
     try:
-        crashed.put([envelope(n) for n in range(3)])
+        crashed.put([letter(n) for n in range(3)])
         crashed.claim("ops", now=T0, lease=60, limit=2)
         owners = {e["consumer"] for e in redis_server.xpending_range(stream, group, "-", "+", 10)}
         assert owners == {b"crashed-host:4242"}
@@ -221,9 +221,9 @@ def test_redis_deletes_lapsed_dedup_keys_rather_than_keeping_them(
     outbox = RedisOutbox(REDIS_URL, prefix=prefix, clock=clock)
     try:
         for n in range(5):
-            outbox.put([envelope(n)], dedup_key=f"old-{n}")
+            outbox.put([letter(n)], dedup_key=f"old-{n}")
         clock.advance(DEDUP_WINDOW)
-        outbox.put([envelope(9)], dedup_key="new")
+        outbox.put([letter(9)], dedup_key="new")
         assert redis_server.zrange(f"{prefix}dedup", 0, -1) == [b"new"]
     finally:
         outbox.clear()
@@ -237,13 +237,13 @@ def test_redis_forgets_consumers_of_instances_gone_for_good(
     gone = RedisOutbox(REDIS_URL, prefix=redis_outbox.prefix)
     gone._consumer = "restarted-host:1"
     try:
-        gone.put([envelope(1), envelope(2)])
+        gone.put([letter(1), letter(2)])
         gone.claim("ops", now=T0, lease=60, limit=1)
         redis_outbox.forget_ms = 0
         redis_outbox.claim("ops", now=T0, lease=60, limit=1)
         assert redis_outbox.claim("ops", now=T0, lease=60, limit=1) == []
         names = {c["name"] for c in redis_server.xinfo_consumers(stream, group)}
-        assert b"restarted-host:1" in names  # it still holds envelope 1: kept
+        assert b"restarted-host:1" in names  # it still holds letter 1: kept
         redis_outbox.claim("ops", now=T0 + 60, lease=60, limit=10)  # both taken over
         assert redis_outbox.claim("ops", now=T0 + 60, lease=60, limit=1) == []
         names = {c["name"] for c in redis_server.xinfo_consumers(stream, group)}

@@ -1,7 +1,7 @@
 """The relay's durable outbox: the contract (:mod:`.base`) and its two stores.
 
     >>> outbox = open_outbox(data_dir, None)  # doctest: +SKIP
-    >>> outbox.put([envelope], dedup_key=key)  # doctest: +SKIP
+    >>> outbox.put([letter], dedup_key=key)  # doctest: +SKIP
 
 - :class:`SQLiteOutbox` (``sqlite.py``): one file in the data directory, WAL, fsynced on
   every commit; the default, for one relay on one host.
@@ -17,8 +17,8 @@ from .base import (
     DEDUP_WINDOW,
     KEPT,
     Delivery,
-    Envelope,
     Hold,
+    Letter,
     Outbox,
     OutboxUnavailable,
     Outcome,
@@ -32,8 +32,8 @@ __all__ = [
     "KEPT",
     "OUTBOX_FILE",
     "Delivery",
-    "Envelope",
     "Hold",
+    "Letter",
     "Outbox",
     "OutboxUnavailable",
     "Outcome",

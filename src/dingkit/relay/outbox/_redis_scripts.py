@@ -2,7 +2,7 @@
 each atomic (Redis runs a script alone). The layout they keep is described in ``redis.py``.
 
 Every script gets the key prefix as ``ARGV[1]`` and builds its keys from it (the robots an
-envelope moves between are only known inside the script), so the outbox needs a single
+letter moves between are only known inside the script), so the outbox needs a single
 Redis, not a Cluster. Times arrive as Python's ``repr`` of a float and are stored as given:
 nothing is rounded on the way. Every script is safe to run twice (the client retries once
 after a dropped connection): settling skips what is gone, ``put`` and ``merge`` skip ids
@@ -18,14 +18,14 @@ __all__ = ["SCRIPTS"]
 _PRELUDE = """
 local p = ARGV[1]
 local GROUP = 'relay'
-local function envelope(id) return p .. 'e:' .. id end
+local function letter(id) return p .. 'e:' .. id end
 local function queue(robot) return p .. 'q:' .. robot end
 local function pending(robot) return p .. 'pending:' .. robot end
 
 -- Whether id is in the outbox: stored, and not a dead letter.
 local function present(id)
-  return redis.call('HEXISTS', envelope(id), 'robot') == 1
-    and redis.call('HEXISTS', envelope(id), 'dead_at') == 0
+  return redis.call('HEXISTS', letter(id), 'robot') == 1
+    and redis.call('HEXISTS', letter(id), 'dead_at') == 0
 end
 
 -- To the end of robot's queue (its stream, made with its group on first use).
@@ -36,21 +36,21 @@ local function enqueue(id, robot)
     redis.call('SADD', p .. 'robots', robot)
   end
   local entry = redis.call('XADD', q, '*', 'id', id)
-  redis.call('HSET', envelope(id), 'robot', robot, 'entry', entry)
+  redis.call('HSET', letter(id), 'robot', robot, 'entry', entry)
 end
 
 -- Out of its robot's queue: acknowledged, deleted, no longer pending.
 local function unqueue(id)
-  local robot, entry = unpack(redis.call('HMGET', envelope(id), 'robot', 'entry'))
+  local robot, entry = unpack(redis.call('HMGET', letter(id), 'robot', 'entry'))
   if entry and entry ~= '' then
     redis.call('XACK', queue(robot), GROUP, entry)
     redis.call('XDEL', queue(robot), entry)
-    redis.call('HSET', envelope(id), 'entry', '')
+    redis.call('HSET', letter(id), 'entry', '')
   end
   redis.call('ZREM', pending(robot), id)
 end
 
--- Up to count new entries of robot's queue, read into the group's PEL: their envelope ids.
+-- Up to count new entries of robot's queue, read into the group's PEL: their letter ids.
 local function read_new(robot, consumer, count)
   local reply = redis.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', count,
     'STREAMS', queue(robot), '>')
@@ -62,11 +62,11 @@ local function read_new(robot, consumer, count)
 end
 
 local function fields(id)
-  return redis.call('HMGET', envelope(id), 'body', 'robot', 'attempts', 'not_before',
+  return redis.call('HMGET', letter(id), 'body', 'robot', 'attempts', 'not_before',
     'last_error', 'claimed')
 end
 
--- A settled envelope for the page, newest first, the newest KEPT kept. answer arrives
+-- A settled letter for the page, newest first, the newest KEPT kept. answer arrives
 -- JSON-encoded and at as text, so the record is built without rounding either.
 local function record(id, robot, route, outcome, answer, at, merged)
   local item = '{"id":' .. cjson.encode(id) .. ',"robot":' .. cjson.encode(robot)
@@ -78,7 +78,7 @@ end
 """
 
 # ARGV: prefix, now, dedup key, cutoff (keys taken at or before it have lapsed), has key,
-# then 7 per envelope: id, robot, route, body, attempts, not_before, last_error (JSON).
+# then 7 per letter: id, robot, route, body, attempts, not_before, last_error (JSON).
 _PUT = """
 local now, key = ARGV[2], ARGV[3]
 if ARGV[5] == '1' then
@@ -88,8 +88,8 @@ if ARGV[5] == '1' then
 end
 for i = 6, #ARGV, 7 do
   local id = ARGV[i]
-  if redis.call('EXISTS', envelope(id)) == 0 then
-    redis.call('HSET', envelope(id), 'route', ARGV[i + 2], 'body', ARGV[i + 3],
+  if redis.call('EXISTS', letter(id)) == 0 then
+    redis.call('HSET', letter(id), 'route', ARGV[i + 2], 'body', ARGV[i + 3],
       'attempts', ARGV[i + 4], 'not_before', ARGV[i + 5], 'last_error', ARGV[i + 6],
       'carries', 1)
     enqueue(id, ARGV[i + 1])
@@ -99,7 +99,7 @@ return 1
 """
 
 # ARGV: prefix, robot, now, lease end, limit, consumer, idle ms. Returns the claimed
-# envelopes' fields. What a lease or a retry's wait has let go of comes first (it is in the
+# letters' fields. What a lease or a retry's wait has let go of comes first (it is in the
 # PEL, so older than anything unread), then new entries in the queue's order. A claim that
 # finds nothing also forgets consumers that hold nothing and have been idle for the given
 # milliseconds (instances gone for good: every restart is a new consumer); a live one
@@ -110,7 +110,7 @@ local limit, consumer, idle_ms = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 if redis.call('EXISTS', queue(robot)) == 0 then return {} end
 local taken = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', pending(robot), '-inf', now, 'LIMIT', 0, limit)) do
-  local entry = redis.call('HGET', envelope(id), 'entry')
+  local entry = redis.call('HGET', letter(id), 'entry')
   redis.call('XCLAIM', queue(robot), GROUP, consumer, 0, entry)  -- counts a delivery
   taken[#taken + 1] = id
 end
@@ -118,7 +118,7 @@ while #taken < limit do
   local ids = read_new(robot, consumer, limit - #taken)
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
-    local not_before = redis.call('HGET', envelope(id), 'not_before')
+    local not_before = redis.call('HGET', letter(id), 'not_before')
     if tonumber(not_before) > tonumber(now) then
       redis.call('ZADD', pending(robot), not_before, id)  -- parked in the PEL until then
     else
@@ -130,7 +130,7 @@ local out = {}
 for _, id in ipairs(taken) do
   redis.call('ZADD', pending(robot), lease_end, id)
   out[#out + 1] = fields(id)  -- its 'claimed' as it was: '1' when a claim ran out
-  redis.call('HSET', envelope(id), 'claimed', '1')
+  redis.call('HSET', letter(id), 'claimed', '1')
 end
 if #taken == 0 then
   for _, info in ipairs(redis.call('XINFO', 'CONSUMERS', queue(robot), GROUP)) do
@@ -150,12 +150,12 @@ local first, carried = nil, 0
 for i = 4, #ARGV do
   local id = ARGV[i]
   if present(id) then
-    local robot, route, carries = unpack(redis.call('HMGET', envelope(id), 'robot', 'route',
+    local robot, route, carries = unpack(redis.call('HMGET', letter(id), 'robot', 'route',
       'carries'))
     first = first or {id, robot, route}
     carried = carried + tonumber(carries)
     unqueue(id)
-    redis.call('DEL', envelope(id))
+    redis.call('DEL', letter(id))
   end
 end
 if first then record(first[1], first[2], first[3], 'delivered', ARGV[3], ARGV[2], carried) end
@@ -167,10 +167,10 @@ return 1
 _RETRY = """
 local id, not_before = ARGV[4], ARGV[5]
 if not present(id) then return 0 end
-local robot, route, carries = unpack(redis.call('HMGET', envelope(id), 'robot', 'route',
+local robot, route, carries = unpack(redis.call('HMGET', letter(id), 'robot', 'route',
   'carries'))
-redis.call('HINCRBY', envelope(id), 'attempts', 1)
-redis.call('HSET', envelope(id), 'not_before', not_before, 'last_error', ARGV[3], 'claimed', '0')
+redis.call('HINCRBY', letter(id), 'attempts', 1)
+redis.call('HSET', letter(id), 'not_before', not_before, 'last_error', ARGV[3], 'claimed', '0')
 if redis.call('ZSCORE', pending(robot), id) then
   redis.call('ZADD', pending(robot), not_before, id)
 end
@@ -182,11 +182,11 @@ return 1
 _DEAD = """
 local id = ARGV[4]
 if not present(id) then return 0 end
-local robot, route, carries = unpack(redis.call('HMGET', envelope(id), 'robot', 'route',
+local robot, route, carries = unpack(redis.call('HMGET', letter(id), 'robot', 'route',
   'carries'))
 unqueue(id)
-redis.call('HINCRBY', envelope(id), 'attempts', 1)
-redis.call('HSET', envelope(id), 'last_error', ARGV[3], 'dead_at', ARGV[2])
+redis.call('HINCRBY', letter(id), 'attempts', 1)
+redis.call('HSET', letter(id), 'last_error', ARGV[3], 'dead_at', ARGV[2])
 redis.call('ZADD', p .. 'dead', ARGV[2], id)
 record(id, robot, route, 'dead', ARGV[3], ARGV[2], carries)
 return 1
@@ -197,9 +197,9 @@ _RELEASE = """
 for i = 2, #ARGV do
   local id = ARGV[i]
   if present(id) then
-    local robot = redis.call('HGET', envelope(id), 'robot')
+    local robot = redis.call('HGET', letter(id), 'robot')
     if redis.call('ZSCORE', pending(robot), id) then redis.call('ZADD', pending(robot), 0, id) end
-    redis.call('HSET', envelope(id), 'claimed', '0')
+    redis.call('HSET', letter(id), 'claimed', '0')
   end
 end
 return 1
@@ -211,11 +211,11 @@ local first, moved = nil, 0
 for i = 5, #ARGV do
   local id = ARGV[i]
   if present(id) then
-    local robot, route = unpack(redis.call('HMGET', envelope(id), 'robot', 'route'))
+    local robot, route = unpack(redis.call('HMGET', letter(id), 'robot', 'route'))
     first = first or {id, robot, route}
     moved = moved + 1
     unqueue(id)
-    redis.call('HSET', envelope(id), 'not_before', 0, 'claimed', '0')
+    redis.call('HSET', letter(id), 'not_before', 0, 'claimed', '0')
     enqueue(id, ARGV[4])
   end
 end
@@ -234,14 +234,14 @@ local carried, merged = 0, 0
 for i = 13, #ARGV do
   local original = ARGV[i]
   if present(original) and original ~= id then
-    carried = carried + tonumber(redis.call('HGET', envelope(original), 'carries'))
+    carried = carried + tonumber(redis.call('HGET', letter(original), 'carries'))
     merged = merged + 1
     unqueue(original)
-    redis.call('DEL', envelope(original))
+    redis.call('DEL', letter(original))
   end
 end
-if redis.call('EXISTS', envelope(id)) == 0 then
-  redis.call('HSET', envelope(id), 'route', route, 'body', ARGV[9], 'attempts', ARGV[10],
+if redis.call('EXISTS', letter(id)) == 0 then
+  redis.call('HSET', letter(id), 'route', route, 'body', ARGV[9], 'attempts', ARGV[10],
     'not_before', ARGV[11], 'last_error', ARGV[12], 'carries', math.max(carried, 1),
     'claimed', '1')
   enqueue(id, robot)
@@ -253,7 +253,7 @@ if redis.call('EXISTS', envelope(id)) == 0 then
       if other == id then
         found = true
       else
-        redis.call('ZADD', pending(robot), redis.call('HGET', envelope(other), 'not_before'),
+        redis.call('ZADD', pending(robot), redis.call('HGET', letter(other), 'not_before'),
           other)
       end
     end
@@ -269,9 +269,9 @@ _REPLAY = """
 local id = ARGV[2]
 if not redis.call('ZSCORE', p .. 'dead', id) then return 0 end
 redis.call('ZREM', p .. 'dead', id)
-redis.call('HDEL', envelope(id), 'dead_at')
-redis.call('HSET', envelope(id), 'attempts', 0, 'not_before', 0, 'claimed', '0')
-enqueue(id, redis.call('HGET', envelope(id), 'robot'))
+redis.call('HDEL', letter(id), 'dead_at')
+redis.call('HSET', letter(id), 'attempts', 0, 'not_before', 0, 'claimed', '0')
+enqueue(id, redis.call('HGET', letter(id), 'robot'))
 return 1
 """
 
@@ -314,12 +314,12 @@ for i = 7 + nkeep, #ARGV do covered[ARGV[i]] = true end
 local dropped = 0
 for _, item in ipairs(redis.call('XRANGE', queue(robot), '-', '+')) do
   local id = item[2][2]
-  local claimed = redis.call('HGET', envelope(id), 'claimed')
+  local claimed = redis.call('HGET', letter(id), 'claimed')
   local lease_until = redis.call('ZSCORE', pending(robot), id)
   local busy = claimed == '1' and lease_until and tonumber(lease_until) > tonumber(now)
   local newer = oldest_kept ~= nil and id >= oldest_kept
   if not keep[id] and not newer and not busy and present(id) then
-    local body = cjson.decode(redis.call('HGET', envelope(id), 'body'))
+    local body = cjson.decode(redis.call('HGET', letter(id), 'body'))
     local alerts = body['notification'] and body['notification']['alerts']
     local again = body['thread'] == thread and type(alerts) == 'table' and #alerts > 0
     if again then
@@ -328,9 +328,9 @@ for _, item in ipairs(redis.call('XRANGE', queue(robot), '-', '+')) do
       end
     end
     if again then
-      local route, carries = unpack(redis.call('HMGET', envelope(id), 'route', 'carries'))
+      local route, carries = unpack(redis.call('HMGET', letter(id), 'route', 'carries'))
       unqueue(id)
-      redis.call('DEL', envelope(id))
+      redis.call('DEL', letter(id))
       record(id, robot, route, 'superseded', answer, now, carries)
       dropped = dropped + 1
     end

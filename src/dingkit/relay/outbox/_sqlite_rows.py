@@ -9,16 +9,16 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from ._codec import fixed_body, stored_envelope
-from .base import KEPT, Delivery, Envelope, Hold, Outcome, Reject
+from ._codec import fixed_body, stored_letter
+from .base import KEPT, Delivery, Hold, Letter, Outcome, Reject
 
 SCHEMA_VERSION = 1
 
-# An envelope's fixed fields are one JSON ``body``; what changes while it waits has columns.
-# ``dead_at`` NULL: in the outbox; set: a dead letter. ``carries``: envelopes a digest
+# A letter's fixed fields are one JSON ``body``; what changes while it waits has columns.
+# ``dead_at`` NULL: in the outbox; set: a dead letter. ``carries``: letters a digest
 # stands for (1 for an ordinary one), for the recorded delivery.
 SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS envelopes (
+CREATE TABLE IF NOT EXISTS letters (
     id TEXT PRIMARY KEY,
     robot TEXT NOT NULL,
     route TEXT NOT NULL,
@@ -30,8 +30,8 @@ CREATE TABLE IF NOT EXISTS envelopes (
     carries INTEGER NOT NULL DEFAULT 1,
     dead_at REAL
 );
-CREATE INDEX IF NOT EXISTS envelopes_queue ON envelopes (robot, id) WHERE dead_at IS NULL;
-CREATE INDEX IF NOT EXISTS envelopes_dead ON envelopes (dead_at) WHERE dead_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS letters_queue ON letters (robot, id) WHERE dead_at IS NULL;
+CREATE INDEX IF NOT EXISTS letters_dead ON letters (dead_at) WHERE dead_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS dedup_keys (key TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS dedup_keys_at ON dedup_keys (at);
 CREATE TABLE IF NOT EXISTS deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
@@ -40,14 +40,14 @@ CREATE TABLE IF NOT EXISTS holds (robot TEXT PRIMARY KEY, body TEXT NOT NULL);
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
-ENVELOPE_COLUMNS = "body, robot, attempts, not_before, last_error"
+LETTER_COLUMNS = "body, robot, attempts, not_before, last_error"
 IN_OUTBOX = "dead_at IS NULL"
 
 
-def envelope_of(row: Sequence[Any], *, lapsed: bool = False) -> Envelope:
-    """The envelope of a row of :data:`ENVELOPE_COLUMNS`."""
+def letter_of(row: Sequence[Any], *, lapsed: bool = False) -> Letter:
+    """The letter of a row of :data:`LETTER_COLUMNS`."""
     body, robot, attempts, not_before, last_error = row
-    return stored_envelope(body, robot, attempts, not_before, last_error, lapsed=lapsed)
+    return stored_letter(body, robot, attempts, not_before, last_error, lapsed=lapsed)
 
 
 def record_json(record: Delivery | Reject | Hold) -> str:
@@ -55,7 +55,7 @@ def record_json(record: Delivery | Reject | Hold) -> str:
 
 
 class Stored(NamedTuple):
-    """What settling needs of an envelope still in the outbox."""
+    """What settling needs of a letter still in the outbox."""
 
     id: str
     robot: str
@@ -67,10 +67,10 @@ def present(db: sqlite3.Connection, ids: Sequence[str]) -> list[Stored]:
     """Those of ``ids`` still in the outbox, in the order given (settling skips what is
     gone: see the contract)."""
     found = []
-    for envelope_id in dict.fromkeys(ids):
+    for letter_id in dict.fromkeys(ids):
         row = db.execute(
-            f"SELECT id, robot, route, carries FROM envelopes WHERE id = ? AND {IN_OUTBOX}",
-            (envelope_id,),
+            f"SELECT id, robot, route, carries FROM letters WHERE id = ? AND {IN_OUTBOX}",
+            (letter_id,),
         ).fetchone()
         if row is not None:
             found.append(Stored(str(row[0]), str(row[1]), str(row[2]), int(row[3])))
@@ -78,19 +78,19 @@ def present(db: sqlite3.Connection, ids: Sequence[str]) -> list[Stored]:
 
 
 def insert(
-    db: sqlite3.Connection, envelope: Envelope, *, claimed_until: float = 0.0, carries: int = 1
+    db: sqlite3.Connection, letter: Letter, *, claimed_until: float = 0.0, carries: int = 1
 ) -> None:
     db.execute(
-        "INSERT INTO envelopes (id, robot, route, body, attempts, not_before, last_error,"
+        "INSERT INTO letters (id, robot, route, body, attempts, not_before, last_error,"
         " claimed_until, carries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
         (
-            envelope.id,
-            envelope.robot,
-            envelope.route,
-            fixed_body(envelope),
-            envelope.attempts,
-            envelope.not_before,
-            envelope.last_error,
+            letter.id,
+            letter.robot,
+            letter.route,
+            fixed_body(letter),
+            letter.attempts,
+            letter.not_before,
+            letter.last_error,
             claimed_until,
             carries,
         ),

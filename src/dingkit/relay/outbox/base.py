@@ -1,18 +1,18 @@
 """The relay's durable outbox: what every store (SQLite, Redis Streams) answers. No I/O.
 
 The relay acknowledges a webhook only once what it means is here (persist, then acknowledge),
-and a message leaves here only once DingTalk has taken it. One :class:`Envelope` is one robot
-message for one robot; a webhook routed to three robots puts three envelopes, in one
+and a message leaves here only once DingTalk has taken it. One :class:`Letter` is one robot
+message for one robot; a webhook routed to three robots puts three letters, in one
 commit.
 
-Delivery workers *claim* a robot's due envelopes for a lease; a claimed envelope is settled
+Delivery workers *claim* a robot's due letters for a lease; a claimed letter is settled
 by exactly one of :meth:`Outbox.delivered`, :meth:`Outbox.retry`, :meth:`Outbox.dead`,
-:meth:`Outbox.release`, :meth:`Outbox.reassign` or :meth:`Outbox.merge`. An envelope whose
+:meth:`Outbox.release`, :meth:`Outbox.reassign` or :meth:`Outbox.merge`. A letter whose
 lease runs out unsettled (its worker was killed) is due again and claimed by whoever asks
-next: nothing claimed is ever lost, and because an envelope's ``id`` is the ``msgUuid`` of
+next: nothing claimed is ever lost, and because a letter's ``id`` is the ``msgUuid`` of
 its send, a resend after such a crash is not doubled by DingTalk (§2.1).
 
-Several envelopes merged into a digest are replaced by the digest in the same commit
+Several letters merged into a digest are replaced by the digest in the same commit
 (:meth:`Outbox.merge`), so a crash between merging and sending resends the same digest with
 the same ``msgUuid`` rather than a different mix.
 
@@ -37,8 +37,8 @@ __all__ = [
     "DEDUP_WINDOW",
     "KEPT",
     "Delivery",
-    "Envelope",
     "Hold",
+    "Letter",
     "Outbox",
     "OutboxUnavailable",
     "Outcome",
@@ -59,7 +59,7 @@ class OutboxUnavailable(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Envelope:
+class Letter:
     """One robot message waiting for one robot.
 
     Attributes:
@@ -78,7 +78,7 @@ class Envelope:
         last_error: what the last failed attempt got, for the page and the dead letters.
         thread: the sender's thread of updates it belongs to (an Alertmanager group key):
             a later notification of the thread may supersede it (:meth:`Outbox.supersede`).
-        lapsed: set by :meth:`Outbox.claim` when the envelope was claimed before and that
+        lapsed: set by :meth:`Outbox.claim` when the letter was claimed before and that
             claim ran out unsettled (its worker was killed, say): it may have been posted
             already, so it is sent again on its own, under its own ``msgUuid`` (which
             DingTalk posts once), and never merged into a digest. Not stored.
@@ -107,7 +107,7 @@ class Envelope:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Envelope:
+    def from_json(cls, data: Mapping[str, Any]) -> Letter:
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
 
@@ -116,7 +116,7 @@ Outcome = Literal["delivered", "retry", "dead", "merged", "reassigned", "superse
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """A settled envelope, for the page's recent deliveries: what DingTalk answered."""
+    """A settled letter, for the page's recent deliveries: what DingTalk answered."""
 
     id: str
     robot: str
@@ -124,7 +124,7 @@ class Delivery:
     outcome: Outcome
     answer: str  # DingTalk's errcode and errmsg, or the error
     at: float
-    merged: int = 1  # envelopes this send carried (a digest carries several)
+    merged: int = 1  # letters this send carried (a digest carries several)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +157,11 @@ class Outbox(Protocol):
 
     # -- accepting ------------------------------------------------------------------------
 
-    def put(self, envelopes: Sequence[Envelope], *, dedup_key: str | None = None) -> bool:
-        """Store ``envelopes`` in one commit. With ``dedup_key`` (a GitHub delivery id, an
+    def put(self, letters: Sequence[Letter], *, dedup_key: str | None = None) -> bool:
+        """Store ``letters`` in one commit. With ``dedup_key`` (a GitHub delivery id, an
         Alertmanager group key + status + fingerprints), only if no earlier ``put`` had that
         key in the last 24 hours (:data:`DEDUP_WINDOW`, on the store's clock): ``False``
-        then, and nothing is stored. An envelope whose ``id`` is stored already is kept
+        then, and nothing is stored. A letter whose ``id`` is stored already is kept
         once (a ``put`` retried after an answer that got lost)."""
         ...
 
@@ -176,48 +176,48 @@ class Outbox(Protocol):
     # -- delivering -----------------------------------------------------------------------
 
     def backlog(self, now: float) -> dict[str, int]:
-        """Envelopes not yet delivered nor dead, per robot (claimed ones included)."""
+        """Letters not yet delivered nor dead, per robot (claimed ones included)."""
         ...
 
     def due(self, now: float) -> dict[str, int]:
-        """Envelopes that could be claimed now, per robot (unclaimed or lease run out, and
+        """Letters that could be claimed now, per robot (unclaimed or lease run out, and
         ``not_before`` reached); robots with none are left out."""
         ...
 
-    def claim(self, robot: str, *, now: float, lease: float, limit: int) -> list[Envelope]:
-        """Up to ``limit`` of ``robot``'s due envelopes, oldest first, leased to the caller
+    def claim(self, robot: str, *, now: float, lease: float, limit: int) -> list[Letter]:
+        """Up to ``limit`` of ``robot``'s due letters, oldest first, leased to the caller
         until ``now + lease`` (no one else gets them meanwhile; at ``now + lease`` they are
         due again). Claiming counts no attempt: :meth:`retry` and :meth:`dead` do."""
         ...
 
     def delivered(self, ids: Sequence[str], *, answer: str, now: float) -> None:
         """DingTalk took them: gone from the outbox, one :class:`Delivery` recorded (the
-        first id's; ``merged`` counts every envelope they carried, a digest's originals
+        first id's; ``merged`` counts every letter they carried, a digest's originals
         included)."""
         ...
 
-    def retry(self, envelope_id: str, *, not_before: float, error: str, now: float) -> None:
+    def retry(self, letter_id: str, *, not_before: float, error: str, now: float) -> None:
         """A failed attempt: ``attempts`` + 1, ``last_error`` set, due again at
         ``not_before`` (its lease ends); recorded as a ``retry``."""
         ...
 
-    def dead(self, envelope_id: str, *, error: str, now: float) -> None:
+    def dead(self, letter_id: str, *, error: str, now: float) -> None:
         """Out of retries (the last attempt counted): moved to the dead letters, never
         sent again unless replayed; recorded as ``dead``."""
         ...
 
     def release(self, ids: Sequence[str]) -> None:
-        """Give back claimed envelopes untouched (no attempt counted, nothing recorded):
+        """Give back claimed letters untouched (no attempt counted, nothing recorded):
         due again at once."""
         ...
 
     def reassign(self, ids: Sequence[str], robot: str) -> None:
-        """Move claimed envelopes to another robot (a pool sibling), due at once there
+        """Move claimed letters to another robot (a pool sibling), due at once there
         with their attempts kept; one ``reassigned`` record, timed by the store's clock."""
         ...
 
-    def merge(self, ids: Sequence[str], digest: Envelope, *, now: float, lease: float) -> None:
-        """Replace the claimed envelopes ``ids`` by ``digest`` in one commit; the digest is
+    def merge(self, ids: Sequence[str], digest: Letter, *, now: float, lease: float) -> None:
+        """Replace the claimed letters ``ids`` by ``digest`` in one commit; the digest is
         stored claimed by the caller (leased until ``now + lease``). Ids no longer in the
         outbox are skipped; the digest carries the rest (see :meth:`delivered`); one
         ``merged`` record."""
@@ -232,11 +232,11 @@ class Outbox(Protocol):
         keep: Collection[str],
         now: float,
     ) -> int:
-        """Drop ``robot``'s envelopes of ``thread`` that no one is sending (not claimed under
+        """Drop ``robot``'s letters of ``thread`` that no one is sending (not claimed under
         a live lease) and whose alerts a later notification carries again: every fingerprint
-        of theirs is in ``covered`` (an envelope without alerts is never dropped). ``keep``:
-        the later notification's envelopes; only envelopes older than all of them (a smaller
-        id) are dropped. One ``superseded`` :class:`Delivery` per dropped envelope; how many
+        of theirs is in ``covered`` (a letter without alerts is never dropped). ``keep``:
+        the later notification's letters; only letters older than all of them (a smaller
+        id) are dropped. One ``superseded`` :class:`Delivery` per dropped letter; how many
         were dropped."""
         ...
 
@@ -255,15 +255,15 @@ class Outbox(Protocol):
     # -- operating ------------------------------------------------------------------------
 
     def recent(self, limit: int = 50) -> list[Delivery]:
-        """Settled envelopes, newest first (the newest 1,000 are kept)."""
+        """Settled letters, newest first (the newest 1,000 are kept)."""
         ...
 
-    def dead_letters(self, limit: int = 100) -> list[Envelope]:
-        """Dead envelopes, newest first."""
+    def dead_letters(self, limit: int = 100) -> list[Letter]:
+        """Dead letters, newest first."""
         ...
 
-    def replay(self, envelope_id: str, *, now: float) -> bool:
-        """A dead envelope back in the outbox, due at once with its attempts reset (its
+    def replay(self, letter_id: str, *, now: float) -> bool:
+        """A dead letter back in the outbox, due at once with its attempts reset (its
         ``last_error`` kept); ``False`` when there is no such dead letter."""
         ...
 

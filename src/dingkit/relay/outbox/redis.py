@@ -2,11 +2,11 @@
 
 Guarantees:
 
-- Every change is one Lua script, so it is atomic: a ``put`` stores its envelopes and its
-  deduplication key together or not at all, a ``claim`` hands an envelope to one caller
+- Every change is one Lua script, so it is atomic: a ``put`` stores its letters and its
+  deduplication key together or not at all, a ``claim`` hands a letter to one caller
   only, a ``merge`` removes the originals and stores the digest claimed in one step. Lua
   rather than ``MULTI``/``EXEC`` because each step decides on what it reads (is the key
-  known, which entries are due, is the envelope still there): a transaction could only do
+  known, which entries are due, is the letter still there): a transaction could only do
   that with ``WATCH`` and retries under contention. (Appending to the reject list decides
   nothing and is a plain ``MULTI``/``EXEC``.)
 - A change has reached Redis when the method returns: a ``SIGKILL`` of the relay loses
@@ -20,7 +20,7 @@ Guarantees:
 
 Layout under ``prefix`` (one relay deployment per prefix; a single Redis, not a Cluster):
 
-- ``q:<robot>``: a stream per robot, entries ``id=<envelope id>``, with the consumer group
+- ``q:<robot>``: a stream per robot, entries ``id=<letter id>``, with the consumer group
   ``relay``; each instance reads new entries with ``XREADGROUP`` as its own consumer
   (``host:pid``; one that holds nothing and has been idle for an hour is forgotten, so
   restarts do not pile consumers up). An entry stays in the group's pending list (PEL)
@@ -37,16 +37,16 @@ Layout under ``prefix`` (one relay deployment per prefix; a single Redis, not a 
   against leases of tens of seconds is harmless). ``XCLAIM`` still moves the entry to the
   new claimer in the PEL, whose delivery count shows how often it was taken over.
   A retry stays in the PEL rather than being re-added, so it keeps its place in the queue.
-- ``e:<id>``: a hash per envelope. Its fixed fields are one JSON ``body``, written once by
+- ``e:<id>``: a hash per letter. Its fixed fields are one JSON ``body``, written once by
   Python; what changes (``robot``, ``attempts``, ``not_before``, ``last_error``, the stream
   ``entry``) are fields of their own, so a script never decodes or re-encodes the body
   (Lua's cjson would round big numbers in a message) and a stream entry, immutable in
-  Redis, need not be rewritten when an envelope is retried or reassigned.
+  Redis, need not be rewritten when a letter is retried or reassigned.
 - ``dead``: dead letters by when they died; ``dedup``: deduplication keys by when taken;
   ``deliveries`` and ``rejects``: JSON lists, newest first; ``holds``: a hash robot → JSON.
 
-An envelope ``put`` with a ``not_before`` still ahead is counted by :meth:`RedisOutbox.due`
-until a claim has read it (a claim then parks it until its time); envelopes the relay puts
+A letter ``put`` with a ``not_before`` still ahead is counted by :meth:`RedisOutbox.due`
+until a claim has read it (a claim then parks it until its time); letters the relay puts
 are due at once.
 """
 
@@ -64,9 +64,9 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from ._codec import fixed_body, stored_envelope
+from ._codec import fixed_body, stored_letter
 from ._redis_scripts import SCRIPTS
-from .base import DEDUP_WINDOW, KEPT, Delivery, Envelope, Hold, OutboxUnavailable, Reject
+from .base import DEDUP_WINDOW, KEPT, Delivery, Hold, Letter, OutboxUnavailable, Reject
 
 __all__ = ["RedisOutbox"]
 
@@ -83,23 +83,23 @@ def _time(seconds: float) -> str:
     return repr(float(seconds))
 
 
-def _envelope_args(envelope: Envelope) -> list[Any]:
+def _letter_args(letter: Letter) -> list[Any]:
     return [
-        envelope.id,
-        envelope.robot,
-        envelope.route,
-        fixed_body(envelope),
-        envelope.attempts,
-        _time(envelope.not_before),
-        json.dumps(envelope.last_error),
+        letter.id,
+        letter.robot,
+        letter.route,
+        fixed_body(letter),
+        letter.attempts,
+        _time(letter.not_before),
+        json.dumps(letter.last_error),
     ]
 
 
-def _envelope(fields: Sequence[Any]) -> Envelope:
+def _letter(fields: Sequence[Any]) -> Letter:
     *stored, claimed = fields  # 'claimed' is absent (None) until a first claim
     body, robot, attempts, not_before, last_error = (_text(value) for value in stored)
     lapsed = claimed is not None and _text(claimed) == "1"  # claimed, and that claim ran out
-    return stored_envelope(body, robot, attempts, not_before, json.loads(last_error), lapsed=lapsed)
+    return stored_letter(body, robot, attempts, not_before, json.loads(last_error), lapsed=lapsed)
 
 
 def _advice(error: redis.RedisError) -> str:
@@ -118,7 +118,7 @@ class RedisOutbox:
 
         >>> outbox = RedisOutbox("redis://127.0.0.1:6379/0")  # doctest: +SKIP
         >>> outbox.claim("ops", now=time.time(), lease=60, limit=20)  # doctest: +SKIP
-        [Envelope(id='...', robot='ops', ...)]
+        [Letter(id='...', robot='ops', ...)]
 
     Args:
         url: a Redis URL (``redis://[:password@]host:port/db``).
@@ -206,11 +206,11 @@ class RedisOutbox:
 
     # -- accepting --------------------------------------------------------------------------
 
-    def put(self, envelopes: Sequence[Envelope], *, dedup_key: str | None = None) -> bool:
+    def put(self, letters: Sequence[Letter], *, dedup_key: str | None = None) -> bool:
         now = self._clock()
         args = [_time(now), dedup_key or "", _time(now - DEDUP_WINDOW), 1 if dedup_key else 0]
-        for envelope in envelopes:
-            args.extend(_envelope_args(envelope))
+        for letter in letters:
+            args.extend(_letter_args(letter))
         return int(self._script("put", *args)) == 1
 
     def reject(self, reject: Reject) -> None:
@@ -247,23 +247,23 @@ class RedisOutbox:
             _text(flat[i]): (int(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)
         }
 
-    def claim(self, robot: str, *, now: float, lease: float, limit: int) -> list[Envelope]:
+    def claim(self, robot: str, *, now: float, lease: float, limit: int) -> list[Letter]:
         if limit <= 0:
             return []
         rows = self._script(
             "claim", robot, _time(now), _time(now + lease), limit, self._consumer, self.forget_ms
         )
-        return sorted((_envelope(row) for row in rows), key=lambda envelope: envelope.id)
+        return sorted((_letter(row) for row in rows), key=lambda letter: letter.id)
 
     def delivered(self, ids: Sequence[str], *, answer: str, now: float) -> None:
         if ids:
             self._script("delivered", _time(now), json.dumps(answer), *ids)
 
-    def retry(self, envelope_id: str, *, not_before: float, error: str, now: float) -> None:
-        self._script("retry", _time(now), json.dumps(error), envelope_id, _time(not_before))
+    def retry(self, letter_id: str, *, not_before: float, error: str, now: float) -> None:
+        self._script("retry", _time(now), json.dumps(error), letter_id, _time(not_before))
 
-    def dead(self, envelope_id: str, *, error: str, now: float) -> None:
-        self._script("dead", _time(now), json.dumps(error), envelope_id)
+    def dead(self, letter_id: str, *, error: str, now: float) -> None:
+        self._script("dead", _time(now), json.dumps(error), letter_id)
 
     def release(self, ids: Sequence[str]) -> None:
         if ids:
@@ -274,7 +274,7 @@ class RedisOutbox:
             answer = json.dumps(f"to {robot}")
             self._script("reassign", _time(self._clock()), answer, robot, *ids)
 
-    def merge(self, ids: Sequence[str], digest: Envelope, *, now: float, lease: float) -> None:
+    def merge(self, ids: Sequence[str], digest: Letter, *, now: float, lease: float) -> None:
         answer = json.dumps(f"{len(dict.fromkeys(ids))} merged")
         self._script(
             "merge",
@@ -282,7 +282,7 @@ class RedisOutbox:
             answer,
             _time(now + lease),
             self._consumer,
-            *_envelope_args(digest),
+            *_letter_args(digest),
             *ids,
         )
 
@@ -321,14 +321,14 @@ class RedisOutbox:
     def recent(self, limit: int = 50) -> list[Delivery]:
         return [Delivery(**item) for item in self._newest("deliveries", limit)]
 
-    def dead_letters(self, limit: int = 100) -> list[Envelope]:
+    def dead_letters(self, limit: int = 100) -> list[Letter]:
         if limit <= 0:
             return []
         rows = self._script("dead_letters", limit)
-        return [_envelope(row) for row in rows]
+        return [_letter(row) for row in rows]
 
-    def replay(self, envelope_id: str, *, now: float) -> bool:
-        return int(self._script("replay", envelope_id)) == 1
+    def replay(self, letter_id: str, *, now: float) -> bool:
+        return int(self._script("replay", letter_id)) == 1
 
     def clear(self) -> None:
         """Delete the whole outbox under ``prefix`` (tests, or starting over)."""

@@ -7,8 +7,8 @@ Guarantees:
   :class:`SQLiteOutbox`) neither does a power cut.
 - :meth:`SQLiteOutbox.claim` is one ``BEGIN IMMEDIATE`` transaction (SQLite's write lock,
   which every process on the file shares): no two claimers, threads or processes, ever
-  get one envelope under a lease. A lease is the ``claimed_until`` column, on the relay's
-  clock; when it has passed, the envelope is due again.
+  get one letter under a lease. A lease is the ``claimed_until`` column, on the relay's
+  clock; when it has passed, the letter is due again.
 - Safe for the threads of one process (one connection behind a lock: the server calls in
   through ``asyncio.to_thread``) and for several processes on one file (they wait for each
   other's write lock up to ``busy_timeout``).
@@ -36,19 +36,19 @@ from typing import Any
 
 from ._codec import carried_again
 from ._sqlite_rows import (
-    ENVELOPE_COLUMNS,
     IN_OUTBOX,
+    LETTER_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
     Stored,
     append,
-    envelope_of,
     insert,
+    letter_of,
     present,
     record,
     record_json,
 )
-from .base import DEDUP_WINDOW, Delivery, Envelope, Hold, OutboxUnavailable, Reject
+from .base import DEDUP_WINDOW, Delivery, Hold, Letter, OutboxUnavailable, Reject
 
 __all__ = ["SCHEMA_VERSION", "SQLiteOutbox"]
 
@@ -79,7 +79,7 @@ class SQLiteOutbox:
     """The outbox in a SQLite file.
 
         >>> outbox = SQLiteOutbox(data_dir / "relay-outbox.sqlite3")  # doctest: +SKIP
-        >>> outbox.put([envelope], dedup_key="github:1f2e...")  # doctest: +SKIP
+        >>> outbox.put([letter], dedup_key="github:1f2e...")  # doctest: +SKIP
         True
 
     Args:
@@ -167,7 +167,7 @@ class SQLiteOutbox:
 
     # -- accepting --------------------------------------------------------------------------
 
-    def put(self, envelopes: Sequence[Envelope], *, dedup_key: str | None = None) -> bool:
+    def put(self, letters: Sequence[Letter], *, dedup_key: str | None = None) -> bool:
         now = self._clock()
         with self._transaction() as db:
             if dedup_key is not None:
@@ -178,10 +178,10 @@ class SQLiteOutbox:
                 )
                 if taken.rowcount == 0:
                     return False
-            # An id already stored is the same envelope put again (a caller retrying after
+            # An id already stored is the same letter put again (a caller retrying after
             # an error it could not read): kept once.
-            for envelope in envelopes:
-                insert(db, envelope)
+            for letter in letters:
+                insert(db, letter)
         return True
 
     def reject(self, reject: Reject) -> None:
@@ -211,58 +211,58 @@ class SQLiteOutbox:
     def _count_per_robot(self, where: str, args: tuple[float, ...]) -> dict[str, int]:
         with self._connection() as db:
             rows = db.execute(
-                f"SELECT robot, COUNT(*) FROM envelopes WHERE {where} GROUP BY robot", args
+                f"SELECT robot, COUNT(*) FROM letters WHERE {where} GROUP BY robot", args
             ).fetchall()
         return {str(robot): int(n) for robot, n in rows}
 
-    def claim(self, robot: str, *, now: float, lease: float, limit: int) -> list[Envelope]:
+    def claim(self, robot: str, *, now: float, lease: float, limit: int) -> list[Letter]:
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT id, {ENVELOPE_COLUMNS}, claimed_until FROM envelopes WHERE robot = ?"
+                f"SELECT id, {LETTER_COLUMNS}, claimed_until FROM letters WHERE robot = ?"
                 f" AND {IN_OUTBOX} AND claimed_until <= ? AND not_before <= ? ORDER BY id"
                 " LIMIT ?",
                 (robot, now, now, limit),
             ).fetchall()
             db.executemany(
-                "UPDATE envelopes SET claimed_until = ? WHERE id = ?",
+                "UPDATE letters SET claimed_until = ? WHERE id = ?",
                 [(now + lease, row[0]) for row in rows],
             )
         # Settling and releasing set claimed_until back to 0: above 0, a claim ran out.
-        return [envelope_of(row[1:-1], lapsed=row[-1] > 0) for row in rows]
+        return [letter_of(row[1:-1], lapsed=row[-1] > 0) for row in rows]
 
     def delivered(self, ids: Sequence[str], *, answer: str, now: float) -> None:
         with self._transaction() as db:
             found = present(db, ids)
-            db.executemany("DELETE FROM envelopes WHERE id = ?", [(s.id,) for s in found])
+            db.executemany("DELETE FROM letters WHERE id = ?", [(s.id,) for s in found])
             if found:
                 carried = sum(s.carries for s in found)
                 record(db, found[0], "delivered", answer, now, carried)
 
-    def retry(self, envelope_id: str, *, not_before: float, error: str, now: float) -> None:
+    def retry(self, letter_id: str, *, not_before: float, error: str, now: float) -> None:
         with self._transaction() as db:
-            for stored in present(db, [envelope_id]):
+            for stored in present(db, [letter_id]):
                 db.execute(
-                    "UPDATE envelopes SET attempts = attempts + 1, not_before = ?,"
+                    "UPDATE letters SET attempts = attempts + 1, not_before = ?,"
                     " last_error = ?, claimed_until = 0 WHERE id = ?",
-                    (not_before, error, envelope_id),
+                    (not_before, error, letter_id),
                 )
                 record(db, stored, "retry", error, now, stored.carries)
 
-    def dead(self, envelope_id: str, *, error: str, now: float) -> None:
+    def dead(self, letter_id: str, *, error: str, now: float) -> None:
         with self._transaction() as db:
-            for stored in present(db, [envelope_id]):
+            for stored in present(db, [letter_id]):
                 db.execute(
-                    "UPDATE envelopes SET attempts = attempts + 1, last_error = ?,"
+                    "UPDATE letters SET attempts = attempts + 1, last_error = ?,"
                     " claimed_until = 0, dead_at = ? WHERE id = ?",
-                    (error, now, envelope_id),
+                    (error, now, letter_id),
                 )
                 record(db, stored, "dead", error, now, stored.carries)
 
     def release(self, ids: Sequence[str]) -> None:
         with self._transaction() as db:
             db.executemany(
-                f"UPDATE envelopes SET claimed_until = 0 WHERE id = ? AND {IN_OUTBOX}",
-                [(envelope_id,) for envelope_id in ids],
+                f"UPDATE letters SET claimed_until = 0 WHERE id = ? AND {IN_OUTBOX}",
+                [(letter_id,) for letter_id in ids],
             )
 
     def reassign(self, ids: Sequence[str], robot: str) -> None:
@@ -270,16 +270,16 @@ class SQLiteOutbox:
         with self._transaction() as db:
             found = present(db, ids)
             db.executemany(
-                "UPDATE envelopes SET robot = ?, not_before = 0, claimed_until = 0 WHERE id = ?",
+                "UPDATE letters SET robot = ?, not_before = 0, claimed_until = 0 WHERE id = ?",
                 [(robot, s.id) for s in found],
             )
             if found:
                 record(db, found[0], "reassigned", f"to {robot}", now, len(found))
 
-    def merge(self, ids: Sequence[str], digest: Envelope, *, now: float, lease: float) -> None:
+    def merge(self, ids: Sequence[str], digest: Letter, *, now: float, lease: float) -> None:
         with self._transaction() as db:
             found = [s for s in present(db, ids) if s.id != digest.id]
-            db.executemany("DELETE FROM envelopes WHERE id = ?", [(s.id,) for s in found])
+            db.executemany("DELETE FROM letters WHERE id = ?", [(s.id,) for s in found])
             carried = sum(s.carries for s in found) or 1
             insert(db, digest, claimed_until=now + lease, carries=carried)
             stored = Stored(digest.id, digest.robot, digest.route, carried)
@@ -302,20 +302,20 @@ class SQLiteOutbox:
         dropped = 0
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT id, route, body, carries FROM envelopes WHERE robot = ? AND {IN_OUTBOX}"
+                f"SELECT id, route, body, carries FROM letters WHERE robot = ? AND {IN_OUTBOX}"
                 " AND claimed_until <= ? AND json_extract(body, '$.thread') = ?",
                 (robot, now, thread),
             ).fetchall()
             oldest_kept = min(keep, default=None)
-            for envelope_id, route, body, carries in rows:
-                newer = oldest_kept is not None and envelope_id >= oldest_kept
-                if envelope_id in keep or newer or not carried_again(body, covered):
+            for letter_id, route, body, carries in rows:
+                newer = oldest_kept is not None and letter_id >= oldest_kept
+                if letter_id in keep or newer or not carried_again(body, covered):
                     continue
-                db.execute("DELETE FROM envelopes WHERE id = ?", (envelope_id,))
+                db.execute("DELETE FROM letters WHERE id = ?", (letter_id,))
                 answer = "superseded by a later notification of its thread"
                 record(
                     db,
-                    Stored(envelope_id, robot, route, carries),
+                    Stored(letter_id, robot, route, carries),
                     "superseded",
                     answer,
                     now,
@@ -347,21 +347,21 @@ class SQLiteOutbox:
     def recent(self, limit: int = 50) -> list[Delivery]:
         return [Delivery(**body) for body in self._newest("deliveries", limit)]
 
-    def dead_letters(self, limit: int = 100) -> list[Envelope]:
+    def dead_letters(self, limit: int = 100) -> list[Letter]:
         with self._connection() as db:
             rows = db.execute(
-                f"SELECT {ENVELOPE_COLUMNS} FROM envelopes WHERE dead_at IS NOT NULL"
+                f"SELECT {LETTER_COLUMNS} FROM letters WHERE dead_at IS NOT NULL"
                 " ORDER BY dead_at DESC, id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [envelope_of(row) for row in rows]
+        return [letter_of(row) for row in rows]
 
-    def replay(self, envelope_id: str, *, now: float) -> bool:
+    def replay(self, letter_id: str, *, now: float) -> bool:
         with self._transaction() as db:
             replayed = db.execute(
-                "UPDATE envelopes SET dead_at = NULL, attempts = 0, not_before = 0,"
+                "UPDATE letters SET dead_at = NULL, attempts = 0, not_before = 0,"
                 " claimed_until = 0 WHERE id = ? AND dead_at IS NOT NULL",
-                (envelope_id,),
+                (letter_id,),
             )
             return replayed.rowcount == 1
 
