@@ -45,6 +45,18 @@ def test_an_alert_firing_again_after_resolving_is_not_a_duplicate() -> None:
     assert key(again) != key(body)
 
 
+def test_peers_stamping_their_own_receive_time_give_one_key() -> None:
+    # An alert posted without startsAt gets each Alertmanager's own receive time.
+    body = load(FINGERPRINTS)
+    first, second = copy.deepcopy(body), copy.deepcopy(body)
+    first["alerts"][0]["startsAt"] = "2024-05-01T08:00:01.004Z"
+    second["alerts"][0]["startsAt"] = "2024-05-01T08:00:01.031Z"
+    assert key(first) == key(second)
+    refired = copy.deepcopy(body)
+    refired["alerts"][0]["startsAt"] = "2024-05-01T08:05:01.004Z"  # a group_interval later
+    assert key(refired) != key(first)
+
+
 def test_group_status_and_group_key_are_part_of_the_key() -> None:
     body = load(FINGERPRINTS)
     other_group = {**body, "groupKey": body["groupKey"] + "x"}
