@@ -156,6 +156,7 @@ class Courier:
         self._robots: dict[str, AsyncRobot] = {}
         self._wake = asyncio.Event()
         self._paused: set[str] = set()
+        self._slot_free_at: dict[str, float] = {}  # when each robot's window said to return
         self._sent: dict[str, collections.deque[float]] = {}  # posts in the last minutes
 
     # -- running -------------------------------------------------------------------------
@@ -224,17 +225,17 @@ class Courier:
 
     async def _deliver_robot(self, robot: str, due: int) -> float | None:
         policy = self.policy
-        target = self.targets[robot]
         while True:
-            slot = False
+            # Nothing to do before a slot is free again (as this worker last heard): no
+            # packing for nothing, no claims; packing just before a send takes in everything
+            # that arrived meanwhile. The slot itself is taken right before the post, so that
+            # DingTalk sees the pace the window granted.
+            free_in = self._slot_free_at.get(robot, 0.0) - self.clock()
+            if free_in > 0:
+                return free_in
             if due > policy.merge_above:
-                # Pack only when a message can go: everything that arrived meanwhile then
-                # goes in, and a robot without a slot costs nothing.
-                wait = await self._take_slot(target)
-                if wait > 0:
-                    return wait
                 await self._regroup(robot, lambda letter: True)
-                slot, due = True, 0
+                due = 0  # packed: what comes in while these go out waits for the next slot
             # One at a time: a claim need only outlast one send (Policy.lease).
             claimed = await asyncio.to_thread(
                 self.outbox.claim, robot, now=self.clock(), lease=policy.lease, limit=1
@@ -252,7 +253,7 @@ class Courier:
                 if not claimed:
                     return None
                 letter = claimed[0]
-            stopped = await self._send(robot, letter, slot=slot)
+            stopped = await self._send(robot, letter)
             if stopped is None:
                 continue
             # No slot for a later part, or the robot was paused or held.
@@ -302,10 +303,9 @@ class Courier:
         if back:
             await asyncio.to_thread(self.outbox.release, back)
 
-    async def _send(self, robot: str, letter: Letter, *, slot: bool = False) -> float | None:
-        """Send one letter and settle it (``slot``: one is taken already, for its first
-        part). ``None`` when it was settled (the next may go); seconds to wait when no slot
-        was free (0: the robot stopped, for now)."""
+    async def _send(self, robot: str, letter: Letter) -> float | None:
+        """Send one letter and settle it. ``None`` when it was settled (the next may go);
+        seconds to wait when no slot was free (0: the robot stopped, for now)."""
         target = self.targets[robot]
         try:
             message = message_from_payload(letter.message)
@@ -315,9 +315,10 @@ class Courier:
             return None
         answers: list[str] = []
         try:
-            for index, part in enumerate(parts):
-                wait = 0.0 if slot and index == 0 else await self._take_slot(target)
+            for part in parts:
+                wait = await self._take_slot(target)
                 if wait > 0:
+                    self._slot_free_at[robot] = self.clock() + wait
                     await asyncio.to_thread(self.outbox.release, [letter.id])
                     return wait
                 answer = await self._post(robot, part)
@@ -351,6 +352,7 @@ class Courier:
                 for part in target.prepare(piece, msg_uuid=f"{letter.id}-h{index}"):
                     wait = await self._take_slot(target)
                     if wait > 0:
+                        self._slot_free_at[robot] = self.clock() + wait
                         await asyncio.to_thread(self.outbox.release, [letter.id])
                         return wait
                     await self._post(robot, part)

@@ -78,7 +78,7 @@ end
 """
 
 # ARGV: prefix, now, dedup key, cutoff (keys taken at or before it have lapsed), has key,
-# then 7 per letter: id, robot, route, body, attempts, not_before, last_error (JSON).
+# then 8 per letter: id, robot, route, body, attempts, not_before, last_error (JSON), thread.
 _PUT = """
 local now, key = ARGV[2], ARGV[3]
 if ARGV[5] == '1' then
@@ -86,13 +86,19 @@ if ARGV[5] == '1' then
   if redis.call('ZSCORE', p .. 'dedup', key) then return 0 end
   redis.call('ZADD', p .. 'dedup', now, key)
 end
-for i = 6, #ARGV, 7 do
-  local id = ARGV[i]
+for i = 6, #ARGV, 8 do
+  local id, thread = ARGV[i], ARGV[i + 7]
   if redis.call('EXISTS', letter(id)) == 0 then
     redis.call('HSET', letter(id), 'route', ARGV[i + 2], 'body', ARGV[i + 3],
       'attempts', ARGV[i + 4], 'not_before', ARGV[i + 5], 'last_error', ARGV[i + 6],
       'carries', 1)
     enqueue(id, ARGV[i + 1])
+    if thread ~= '' then
+      -- The thread's letters, for supersede; gone letters are dropped from it lazily, and
+      -- a thread nobody resolves expires a week after its last letter.
+      redis.call('SADD', p .. 'thread:' .. thread, id)
+      redis.call('EXPIRE', p .. 'thread:' .. thread, 604800)
+    end
   end
 end
 return 1
@@ -223,7 +229,7 @@ if first then record(first[1], first[2], first[3], 'reassigned', ARGV[3], ARGV[2
 return 1
 """
 
-# ARGV: prefix, now, answer (JSON), lease end, consumer, the digest's 7 (as for put),
+# ARGV: prefix, now, answer (JSON), lease end, consumer, the digest's 8 (as for put),
 # then the ids it replaces. The digest is stored claimed, i.e. in the PEL: it is read there
 # with whatever was queued before it, and those keep their times in the pending set (0, or
 # a not_before still ahead), which makes them exactly as due as they were unread.
@@ -231,7 +237,7 @@ _MERGE = """
 local lease_end, consumer = ARGV[4], ARGV[5]
 local id, robot, route = ARGV[6], ARGV[7], ARGV[8]
 local carried, merged = 0, 0
-for i = 13, #ARGV do
+for i = 14, #ARGV do
   local original = ARGV[i]
   if present(original) and original ~= id then
     carried = carried + tonumber(redis.call('HGET', letter(original), 'carries'))
@@ -300,8 +306,7 @@ return out
 """
 
 # ARGV: prefix, now, answer (JSON), robot, thread, number of keep ids, keep ids...,
-# covered fingerprints... Scans the robot's queue: an O(backlog) walk, run only when a
-# resolved notification may supersede older ones of its thread.
+# covered fingerprints... Reads the thread's letters (a set kept by put), not the queue.
 _SUPERSEDE = """
 local now, answer, robot, thread = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local nkeep = tonumber(ARGV[6])
@@ -312,13 +317,19 @@ for i = 7, 6 + nkeep do
 end
 for i = 7 + nkeep, #ARGV do covered[ARGV[i]] = true end
 local dropped = 0
-for _, item in ipairs(redis.call('XRANGE', queue(robot), '-', '+')) do
-  local id = item[2][2]
+local members = p .. 'thread:' .. thread
+local ids = {}
+for _, id in ipairs(redis.call('SMEMBERS', members)) do
+  if present(id) then ids[#ids + 1] = id else redis.call('SREM', members, id) end
+end
+table.sort(ids)  -- oldest first, as SQLite goes
+for _, id in ipairs(ids) do
   local claimed = redis.call('HGET', letter(id), 'claimed')
   local lease_until = redis.call('ZSCORE', pending(robot), id)
   local busy = claimed == '1' and lease_until and tonumber(lease_until) > tonumber(now)
   local newer = oldest_kept ~= nil and id >= oldest_kept
-  if not keep[id] and not newer and not busy and present(id) then
+  local theirs = redis.call('HGET', letter(id), 'robot') == robot
+  if theirs and not keep[id] and not newer and not busy then
     local body = cjson.decode(redis.call('HGET', letter(id), 'body'))
     local alerts = body['notification'] and body['notification']['alerts']
     local again = body['thread'] == thread and type(alerts) == 'table' and #alerts > 0
@@ -331,6 +342,7 @@ for _, item in ipairs(redis.call('XRANGE', queue(robot), '-', '+')) do
       local route, carries = unpack(redis.call('HMGET', letter(id), 'route', 'carries'))
       unqueue(id)
       redis.call('DEL', letter(id))
+      redis.call('SREM', members, id)
       record(id, robot, route, 'superseded', answer, now, carries)
       dropped = dropped + 1
     end

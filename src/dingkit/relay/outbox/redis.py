@@ -92,6 +92,7 @@ def _letter_args(letter: Letter) -> list[Any]:
         letter.attempts,
         _time(letter.not_before),
         json.dumps(letter.last_error),
+        letter.thread,
     ]
 
 

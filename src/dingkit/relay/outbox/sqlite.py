@@ -303,7 +303,7 @@ class SQLiteOutbox:
         with self._transaction() as db:
             rows = db.execute(
                 f"SELECT id, route, body, carries FROM letters WHERE robot = ? AND {IN_OUTBOX}"
-                " AND claimed_until <= ? AND json_extract(body, '$.thread') = ?",
+                " AND claimed_until <= ? AND json_extract(body, '$.thread') = ? ORDER BY id",
                 (robot, now, thread),
             ).fetchall()
             oldest_kept = min(keep, default=None)
