@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS letters (
 );
 CREATE INDEX IF NOT EXISTS letters_queue ON letters (robot, id) WHERE dead_at IS NULL;
 CREATE INDEX IF NOT EXISTS letters_dead ON letters (dead_at) WHERE dead_at IS NOT NULL;
+-- supersede() finds a robot's letters of one thread through this (an expression index: the
+-- query must say json_extract(body, '$.thread') exactly so).
+CREATE INDEX IF NOT EXISTS letters_thread ON letters (robot, json_extract(body, '$.thread'))
+    WHERE dead_at IS NULL;
 CREATE TABLE IF NOT EXISTS dedup_keys (key TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS dedup_keys_at ON dedup_keys (at);
 CREATE TABLE IF NOT EXISTS deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);

@@ -303,11 +303,11 @@ class SQLiteOutbox:
         with self._transaction() as db:
             rows = db.execute(
                 f"SELECT id, route, body, carries FROM letters WHERE robot = ? AND {IN_OUTBOX}"
-                " AND claimed_until <= ? AND json_extract(body, '$.thread') = ? ORDER BY id",
+                " AND claimed_until <= ? AND json_extract(body, '$.thread') = ?",
                 (robot, now, thread),
             ).fetchall()
             oldest_kept = min(keep, default=None)
-            for letter_id, route, body, carries in rows:
+            for letter_id, route, body, carries in sorted(rows):  # oldest first
                 newer = oldest_kept is not None and letter_id >= oldest_kept
                 if letter_id in keep or newer or not carried_again(body, covered):
                     continue
