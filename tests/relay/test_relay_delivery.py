@@ -143,7 +143,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         transport=httpx.ASGITransport(app=create_app(sandbox)), base_url="http://sandbox"
     )
     config = relay_config(clock)
-    outbox = SQLiteOutbox(tmp_path / "outbox.sqlite3")
+    outbox = SQLiteOutbox(tmp_path / "outbox.sqlite3", clock=clock)
     courier = Courier(
         outbox,
         targets(config),
@@ -411,3 +411,23 @@ async def test_a_backlog_that_keeps_growing_is_packed_into_few_digests_when_a_sl
     text = "\n".join(str(m.payload) for m in later)
     assert all(f"fp{n:04d}0" in text for n in range(1000, 1750))
     assert world.sandbox.robot.rejections(robot="ops") == []
+
+
+async def test_an_alertmanager_reminder_after_its_repeat_interval_is_sent_not_dropped(
+    world: World,
+) -> None:
+    first = world.post("prod", alert_group(1, alerts=1))
+    copy_ = world.post("prod", alert_group(1, alerts=1))  # the HA peer's copy, at once
+    assert (first.duplicate, copy_.duplicate) == (False, True)
+    await world.drain(within=60)
+    world.clock.now += 4 * 3600  # repeat_interval: the group is still firing
+    reminder = world.post("prod", alert_group(1, alerts=1))
+    assert reminder.duplicate is False
+    await world.drain(within=60)
+    assert (
+        sum(
+            "fp00010" in t
+            for t in (str(m.payload) for m in world.sandbox.robot.messages(robot="ops"))
+        )
+        == 2
+    )

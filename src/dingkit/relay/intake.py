@@ -32,7 +32,7 @@ from .config import RelayConfig, RouteConfig
 from .delivery import new_letter_id
 from .digest import HELD, summary
 from .notification import Notification
-from .outbox.base import Letter, Outbox
+from .outbox.base import DEDUP_WINDOW, Letter, Outbox
 from .render import render
 from .routing import decide
 from .silences import silenced, window
@@ -97,6 +97,19 @@ def letters_for(
     ]
 
 
+#: How long an alert group's state counts as already taken: long enough for an HA pair's
+#: second copy (it follows within the peers' timeouts, seconds) and for Alertmanager's own
+#: retries of a failed webhook, short of its repeat_interval (4 h by default; minutes at the
+#: least), so that its reminders of a still-firing group are sent, not dropped as copies.
+ALERT_DEDUP_FOR = 600.0
+
+
+def _dedup_for(notification: Notification) -> float:
+    if notification.source in ("alertmanager", "grafana"):
+        return ALERT_DEDUP_FOR
+    return DEDUP_WINDOW  # a delivery id: GitHub and GitLab redeliver for days
+
+
 def _thread(route: RouteConfig, notification: Notification) -> str:
     """The sender's thread of updates: an alert group's key (Alertmanager, Grafana)."""
     key = notification.raw.get("groupKey")
@@ -134,7 +147,7 @@ def accept(
     key = (
         f"{route.source}/{route.name}:{notification.dedup_key}" if notification.dedup_key else None
     )
-    stored = outbox.put(letters, dedup_key=key)
+    stored = outbox.put(letters, dedup_key=key, dedup_for=_dedup_for(notification))
     resolves = any(alert.status == "resolved" for alert in notification.alerts)
     if stored and resolves and letters[0].thread and config.resolved(route) == "update":
         # Only a notification that resolves something looks back (a walk over the robot's

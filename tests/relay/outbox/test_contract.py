@@ -318,7 +318,18 @@ def test_a_dedup_key_refuses_a_second_put_for_24_hours(make_outbox: OutboxFactor
     assert ids(every) == ["e000001", "e000005", "e000006", "e000007"]
 
 
-def test_an_letter_put_twice_is_kept_once(make_outbox: OutboxFactory) -> None:
+def test_a_dedup_key_may_count_for_less_than_a_day(make_outbox: OutboxFactory) -> None:
+    clock = Clock()
+    outbox = make_outbox(clock=clock)
+    assert outbox.put([letter(1)], dedup_key="k", dedup_for=600)
+    clock.advance(599)
+    assert not outbox.put([letter(2)], dedup_key="k", dedup_for=600)  # an HA peer's copy
+    clock.advance(1)
+    assert outbox.put([letter(3)], dedup_key="k", dedup_for=600)  # a reminder, later
+    assert ids(outbox.claim("ops", now=clock(), lease=LEASE, limit=10)) == ["e000001", "e000003"]
+
+
+def test_a_letter_put_twice_is_kept_once(make_outbox: OutboxFactory) -> None:
     # A caller retrying a put whose answer it lost (a timeout) must not double a message.
     outbox = make_outbox()
     outbox.put([letter(1)])

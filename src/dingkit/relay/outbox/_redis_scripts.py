@@ -77,14 +77,15 @@ local function record(id, robot, route, outcome, answer, at, merged)
 end
 """
 
-# ARGV: prefix, now, dedup key, cutoff (keys taken at or before it have lapsed), has key,
+# ARGV: prefix, forget_at (the key is remembered till then), dedup key, now (keys remembered
+# till then or before are forgotten), has key,
 # then 8 per letter: id, robot, route, body, attempts, not_before, last_error (JSON), thread.
 _PUT = """
-local now, key = ARGV[2], ARGV[3]
+local forget_at, key = ARGV[2], ARGV[3]
 if ARGV[5] == '1' then
   redis.call('ZREMRANGEBYSCORE', p .. 'dedup', '-inf', ARGV[4])
   if redis.call('ZSCORE', p .. 'dedup', key) then return 0 end
-  redis.call('ZADD', p .. 'dedup', now, key)
+  redis.call('ZADD', p .. 'dedup', forget_at, key)
 end
 for i = 6, #ARGV, 8 do
   local id, thread = ARGV[i], ARGV[i + 7]

@@ -157,12 +157,18 @@ class Outbox(Protocol):
 
     # -- accepting ------------------------------------------------------------------------
 
-    def put(self, letters: Sequence[Letter], *, dedup_key: str | None = None) -> bool:
+    def put(
+        self,
+        letters: Sequence[Letter],
+        *,
+        dedup_key: str | None = None,
+        dedup_for: float = DEDUP_WINDOW,
+    ) -> bool:
         """Store ``letters`` in one commit. With ``dedup_key`` (a GitHub delivery id, an
         Alertmanager group key + status + fingerprints), only if no earlier ``put`` had that
-        key in the last 24 hours (:data:`DEDUP_WINDOW`, on the store's clock): ``False``
-        then, and nothing is stored. A letter whose ``id`` is stored already is kept
-        once (a ``put`` retried after an answer that got lost)."""
+        key within that put's ``dedup_for`` seconds (24 hours by default, on the store's
+        clock): ``False`` then, and nothing is stored. A letter whose ``id`` is stored
+        already is kept once (a ``put`` retried after an answer that got lost)."""
         ...
 
     def reject(self, reject: Reject) -> None:

@@ -207,9 +207,16 @@ class RedisOutbox:
 
     # -- accepting --------------------------------------------------------------------------
 
-    def put(self, letters: Sequence[Letter], *, dedup_key: str | None = None) -> bool:
+    def put(
+        self,
+        letters: Sequence[Letter],
+        *,
+        dedup_key: str | None = None,
+        dedup_for: float = DEDUP_WINDOW,
+    ) -> bool:
         now = self._clock()
-        args = [_time(now), dedup_key or "", _time(now - DEDUP_WINDOW), 1 if dedup_key else 0]
+        # The key is scored by when it is forgotten; what is forgotten by now is dropped.
+        args = [_time(now + dedup_for), dedup_key or "", _time(now), 1 if dedup_key else 0]
         for letter in letters:
             args.extend(_letter_args(letter))
         return int(self._script("put", *args)) == 1

@@ -167,14 +167,21 @@ class SQLiteOutbox:
 
     # -- accepting --------------------------------------------------------------------------
 
-    def put(self, letters: Sequence[Letter], *, dedup_key: str | None = None) -> bool:
+    def put(
+        self,
+        letters: Sequence[Letter],
+        *,
+        dedup_key: str | None = None,
+        dedup_for: float = DEDUP_WINDOW,
+    ) -> bool:
         now = self._clock()
         with self._transaction() as db:
             if dedup_key is not None:
-                db.execute("DELETE FROM dedup_keys WHERE at <= ?", (now - DEDUP_WINDOW,))
+                # A key's `at` is when it is forgotten (each put says how long it counts).
+                db.execute("DELETE FROM dedup_keys WHERE at <= ?", (now,))
                 taken = db.execute(
                     "INSERT INTO dedup_keys (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-                    (dedup_key, now),
+                    (dedup_key, now + dedup_for),
                 )
                 if taken.rowcount == 0:
                     return False
