@@ -431,3 +431,29 @@ async def test_an_alertmanager_reminder_after_its_repeat_interval_is_sent_not_dr
         )
         == 2
     )
+
+
+async def test_a_message_dingtalk_finds_too_long_goes_again_in_smaller_parts(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dingkit import PayloadTooLargeError
+
+    world.post("prod", alert_group(1, alerts=60))  # a long markdown message
+    real_post = world.courier._post
+    sizes: list[int] = []
+
+    async def counting_post(robot: str, part: Any) -> Any:
+        sizes.append(len(part.body))
+        if len(part.body) > 12_000:  # DingTalk counts differently from us [I]: refused
+            raise PayloadTooLargeError("errcode 460101: message too long", errcode=460101)
+        return await real_post(robot, part)
+
+    monkeypatch.setattr(world.courier, "_post", counting_post)
+    await world.drain(within=120)
+    stored = world.sandbox.robot.messages(robot="ops", limit=100)
+    assert len(stored) >= 2  # in parts, each under half the limit
+    assert sizes[0] > 12_000
+    assert all(size <= 12_000 for size in sizes[1:])
+    text = "\n".join(str(m.payload) for m in stored)
+    assert all(f"fp0001{k}" in text for k in range(10))  # the alerts shown before the cut
+    assert world.outbox.dead_letters() == []
