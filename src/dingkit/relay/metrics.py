@@ -33,7 +33,7 @@ def render_metrics(relay: Relay) -> str:
     now = relay.clock()
     backlog = relay.outbox.backlog(now)
     holds = relay.outbox.holds(now)
-    dead = len(relay.outbox.dead_letters(100_000))
+    dead = relay.outbox.dead_count()
     robots = [robot.name for robot in relay.config.robots]
     counters = relay.courier.counters
     lines: list[str] = []

@@ -59,5 +59,6 @@ def every_method(outbox: Outbox) -> list[Callable[[], object]]:
         lambda: outbox.holds(T0),
         lambda: outbox.recent(),
         lambda: outbox.dead_letters(),
+        lambda: outbox.dead_count(),
         lambda: outbox.replay("e000001", now=T0),
     ]

@@ -157,6 +157,7 @@ def test_dead_letters_wait_for_a_replay_with_attempts_reset(make_outbox: OutboxF
         ("e000002", 1, "errcode 300001: token is not exist"),
     ]
     assert ids(outbox.dead_letters(limit=1)) == ["e000001"]
+    assert outbox.dead_count() == 2
     assert [d.outcome for d in outbox.recent()] == ["dead", "dead"]
     outbox.dead("e000001", error="twice", now=T0 + 3)  # dead already: no-op
     assert outbox.dead_letters()[0].last_error == "errcode 300005: token is not exist"
@@ -166,6 +167,7 @@ def test_dead_letters_wait_for_a_replay_with_attempts_reset(make_outbox: OutboxF
     assert not outbox.replay("e000003", now=T0 + 10)  # never dead
     assert not outbox.replay("no-such-id", now=T0 + 10)
     assert ids(outbox.dead_letters()) == ["e000002"]
+    assert outbox.dead_count() == 1
     assert outbox.due(T0 + 10) == {"ops": 1}
     [replayed] = outbox.claim("ops", now=T0 + 10, lease=LEASE, limit=10)
     assert (replayed.id, replayed.attempts, replayed.not_before) == ("e000001", 0, 0.0)

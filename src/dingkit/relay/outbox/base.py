@@ -268,6 +268,10 @@ class Outbox(Protocol):
         """Dead letters, newest first."""
         ...
 
+    def dead_count(self) -> int:
+        """How many dead letters there are (``/metrics``), without reading them."""
+        ...
+
     def replay(self, letter_id: str, *, now: float) -> bool:
         """A dead letter back in the outbox, due at once with its attempts reset (its
         ``last_error`` kept); ``False`` when there is no such dead letter."""

@@ -329,6 +329,9 @@ class RedisOutbox:
     def recent(self, limit: int = 50) -> list[Delivery]:
         return [Delivery(**item) for item in self._newest("deliveries", limit)]
 
+    def dead_count(self) -> int:
+        return int(self._run(lambda: self._redis.zcard(f"{self.prefix}dead")))
+
     def dead_letters(self, limit: int = 100) -> list[Letter]:
         if limit <= 0:
             return []

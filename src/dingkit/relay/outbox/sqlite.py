@@ -354,6 +354,11 @@ class SQLiteOutbox:
     def recent(self, limit: int = 50) -> list[Delivery]:
         return [Delivery(**body) for body in self._newest("deliveries", limit)]
 
+    def dead_count(self) -> int:
+        with self._connection() as db:
+            row = db.execute("SELECT COUNT(*) FROM letters WHERE dead_at IS NOT NULL").fetchone()
+        return int(row[0])
+
     def dead_letters(self, limit: int = 100) -> list[Letter]:
         with self._connection() as db:
             rows = db.execute(
