@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import socket
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from .._exceptions import ConfigurationError
 
-__all__ = ["bind", "import_target", "serve_forever"]
+__all__ = ["bind", "import_target", "log_to_stderr", "serve_forever"]
 
 
 def import_target(target: str, option: str) -> Any:
@@ -58,3 +59,17 @@ def serve_forever(app: Any, listener: socket.socket) -> None:
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn handles SIGINT; this is a net
         server.run(sockets=[listener])
+
+
+def log_to_stderr(*names: str) -> None:
+    """The INFO lines of the loggers ``names`` on stderr, with their time: what an operator of
+    a server must see (dingkit's servers log no secret, token or payload). A logger that has
+    a handler already (the user's, ``--verbose``) is left as it is."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False

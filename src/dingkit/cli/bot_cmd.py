@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +20,7 @@ import typer
 
 from .._exceptions import ConfigurationError, DingTalkError
 from ._output import fail
-from ._serving import bind, import_target, serve_forever
+from ._serving import bind, import_target, log_to_stderr, serve_forever
 
 __all__ = ["app"]
 
@@ -113,7 +111,7 @@ def run(
         client = _stream_client(target, events, data_dir, lease)
     except DingTalkError as error:
         fail(error)
-    _log_to_stderr()
+    log_to_stderr("dingkit.bot", "dingkit.callback")
     wants = " and ".join(
         what
         for what, given in (("messages", client.bot), ("events", client.events))
@@ -171,16 +169,3 @@ async def _run_until_signal(client: Any) -> None:
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C interrupts instead
             loop.add_signal_handler(sig, stop)
     await client.run()
-
-
-def _log_to_stderr() -> None:
-    """Connections lost, frames refused, handlers failing: what an operator must see (the
-    messages carry no secret, ticket or payload)."""
-    for name in ("dingkit.bot", "dingkit.callback"):
-        logger = logging.getLogger(name)
-        if not logger.handlers:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-            logger.addHandler(handler)
-            logger.setLevel(logging.INFO)
-            logger.propagate = False

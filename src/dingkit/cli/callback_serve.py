@@ -22,7 +22,7 @@ import typer
 from .._exceptions import ConfigurationError, DingTalkError
 from ._inbox import DataDirOpt, InboxNameOpt, RedisOpt, RetentionOpt, open_inbox
 from ._output import fail
-from ._serving import bind, import_target, serve_forever
+from ._serving import bind, import_target, log_to_stderr, serve_forever
 
 if TYPE_CHECKING:
     from ..callback.dispatcher import Handlers
@@ -137,13 +137,8 @@ def build_handlers(exec_command: str | None, targets: list[str] | None) -> Handl
 def _log_to_stderr() -> None:
     """Refused pushes and failing handlers are what an operator of a receiver must see (the
     messages carry no token, key or payload); ``--verbose`` already shows everything."""
-    logger = logging.getLogger("dingkit.callback")
-    if not logger.handlers and not logging.getLogger("dingkit").handlers[1:]:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+    if not logging.getLogger("dingkit").handlers[1:]:
+        log_to_stderr("dingkit.callback")
 
 
 def event_json(event: CallbackEvent) -> dict[str, Any]:

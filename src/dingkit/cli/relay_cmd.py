@@ -12,10 +12,8 @@ windows are counted where ``dingkit send`` counts them (a file on this host, or 
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +21,7 @@ import typer
 
 from .._exceptions import ConfigurationError, DingTalkError
 from ._output import fail, print_json
-from ._serving import bind, serve_forever
+from ._serving import bind, log_to_stderr, serve_forever
 
 __all__ = ["app"]
 
@@ -115,7 +113,7 @@ def serve(
     every = host in ("0.0.0.0", "::", "")
     allowed = None if every else {*LOOPBACK_NAMES, host}
     web = create_app(relay, allowed_hosts=allowed, admin_token=admin_token, reload_on_sighup=True)
-    _log_to_stderr()
+    log_to_stderr("dingkit.relay")
     where = f"http://{host}:{listener.getsockname()[1]}"
     typer.echo(
         f"relay taking webhooks at {where}/SOURCE/ROUTE; page at {where}/"
@@ -273,13 +271,3 @@ def dlq_replay(
     if not found:
         fail(ConfigurationError(f"no dead letter {envelope_id!r} (dingkit relay dlq list)"))
     typer.echo(f"{envelope_id} is back in the outbox")
-
-
-def _log_to_stderr() -> None:
-    logger = logging.getLogger("dingkit.relay")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
