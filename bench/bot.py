@@ -65,7 +65,7 @@ import httpx
 
 from dingkit.resources.stream import OPEN_CONNECTION
 from dingkit.sandbox.config import AppConfig, BotConfig, SandboxConfig
-from robot import mark, print_table  # bench/: the scripts share their table
+from robot import KeepAlive, child_server, mark, print_table  # bench/: shared pieces
 
 THROUGHPUT_TARGET = 2.0  # dingkit Stream msg/s over the official SDK's, at least
 REPLY_TIMEOUT = 10.0  # seconds a reply may take before the message counts as lost
@@ -234,20 +234,10 @@ class Sandbox:
 def sandbox_process(config: SandboxConfig, on_line: object) -> Iterator[Sandbox]:
     """The sandbox in a child process; each line it prints after its URL goes to
     ``on_line`` (from a reader thread)."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", _SERVER_SCRIPT, config.model_dump_json()],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdin is not None
-    assert child.stdout is not None
-    try:
-        url = child.stdout.readline().strip()
-        if not url.startswith("http://"):
-            raise SystemExit(f"the sandbox did not start (exit code {child.poll()})")
+    with child_server([_SERVER_SCRIPT, config.model_dump_json()], "sandbox") as (child, url):
         sandbox = Sandbox(child, url)
         stdout = child.stdout
+        assert stdout is not None
 
         def read() -> None:
             for line in stdout:
@@ -258,13 +248,6 @@ def sandbox_process(config: SandboxConfig, on_line: object) -> Iterator[Sandbox]
 
         threading.Thread(target=read, daemon=True).start()
         yield sandbox
-    finally:
-        child.stdin.close()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 @contextmanager
@@ -380,28 +363,12 @@ class Sample:
         return float(values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))])
 
 
-class Composer:
+class Composer(KeepAlive):
     """One keep-alive HTTP/1.1 connection writing people's messages through the composer API.
 
     Hand-written rather than httpx: the driver shares the machine's CPUs with the sandbox and
     the bot, and httpx costs over a millisecond of CPU a request, which would be taken from
     them (the driver's CPU per message is printed)."""
-
-    def __init__(self, url: str) -> None:
-        host, _, port = url.removeprefix("http://").partition(":")
-        self.host, self.port = host, int(port)
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def __aenter__(self) -> Composer:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(OSError):
-                await self.writer.wait_closed()
 
     async def say(self, chat: Chat, text: str) -> None:
         assert self.reader is not None

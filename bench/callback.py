@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ import httpx
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from dingkit.callback.crypto import CallbackCrypto, new_aes_key
-from robot import print_table
+from robot import child_server, print_table
 
 TOKEN = "bench-callback-token"
 RECEIVER_ID = "dingbenchcorp"
@@ -80,25 +79,9 @@ thread.join()
 
 @contextmanager
 def receiver_process(data_dir: str) -> Iterator[str]:
-    child = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, TOKEN, AES_KEY, RECEIVER_ID, data_dir],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdin is not None
-    assert child.stdout is not None
-    try:
-        url = child.stdout.readline().strip()
-        if not url.startswith("http://"):
-            raise SystemExit(f"the receiver did not start (exit code {child.poll()})")
+    args = [_SERVER, TOKEN, AES_KEY, RECEIVER_ID, data_dir]
+    with child_server(args, "receiver") as (_, url):
         yield url
-    finally:
-        child.stdin.close()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
 
 
 def event(n: int, round_: int) -> dict[str, Any]:

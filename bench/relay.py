@@ -103,7 +103,7 @@ import httpx
 
 from dingkit.robot.limits import CLIENT_MARGIN, ROBOT_LIMIT, ROBOT_PERIOD, TEST_PERIOD_ENV
 from dingkit.sandbox.config import GroupConfig, RobotConfig, SandboxConfig
-from robot import mark, print_table  # bench/: the scripts share their table
+from robot import KeepAlive, child_server, mark, print_table  # bench/: shared pieces
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests/relay/webhooks/alertmanager"
 STORES = ("sqlite", "redis")
@@ -155,8 +155,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from dingkit._admin_guard import LOOPBACK_NAMES
-from dingkit.cli._serving import bind, serve_forever
-from dingkit.cli.relay_cmd import _log_to_stderr
+from dingkit.cli._serving import bind, log_to_stderr, serve_forever
 from dingkit.relay.app import create_app
 from dingkit.relay.config import load_config
 from dingkit.relay.outbox import OUTBOX_FILE, RedisOutbox, SQLiteOutbox
@@ -230,7 +229,7 @@ if profile_path:
     signal.signal(signal.SIGUSR2, off)
 
 listener = bind("127.0.0.1", 0)
-_log_to_stderr()
+log_to_stderr("dingkit.relay")
 print(f"http://127.0.0.1:{listener.getsockname()[1]}", flush=True)
 serve_forever(web, listener)
 """
@@ -299,27 +298,9 @@ def split_cpus(relay_cpus: int) -> tuple[list[int], list[int]]:
 
 @contextmanager
 def sandbox_process(config: SandboxConfig, env: dict[str, str]) -> Iterator[str]:
-    child = subprocess.Popen(
-        [sys.executable, "-c", _SANDBOX_SCRIPT, config.model_dump_json()],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    assert child.stdin is not None
-    assert child.stdout is not None
-    try:
-        url = child.stdout.readline().strip()
-        if not url.startswith("http://"):
-            raise SystemExit(f"the sandbox did not start (exit code {child.poll()})")
+    args = [_SANDBOX_SCRIPT, config.model_dump_json()]
+    with child_server(args, "sandbox", env=env) as (_, url):
         yield url
-    finally:
-        child.stdin.close()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 @dataclass
@@ -423,24 +404,8 @@ class Bodies:
         return statistics.mean(len(f["alerts"]) for f in self.fixtures)  # type: ignore[arg-type]
 
 
-class Poster:
+class Poster(KeepAlive):
     """One keep-alive HTTP/1.1 connection posting JSON bodies; the answer's status and body."""
-
-    def __init__(self, url: str) -> None:
-        host, _, port = url.removeprefix("http://").partition(":")
-        self.host, self.port = host, int(port)
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def __aenter__(self) -> Poster:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(OSError):
-                await self.writer.wait_closed()
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
         assert self.reader is not None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import cProfile
 import hashlib
 import hmac
@@ -39,6 +40,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 from urllib.parse import urlencode
 
 import httpx
@@ -72,12 +74,17 @@ Sender = Callable[[int], Awaitable[None]]
 
 
 @contextmanager
-def sandbox_process(config: SandboxConfig) -> Iterator[str]:
-    """A sandbox (in memory) in a child process; yields its base URL."""
+def child_server(
+    args: list[str], what: str, *, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A server in a child process (``python -c SCRIPT ARGS...``) that prints its URL as its
+    first line and stops when its stdin ends; yields the process and the URL. The benchmarks
+    share it (their child scripts differ)."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _SERVER_SCRIPT, config.model_dump_json()],
+        [sys.executable, "-c", *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        env=env,
         text=True,
     )
     assert child.stdin is not None
@@ -85,8 +92,8 @@ def sandbox_process(config: SandboxConfig) -> Iterator[str]:
     try:
         url = child.stdout.readline().strip()
         if not url.startswith("http://"):
-            raise SystemExit(f"the sandbox did not start (exit code {child.poll()})")
-        yield url
+            raise SystemExit(f"the {what} did not start (exit code {child.poll()})")
+        yield child, url
     finally:
         child.stdin.close()
         try:
@@ -94,6 +101,34 @@ def sandbox_process(config: SandboxConfig) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+@contextmanager
+def sandbox_process(config: SandboxConfig) -> Iterator[str]:
+    """A sandbox (in memory) in a child process; yields its base URL."""
+    with child_server([_SERVER_SCRIPT, config.model_dump_json()], "sandbox") as (_, url):
+        yield url
+
+
+class KeepAlive:
+    """One keep-alive connection to ``http://host:port``, hand-written HTTP/1.1 on top: a
+    driver sharing the CPUs with what it measures must cost far less than httpx."""
+
+    def __init__(self, url: str) -> None:
+        host, _, port = url.removeprefix("http://").partition(":")
+        self.host, self.port = host, int(port)
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> Self:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
 
 
 # ---- (a) throughput -------------------------------------------------------------------
