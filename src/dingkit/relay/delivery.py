@@ -277,6 +277,7 @@ class Courier:
         # and only its own msgUuid keeps DingTalk from showing it twice.
         chosen = [e for e in claimed if mergeable(e) and not e.lapsed]
         replaced: set[str] = set()
+        packed: list[str] = []  # the digests, claimed by merge(): given back with the rest
         now = self.clock()
         for digest in build_digests(chosen):
             if len(digest.ids) < 2:
@@ -296,10 +297,10 @@ class Courier:
                 self.outbox.merge, digest.ids, letter, now=now, lease=self.policy.lease
             )
             replaced.update(digest.ids)
+            packed.append(letter.id)
             self.counters.merged += len(digest.items)
             logger.info("robot %s: %d notifications packed in one digest", robot, len(digest.items))
-            await asyncio.to_thread(self.outbox.release, [letter.id])
-        back = [e.id for e in claimed if e.id not in replaced]
+        back = [e.id for e in claimed if e.id not in replaced] + packed
         if back:
             await asyncio.to_thread(self.outbox.release, back)
 
