@@ -114,3 +114,24 @@ async def test_the_client_reads_both_faults_as_server_errors_and_its_retries_get
 
 async def _no_wait(_: float) -> None:
     return None
+
+
+async def test_hostile_fault_settings_are_400_never_a_5xx() -> None:
+    _, http = served()
+    async with http:
+        for body in (
+            b"\xff\xfe not utf-8",
+            b"[" * 5000 + b"]" * 5000,
+            b'{"rate": 1e999}',
+            b'{"rate": NaN}',
+            b'{"rate": -0.1}',
+            b"x" * 10_000,
+            b"",
+        ):
+            answer = await http.post(
+                "/_sandbox/robots/flaky/faults",
+                content=body,
+                headers={"Content-Type": "application/json"},
+            )
+            assert answer.status_code == 400, (body[:40], answer.text)
+            assert "rate" in answer.json()["error"]
